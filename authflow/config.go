@@ -1,0 +1,251 @@
+package authflow
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pubauth/awsauth/tokenstore"
+)
+
+// Config configures a Handler. New validates all of it up front.
+type Config struct {
+	// Issuer is the OpenID provider's issuer URL, exactly as its discovery
+	// document states it (no trailing slash unless the provider has one).
+	// For Cognito: CognitoIssuer(region, userPoolID).
+	Issuer string
+
+	// ClientID is the OAuth 2.0 client (Cognito: app client) id.
+	ClientID string
+
+	// ClientSecret authenticates a confidential client at the token and
+	// revocation endpoints. Empty means a public client: PKCE alone protects
+	// the code, and client_id is sent in the request body.
+	ClientSecret string
+
+	// RedirectURL is the absolute URL of the Callback handler, registered
+	// with the provider. It is sent byte-identical in the authorization and
+	// token requests (RFC 6749 §4.1.3).
+	RedirectURL string
+
+	// Scopes requested at login. "openid" is added when missing. Ask for
+	// "offline_access" where the provider needs it to issue refresh tokens.
+	Scopes []string
+
+	// AuthParams are extra authorization request parameters, such as
+	// "prompt", "login_hint" or Cognito's "identity_provider". State, nonce,
+	// PKCE, scope, response_type, client_id and redirect_uri can't be set here.
+	AuthParams map[string]string
+
+	// Store keeps sessions. Nil means tokenstore.NewMemory(), which is right
+	// for a single instance only. A store that implements tokenstore.Locker
+	// serializes refresh across instances.
+	Store tokenstore.Store
+
+	// CookieKeys seal the per-login flow cookie and key CSRF tokens. Each key
+	// is 32 bytes of secret random data; the first seals, all open, so a new
+	// key is rotated in by prepending it and an old one retired by removing it
+	// after a flow lifetime. Every instance behind one domain must share the
+	// ring. Nil makes a random key per process and logs a warning: logins that
+	// start on one instance and return to another then fail.
+	CookieKeys [][]byte
+
+	// PostLogoutRedirectURL is where the provider sends the browser after
+	// logout (OIDC RP-Initiated Logout post_logout_redirect_uri; Cognito
+	// logout_uri). It must be registered with the provider. Empty means the
+	// origin of RedirectURL plus "/".
+	PostLogoutRedirectURL string
+
+	// LoginPath is where RequireLogin sends browsers that have no session;
+	// it should serve Handler.Login. Default "/login".
+	LoginPath string
+
+	// SessionLifetime bounds a session from login, whatever refreshes happen.
+	// A provider's refresh_expires_in shortens it. Default 24h.
+	SessionLifetime time.Duration
+
+	// RefreshWindow is how long before the access or ID token expires a
+	// refresh happens. Default 1 minute.
+	RefreshWindow time.Duration
+
+	// RefreshTimeout bounds one refresh (lease, token request, store write).
+	// It is independent of the request that triggered the refresh, so one
+	// caller giving up does not fail the others. Default 15s.
+	RefreshTimeout time.Duration
+
+	// FlowLifetime bounds a login from redirect to callback. Default 10m.
+	FlowLifetime time.Duration
+
+	// ClockSkew is the leeway for exp, nbf and iat checks. Default 1 minute.
+	ClockSkew time.Duration
+
+	// TrustedAudiences lists audiences besides ClientID that an ID token may
+	// carry (OIDC Core §3.1.3.7 step 3). Empty means an ID token with several
+	// audiences is rejected.
+	TrustedAudiences []string
+
+	// ClaimsToKeep names the ID token claims copied into the session and
+	// served by Session.Claims. Default: email, email_verified, name,
+	// preferred_username, cognito:username, cognito:groups.
+	ClaimsToKeep []string
+
+	// Cognito, when set, supplies the logout and revocation endpoints that
+	// Cognito's discovery document lacks.
+	Cognito *Cognito
+
+	// HTTPClient is used for discovery, JWKS, token, and revocation
+	// requests. Redirects are never followed on these requests: a 307 from
+	// a token endpoint would re-send the client credentials elsewhere. Nil
+	// means a client with a 10s timeout.
+	HTTPClient *http.Client
+
+	// Logger receives operational events. Tokens, codes, secrets and cookie
+	// values are never logged. Nil means slog.Default().
+	Logger *slog.Logger
+
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+const (
+	defaultLoginPath       = "/login"
+	defaultSessionLifetime = 24 * time.Hour
+	defaultRefreshWindow   = time.Minute
+	defaultRefreshTimeout  = 15 * time.Second
+	defaultFlowLifetime    = 10 * time.Minute
+	defaultClockSkew       = time.Minute
+)
+
+var defaultClaimsToKeep = []string{
+	"email", "email_verified", "name", "preferred_username",
+	"cognito:username", "cognito:groups",
+}
+
+// reservedAuthParams are set by the flow itself and must not be overridden.
+var reservedAuthParams = []string{
+	"state", "nonce", "code_challenge", "code_challenge_method", "scope",
+	"response_type", "client_id", "redirect_uri",
+}
+
+// withDefaults returns a validated copy of c with defaults filled in.
+func (c Config) withDefaults() (Config, error) {
+	var errs []error
+	if c.Issuer == "" {
+		errs = append(errs, errors.New("Issuer is required"))
+	} else if err := checkEndpoint("Issuer", c.Issuer); err != nil {
+		errs = append(errs, err)
+	}
+	if c.ClientID == "" {
+		errs = append(errs, errors.New("ClientID is required"))
+	}
+	if c.RedirectURL == "" {
+		errs = append(errs, errors.New("RedirectURL is required"))
+	} else if err := checkEndpoint("RedirectURL", c.RedirectURL); err != nil {
+		errs = append(errs, err)
+	}
+	if c.PostLogoutRedirectURL != "" {
+		if err := checkEndpoint("PostLogoutRedirectURL", c.PostLogoutRedirectURL); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for i, k := range c.CookieKeys {
+		if len(k) != 32 {
+			errs = append(errs, fmt.Errorf("CookieKeys[%d] is %d bytes, want 32", i, len(k)))
+		}
+	}
+	for k := range c.AuthParams {
+		if slices.Contains(reservedAuthParams, k) {
+			errs = append(errs, fmt.Errorf("AuthParams may not set %q", k))
+		}
+	}
+	if c.LoginPath == "" {
+		c.LoginPath = defaultLoginPath
+	} else if !strings.HasPrefix(c.LoginPath, "/") {
+		errs = append(errs, errors.New("LoginPath must be an absolute path"))
+	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"SessionLifetime", &c.SessionLifetime, defaultSessionLifetime},
+		{"RefreshWindow", &c.RefreshWindow, defaultRefreshWindow},
+		{"RefreshTimeout", &c.RefreshTimeout, defaultRefreshTimeout},
+		{"FlowLifetime", &c.FlowLifetime, defaultFlowLifetime},
+		{"ClockSkew", &c.ClockSkew, defaultClockSkew},
+	} {
+		switch {
+		case *d.v < 0:
+			errs = append(errs, fmt.Errorf("%s must not be negative", d.name))
+		case *d.v == 0:
+			*d.v = d.def
+		}
+	}
+	if c.Cognito != nil {
+		if err := c.Cognito.validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("authflow: invalid config: %w", errors.Join(errs...))
+	}
+
+	if !slices.Contains(c.Scopes, "openid") {
+		c.Scopes = append([]string{"openid"}, c.Scopes...)
+	}
+	if c.ClaimsToKeep == nil {
+		c.ClaimsToKeep = defaultClaimsToKeep
+	}
+	if c.PostLogoutRedirectURL == "" {
+		u, _ := url.Parse(c.RedirectURL)
+		c.PostLogoutRedirectURL = u.Scheme + "://" + u.Host + "/"
+	}
+	if c.Store == nil {
+		c.Store = tokenstore.NewMemory()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c, nil
+}
+
+// checkEndpoint requires an absolute https URL, or http on a loopback host
+// (for development and tests), with no fragment and no user info.
+func checkEndpoint(name, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%s is not a URL", name)
+	}
+	if !u.IsAbs() || u.Host == "" {
+		return fmt.Errorf("%s %q is not an absolute URL", name, raw)
+	}
+	if u.User != nil || u.Fragment != "" {
+		return fmt.Errorf("%s %q must not have user info or a fragment", name, raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if isLoopback(u.Hostname()) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s %q must use https (http only on a loopback host)", name, raw)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

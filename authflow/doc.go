@@ -1,0 +1,25 @@
+// Package authflow signs users in with OAuth 2.0 authorization code + PKCE
+// (RFC 6749 §4.1, RFC 7636) against Amazon Cognito managed login or any
+// OpenID Connect provider, keeps their tokens on the server, refreshes them,
+// and guards net/http handlers.
+//
+// The pipeline, in handlers:
+//
+//   - Login (GET): makes state, nonce and a PKCE verifier, seals them with the
+//     return path in a short-lived per-flow cookie, and redirects to the
+//     authorization endpoint with code_challenge_method=S256.
+//   - Callback (GET): checks state against the flow cookie, the RFC 9207 iss
+//     parameter, exchanges the code with the verifier, verifies the ID token
+//     (signature, iss, aud, azp, exp, iat, nbf, sub, nonce), stores a new
+//     server-side session and sets an opaque session cookie.
+//   - RequireLogin (middleware): loads the session, refreshes its tokens near
+//     expiry (once for all concurrent callers; across instances through the
+//     store's lease), and puts the Session in the request context.
+//   - Logout (POST, CSRF-protected): deletes the session, revokes the refresh
+//     token (RFC 7009) and redirects through the provider's logout endpoint.
+//
+// Tokens never leave the server: the browser holds only a random session id.
+// Handler.IDTokenFunc gives other packages (such as awscreds) a function that
+// returns a currently valid ID token for one session, refreshing it with the
+// context of each call.
+package authflow

@@ -1,0 +1,150 @@
+package authflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// revokeTimeout bounds the revocation request during logout: the local
+// session is gone already, so a slow provider only delays the redirect.
+const revokeTimeout = 5 * time.Second
+
+// CSRFToken returns the token a logout form must send in the csrf_token
+// field (or an X-CSRF-Token header) for the session of r, or "" when r has no
+// session cookie. It is an HMAC of the session id under the cookie key ring,
+// so it needs no storage and changes with every login.
+func (h *Handler) CSRFToken(r *http.Request) string {
+	c, err := r.Cookie(sessionCookieName)
+	if err != nil || !validSessionID(c.Value) {
+		return ""
+	}
+	return h.keys.csrfToken(c.Value)
+}
+
+// Logout returns the handler that signs the user out (POST only; other
+// methods get 405, so a link or image can't log anyone out).
+//
+// The request must carry CSRFToken's value in the csrf_token form field or
+// the X-CSRF-Token header, and when it has an Origin header, the app's own
+// origin; otherwise 403. It deletes the session, revokes the refresh token
+// (RFC 7009; a failed revocation is logged and does not stop the logout),
+// clears the cookie, and redirects (303) to the provider's logout (Cognito's
+// /logout, or OIDC RP-Initiated Logout's end_session_endpoint with
+// id_token_hint) which returns the browser to PostLogoutRedirectURL.
+func (h *Handler) Logout() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", "POST")
+			httpError(w, r, http.StatusMethodNotAllowed, "method_not_allowed", "Use POST.")
+			return
+		}
+		if o := r.Header.Get("Origin"); o != "" && o != originOf(h.cfg.RedirectURL) {
+			httpError(w, r, http.StatusForbidden, "invalid_request", "Cross-origin logout refused.")
+			return
+		}
+		c, err := r.Cookie(sessionCookieName)
+		if err != nil || !validSessionID(c.Value) {
+			h.clearSessionCookie(w)
+			http.Redirect(w, r, h.cfg.PostLogoutRedirectURL, http.StatusSeeOther)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+		token := r.Header.Get("X-CSRF-Token")
+		if token == "" {
+			token = r.PostFormValue("csrf_token")
+		}
+		if !h.keys.checkCSRF(c.Value, token) {
+			h.cfg.Logger.Info("authflow: logout refused: CSRF token missing or wrong")
+			httpError(w, r, http.StatusForbidden, "invalid_request", "The logout form has expired. Reload the page and try again.")
+			return
+		}
+
+		ctx := r.Context()
+		s, err := h.load(ctx, c.Value)
+		if err != nil && !errors.Is(err, ErrSessionEnded) {
+			h.cfg.Logger.Error("authflow: logout could not load the session", slogErr(err))
+			httpError(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", "Please try again shortly.")
+			return
+		}
+		if err := h.cfg.Store.Delete(ctx, storeKey(c.Value)); err != nil {
+			h.cfg.Logger.Error("authflow: logout could not delete the session", slogErr(err))
+			httpError(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", "Please try again shortly.")
+			return
+		}
+		h.clearSessionCookie(w)
+		target := h.cfg.PostLogoutRedirectURL
+		if s != nil {
+			if s.tokens.RefreshToken != "" && h.meta.RevocationEndpoint != "" {
+				if err := h.revoke(ctx, s.tokens.RefreshToken); err != nil {
+					h.cfg.Logger.Warn("authflow: refresh token revocation failed", "sub", s.Subject, slogErr(err))
+				}
+			}
+			target = h.logoutURL(s)
+			h.cfg.Logger.Info("authflow: signed out", "sub", s.Subject)
+		}
+		http.Redirect(w, r, target, http.StatusSeeOther)
+	})
+}
+
+// logoutURL is where the browser goes to end the provider's own session.
+func (h *Handler) logoutURL(s *Session) string {
+	switch {
+	case h.cfg.Cognito != nil:
+		return h.cfg.Cognito.LogoutURL(h.cfg.ClientID, h.cfg.PostLogoutRedirectURL)
+	case h.meta.EndSessionEndpoint != "":
+		q := url.Values{
+			"client_id":                {h.cfg.ClientID},
+			"post_logout_redirect_uri": {h.cfg.PostLogoutRedirectURL},
+		}
+		if s.tokens.IDToken != "" {
+			q.Set("id_token_hint", s.tokens.IDToken)
+		}
+		sep := "?"
+		if strings.Contains(h.meta.EndSessionEndpoint, "?") {
+			sep = "&"
+		}
+		return h.meta.EndSessionEndpoint + sep + q.Encode()
+	}
+	return h.cfg.PostLogoutRedirectURL
+}
+
+// revoke asks the provider to revoke a refresh token (RFC 7009 §2.1), which
+// also ends the access tokens issued from it at providers that support it
+// (Cognito does). 200 means revoked or unknown; both are success.
+func (h *Handler) revoke(ctx context.Context, refreshToken string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), revokeTimeout)
+	defer cancel()
+	form := url.Values{"token": {refreshToken}, "token_type_hint": {"refresh_token"}}
+	if h.cfg.ClientSecret == "" {
+		form.Set("client_id", h.cfg.ClientID)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.meta.RevocationEndpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return fmt.Errorf("authflow: revocation request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if h.cfg.ClientSecret != "" {
+		// RFC 6749 §2.3.1: form-encode both parts before Basic encoding.
+		req.SetBasicAuth(url.QueryEscape(h.cfg.ClientID), url.QueryEscape(h.cfg.ClientSecret))
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("authflow: revocation: %w", err)
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("authflow: revocation: status %s", resp.Status)
+	}
+	return nil
+}

@@ -1,0 +1,227 @@
+package authflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/pubauth/awsauth/tokenstore"
+)
+
+// ErrSessionEnded is returned when a session does not exist (never did,
+// expired, logged out) or can no longer be refreshed (the provider answered
+// invalid_grant, or a refreshed ID token failed its checks). The user must
+// sign in again. Store failures are not ErrSessionEnded.
+var ErrSessionEnded = errors.New("authflow: session ended")
+
+// ErrRefreshFailed wraps a transient refresh failure (provider down, timeout,
+// store error while refreshing): the session is kept and the refresh is tried
+// again by a later call.
+var ErrRefreshFailed = errors.New("authflow: token refresh failed")
+
+// leasePollInterval is how often a caller that lost the cross-instance
+// refresh race looks for the winner's result.
+const leasePollInterval = 25 * time.Millisecond
+
+// load reads and decodes a session. A missing, corrupt, or expired record is
+// ErrSessionEnded; a store failure is returned wrapped as it is.
+func (h *Handler) load(ctx context.Context, id string) (*Session, error) {
+	if !validSessionID(id) {
+		return nil, ErrSessionEnded
+	}
+	b, err := h.cfg.Store.Get(ctx, storeKey(id))
+	if errors.Is(err, tokenstore.ErrNotFound) {
+		return nil, ErrSessionEnded
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authflow: loading session: %w", err)
+	}
+	s := &Session{ID: id}
+	if err := s.unmarshal(b); err != nil {
+		h.cfg.Logger.Warn("authflow: discarding a session record that does not decode", slogErr(err))
+		return nil, ErrSessionEnded
+	}
+	if !h.cfg.Now().Before(s.Expiry) {
+		return nil, ErrSessionEnded
+	}
+	return s, nil
+}
+
+// stale reports whether any token of s needs a refresh now.
+func (h *Handler) stale(s *Session) bool {
+	return h.expiresWithin(s, needAccess|needID, h.cfg.RefreshWindow)
+}
+
+// refreshShared refreshes session id once for all concurrent callers in this
+// process. The refresh runs detached from any one caller's cancellation,
+// bounded by RefreshTimeout; each caller waits only as long as its own ctx.
+func (h *Handler) refreshShared(ctx context.Context, id string) (*Session, error) {
+	ch := h.refresh.DoChan(id, func() (any, error) {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.RefreshTimeout)
+		defer cancel()
+		return h.refreshWithLease(rctx, id)
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*Session), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// refreshWithLease takes the store's lease on the session (when the store is
+// a Locker), so that of many instances exactly one redeems the refresh token
+// and the others adopt its result.
+func (h *Handler) refreshWithLease(ctx context.Context, id string) (*Session, error) {
+	locker, ok := h.cfg.Store.(tokenstore.Locker)
+	if !ok {
+		s, err := h.load(ctx, id)
+		if err != nil || !h.stale(s) {
+			return s, err
+		}
+		return h.redeem(ctx, s, nil, nil)
+	}
+	name := "awsauth/refresh/" + storeKey(id)
+	for {
+		lease, err := locker.Acquire(ctx, name, h.cfg.RefreshTimeout)
+		switch {
+		case err == nil:
+			s, err := h.load(ctx, id)
+			if err == nil && h.stale(s) {
+				s, err = h.redeem(ctx, s, locker, &lease)
+			}
+			// Releasing is a courtesy: the lease lapses anyway.
+			if rerr := locker.Release(context.WithoutCancel(ctx), lease); rerr != nil {
+				h.cfg.Logger.Warn("authflow: releasing the refresh lease failed", slogErr(rerr))
+			}
+			return s, err
+		case !errors.Is(err, tokenstore.ErrLeaseHeld):
+			return nil, fmt.Errorf("%w: %w", ErrRefreshFailed, err)
+		}
+		// Another instance is refreshing: adopt its result once it is stored.
+		s, err := h.load(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if !h.stale(s) {
+			return s, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: waiting for another instance's refresh: %w", ErrRefreshFailed, ctx.Err())
+		case <-time.After(leasePollInterval):
+		}
+	}
+}
+
+// redeem uses the refresh token (RFC 6749 §6) and stores the result, fenced
+// by lease when there is one.
+func (h *Handler) redeem(ctx context.Context, s *Session, locker tokenstore.Locker, lease *tokenstore.Lease) (*Session, error) {
+	if s.tokens.RefreshToken == "" {
+		if h.cfg.Now().Before(s.tokens.Expiry) {
+			return s, nil // nothing to refresh with, but still usable
+		}
+		return nil, h.end(ctx, s, "no refresh token")
+	}
+	src := h.oauth.TokenSource(h.clientContext(ctx), &oauth2.Token{RefreshToken: s.tokens.RefreshToken})
+	tok, err := src.Token()
+	if err != nil {
+		if errorCode(err) == "invalid_grant" {
+			return nil, h.end(ctx, s, "refresh token rejected (invalid_grant)")
+		}
+		return nil, fmt.Errorf("%w: %s", ErrRefreshFailed, describeTokenErr(err))
+	}
+	if !strings.EqualFold(tok.TokenType, "bearer") {
+		return nil, fmt.Errorf("%w: %w: token_type is not Bearer", ErrRefreshFailed, ErrTokenResponse)
+	}
+	next := *s
+	next.tokens = tokenstore.TokenSet{
+		AccessToken:  tok.AccessToken,
+		TokenType:    "Bearer",
+		RefreshToken: tok.RefreshToken,
+		IDToken:      s.tokens.IDToken,
+		Expiry:       tok.Expiry.UTC(),
+	}
+	if next.tokens.RefreshToken == "" {
+		next.tokens.RefreshToken = s.tokens.RefreshToken // RFC 6749 §6: may be kept
+	}
+	if rawID, _ := tok.Extra("id_token").(string); rawID != "" {
+		idt, err := h.verifyRefreshedIDToken(ctx, s, rawID)
+		if err != nil {
+			return nil, h.end(ctx, s, err.Error())
+		}
+		next.tokens.IDToken = rawID
+		next.IDTokenExpiry = idt.Expiry
+		next.claims = idt.keptClaims(h.cfg.ClaimsToKeep)
+	}
+	b, err := next.marshal()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w: %w", ErrRefreshFailed, ErrTokenResponse, err)
+	}
+	if lease != nil {
+		err = locker.SetFenced(ctx, *lease, storeKey(s.ID), b, s.Expiry)
+	} else {
+		err = h.cfg.Store.Set(ctx, storeKey(s.ID), b, s.Expiry)
+	}
+	if err != nil {
+		// With rotating refresh tokens the stored one is now spent: this
+		// session will likely end at the next refresh.
+		h.cfg.Logger.Error("authflow: storing refreshed tokens failed", "sub", s.Subject, slogErr(err))
+		return nil, fmt.Errorf("%w: storing refreshed tokens: %w", ErrRefreshFailed, err)
+	}
+	h.cfg.Logger.Debug("authflow: tokens refreshed", "sub", s.Subject)
+	return &next, nil
+}
+
+// verifyRefreshedIDToken applies OIDC Core §12.2: same iss, sub, aud and
+// azp as the original, and a nonce that is absent or the original's.
+func (h *Handler) verifyRefreshedIDToken(ctx context.Context, s *Session, raw string) (*verifiedIDToken, error) {
+	idt, err := h.verifier.verify(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	orig, err := h.verifier.parseUnverified(s.tokens.IDToken)
+	if err != nil {
+		return nil, fmt.Errorf("%w: stored ID token: %w", ErrIDToken, err)
+	}
+	switch {
+	case idt.Subject != orig.Subject:
+		return nil, fmt.Errorf("%w: refreshed ID token has another sub", ErrIDToken)
+	case !sameSet(idt.Audience, orig.Audience):
+		return nil, fmt.Errorf("%w: refreshed ID token has another aud", ErrIDToken)
+	case idt.AZP != orig.AZP:
+		return nil, fmt.Errorf("%w: refreshed ID token has another azp", ErrIDToken)
+	case idt.Nonce != "" && checkNonce(idt.Nonce, s.nonce) != nil:
+		return nil, ErrNonceMismatch
+	}
+	return idt, nil
+}
+
+// end deletes the session and returns ErrSessionEnded with the reason.
+func (h *Handler) end(ctx context.Context, s *Session, reason string) error {
+	if err := h.cfg.Store.Delete(ctx, storeKey(s.ID)); err != nil {
+		h.cfg.Logger.Warn("authflow: deleting an ended session failed", slogErr(err))
+	}
+	h.cfg.Logger.Info("authflow: session ended", "sub", s.Subject, "reason", reason)
+	return fmt.Errorf("%w: %s", ErrSessionEnded, reason)
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,55 @@
+package authflow
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+)
+
+// RequireLogin is middleware that serves next only to signed-in users, with
+// the Session in the request context (SessionFrom).
+//
+// When the access token expires within Config.RefreshWindow it is refreshed
+// first, once for all concurrent requests. If the provider rejects the
+// refresh token (invalid_grant) the session ends. If the refresh fails for a
+// transient reason the request is served while the access token is still
+// valid, and gets 503 otherwise; the session is kept either way.
+//
+// Without a session, browsers navigating with GET or HEAD are redirected
+// (302) to Config.LoginPath with return_to set to the requested path; other
+// callers (Accept: application/json, an Authorization header, XHR, or other
+// methods) get 401 with a JSON body {"error":"login_required"}. A store
+// failure gives 503: the middleware fails closed.
+func (h *Handler) RequireLogin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := r.Cookie(sessionCookieName)
+		if err != nil {
+			h.unauthenticated(w, r)
+			return
+		}
+		s, err := h.fresh(r.Context(), c.Value, needAccess)
+		switch {
+		case err == nil:
+			next.ServeHTTP(w, r.WithContext(withSession(r.Context(), s)))
+		case errors.Is(err, ErrSessionEnded):
+			h.clearSessionCookie(w)
+			h.unauthenticated(w, r)
+		default:
+			h.cfg.Logger.Error("authflow: session unavailable", slogErr(err))
+			httpError(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", "Please try again shortly.")
+		}
+	})
+}
+
+func (h *Handler) unauthenticated(w http.ResponseWriter, r *http.Request) {
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !wantsJSON(r) {
+		target := h.cfg.LoginPath
+		if rt := r.URL.RequestURI(); checkReturnTo(rt) == nil {
+			target += "?" + url.Values{"return_to": {rt}}.Encode()
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, target, http.StatusFound)
+		return
+	}
+	httpError(w, r, http.StatusUnauthorized, "login_required", "Sign in first.")
+}

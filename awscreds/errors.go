@@ -1,0 +1,67 @@
+package awscreds
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/sts/types"
+	"github.com/aws/smithy-go"
+)
+
+// ErrIDTokenRejected is returned, wrapped together with the AWS error, when AWS refuses the
+// ID token (STS ExpiredTokenException or InvalidIdentityToken) even after one retry with a
+// fresh token from the IDTokenFunc. The user's session can't yield credentials: sign them in
+// again. Test it with errors.Is.
+var ErrIDTokenRejected = errors.New("awscreds: ID token rejected")
+
+// idTokenRejected reports whether err is STS refusing the web identity token itself, as
+// opposed to the role, the policy or the service. The typed exceptions are what the sts
+// client returns; the codes catch other clients and STS-compatible servers (MinIO answers an
+// expired web identity token with "ExpiredToken", and a token it can't verify with
+// InvalidParameterValue, which is not matched because it also means a bad parameter).
+func idTokenRejected(err error) bool {
+	var expired *types.ExpiredTokenException
+	var invalid *types.InvalidIdentityTokenException
+	if errors.As(err, &expired) || errors.As(err, &invalid) {
+		return true
+	}
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.ErrorCode() {
+	case "ExpiredToken", "ExpiredTokenException", "InvalidIdentityToken", "InvalidIdentityTokenException":
+		return true
+	}
+	return false
+}
+
+// awsError carries its causes for errors.Is and errors.As, under a message from which the
+// ID tokens have been removed: an AWS-compatible server may echo what it was sent.
+type awsError struct {
+	msg  string
+	errs []error
+}
+
+func (e *awsError) Error() string   { return e.msg }
+func (e *awsError) Unwrap() []error { return e.errs }
+
+// redactedTokenSegment is the shortest token segment that redact removes on its own; JWS
+// headers, payloads and signatures are all longer.
+const redactedTokenSegment = 16
+
+// redact removes every token, and every long dot-separated part of one, from msg.
+func redact(msg string, tokens ...string) string {
+	for _, t := range tokens {
+		if t == "" {
+			continue
+		}
+		msg = strings.ReplaceAll(msg, t, "[ID token]")
+		for part := range strings.SplitSeq(t, ".") {
+			if len(part) >= redactedTokenSegment {
+				msg = strings.ReplaceAll(msg, part, "[redacted]")
+			}
+		}
+	}
+	return msg
+}
