@@ -23,7 +23,7 @@ import (
 
 // testApp is a relying party built on Handler, served by httptest.
 type testApp struct {
-	t     *testing.T
+	t     testing.TB
 	h     *Handler
 	srv   *httptest.Server
 	store *countingStore
@@ -34,14 +34,14 @@ const testClientID = "app-client"
 
 var testCookieKey = bytes.Repeat([]byte{7}, 32)
 
-func newTestApp(t *testing.T, op *testOP, mods ...func(*Config)) *testApp {
+func newTestApp(t testing.TB, op *testOP, mods ...func(*Config)) *testApp {
 	t.Helper()
 	app, err := startTestApp(t, op, mods...)
 	require.NoError(t, err)
 	return app
 }
 
-func startTestApp(t *testing.T, op *testOP, mods ...func(*Config)) (*testApp, error) {
+func startTestApp(t testing.TB, op *testOP, mods ...func(*Config)) (*testApp, error) {
 	t.Helper()
 	var handler atomic.Value
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -24,7 +24,7 @@ import (
 // discovery, JWKS, authorize, token, revoke and end-session, signs good
 // tokens by default, and lets each test bend any part of its answers.
 type testOP struct {
-	t   *testing.T
+	t   testing.TB
 	srv *httptest.Server
 	key *rsa.PrivateKey
 	kid string
@@ -39,14 +39,16 @@ type testOP struct {
 	revokeCalls atomic.Int64
 
 	// Knobs; set before use or under mu.
-	issParam     bool                                            // advertise and send RFC 9207 iss
-	sendIss      string                                          // override iss sent on the authorization response ("-" = omit)
-	accessTTL    time.Duration                                   // access token lifetime
-	rotate       bool                                            // rotate refresh tokens
-	discoveryMod func(map[string]any)                            // edit discovery
-	idClaimsMod  func(c map[string]any, refresh bool)            // edit ID token claims
-	idHeaderMod  func(h map[string]any)                          // edit ID token header
+	issParam     bool                                              // advertise and send RFC 9207 iss
+	sendIss      string                                            // override iss sent on the authorization response ("-" = omit)
+	accessTTL    time.Duration                                     // access token lifetime
+	rotate       bool                                              // rotate refresh tokens
+	discoveryMod func(map[string]any)                              // edit discovery
+	idClaimsMod  func(c map[string]any, refresh bool)              // edit ID token claims
+	idHeaderMod  func(h map[string]any)                            // edit ID token header
 	tokenHook    func(w http.ResponseWriter, r *http.Request) bool // answer /token itself when it returns true
+	rawIDToken   func(op *testOP, claims map[string]any) string    // build the ID token itself
+	jwksKey      *rsa.PublicKey                                    // key served in the JWKS; nil = op.key's
 	now          func() time.Time
 }
 
@@ -55,7 +57,7 @@ type grant struct {
 	used                                         bool
 }
 
-func newTestOP(t *testing.T) *testOP {
+func newTestOP(t testing.TB) *testOP {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -72,6 +74,7 @@ func newTestOP(t *testing.T) *testOP {
 	mux.HandleFunc("GET /authorize", op.authorize)
 	mux.HandleFunc("POST /token", op.token)
 	mux.HandleFunc("POST /revoke", op.revoke)
+	mux.HandleFunc("POST /oauth2/revoke", op.revoke) // Cognito's path
 	op.srv = httptest.NewServer(mux)
 	t.Cleanup(op.srv.Close)
 	return op
@@ -81,16 +84,16 @@ func (op *testOP) issuer() string { return op.srv.URL }
 
 func (op *testOP) discovery(w http.ResponseWriter, r *http.Request) {
 	d := map[string]any{
-		"issuer":                                op.issuer(),
-		"authorization_endpoint":                op.issuer() + "/authorize",
-		"token_endpoint":                        op.issuer() + "/token",
-		"jwks_uri":                              op.issuer() + "/jwks",
-		"revocation_endpoint":                   op.issuer() + "/revoke",
-		"end_session_endpoint":                  op.issuer() + "/session/end",
-		"id_token_signing_alg_values_supported": []string{"RS256"},
-		"code_challenge_methods_supported":      []string{"S256"},
-		"response_types_supported":              []string{"code"},
-		"subject_types_supported":               []string{"public"},
+		"issuer":                                         op.issuer(),
+		"authorization_endpoint":                         op.issuer() + "/authorize",
+		"token_endpoint":                                 op.issuer() + "/token",
+		"jwks_uri":                                       op.issuer() + "/jwks",
+		"revocation_endpoint":                            op.issuer() + "/revoke",
+		"end_session_endpoint":                           op.issuer() + "/session/end",
+		"id_token_signing_alg_values_supported":          []string{"RS256"},
+		"code_challenge_methods_supported":               []string{"S256"},
+		"response_types_supported":                       []string{"code"},
+		"subject_types_supported":                        []string{"public"},
 		"authorization_response_iss_parameter_supported": op.issParam,
 	}
 	if op.discoveryMod != nil {
@@ -101,6 +104,9 @@ func (op *testOP) discovery(w http.ResponseWriter, r *http.Request) {
 
 func (op *testOP) jwks(w http.ResponseWriter, r *http.Request) {
 	pub := op.key.PublicKey
+	if op.jwksKey != nil {
+		pub = *op.jwksKey
+	}
 	writeJSON(w, map[string]any{"keys": []any{map[string]any{
 		"kty": "RSA", "kid": op.kid, "use": "sig", "alg": "RS256",
 		"n": b64(pub.N.Bytes()), "e": b64(big.NewInt(int64(pub.E)).Bytes()),
@@ -207,13 +213,16 @@ func (op *testOP) idToken(g *grant, refresh bool) string {
 	c := map[string]any{
 		"iss": op.issuer(), "sub": g.sub, "aud": g.clientID,
 		"exp": now.Add(time.Hour).Unix(), "iat": now.Unix(),
-		"email": g.sub + "@example.com", "name": g.sub,
+		"email": g.sub + "@example.com", "name": g.sub, "jti": randomToken(),
 	}
 	if !refresh || g.nonce != "" {
 		c["nonce"] = g.nonce
 	}
 	if op.idClaimsMod != nil {
 		op.idClaimsMod(c, refresh)
+	}
+	if op.rawIDToken != nil {
+		return op.rawIDToken(op, c)
 	}
 	h := map[string]any{"alg": "RS256", "kid": op.kid, "typ": "JWT"}
 	if op.idHeaderMod != nil {

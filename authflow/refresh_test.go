@@ -1,0 +1,279 @@
+package authflow
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pubauth/awsauth/tokenstore"
+)
+
+func (op *testOP) setAccessTTL(d time.Duration) {
+	op.mu.Lock()
+	op.accessTTL = d
+	op.mu.Unlock()
+}
+
+// loginExpiring signs in with an access token that is already inside the
+// refresh window, and makes later tokens last an hour.
+func loginExpiring(t *testing.T, op *testOP, app *testApp) *http.Client {
+	t.Helper()
+	op.setAccessTTL(30 * time.Second) // RefreshWindow is 1 minute
+	c := app.browser()
+	app.login(c, "/")
+	op.setAccessTTL(time.Hour)
+	return c
+}
+
+func TestRefreshOnceForConcurrentRequests(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		store func() tokenstore.Store
+	}{
+		{"store with leases", nil},
+		{"store without leases", func() tokenstore.Store { return struct{ tokenstore.Store }{tokenstore.NewMemory()} }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			op := newTestOP(t)
+			var mods []func(*Config)
+			if tt.store != nil {
+				mods = append(mods, func(c *Config) { c.Store = tt.store() })
+			}
+			app := newTestApp(t, op, mods...)
+			c := loginExpiring(t, op, app)
+			before := op.tokenCalls.Load()
+
+			var wg sync.WaitGroup
+			statuses := make([]int, 100)
+			for i := range statuses {
+				wg.Go(func() { statuses[i], _ = app.me(c) })
+			}
+			wg.Wait()
+			for _, s := range statuses {
+				require.Equal(t, http.StatusOK, s)
+			}
+			assert.Equal(t, int64(1), op.tokenCalls.Load()-before, "exactly one token request")
+			// The refreshed tokens were persisted: no further refresh.
+			status, _ := app.me(c)
+			assert.Equal(t, http.StatusOK, status)
+			assert.Equal(t, int64(1), op.tokenCalls.Load()-before)
+		})
+	}
+}
+
+// Two instances sharing one store: the lease makes one of them redeem.
+func TestRefreshOnceAcrossInstances(t *testing.T) {
+	op := newTestOP(t)
+	shared := newCountingStore()
+	a := newTestApp(t, op, func(c *Config) { c.Store = shared })
+	b := newTestApp(t, op, func(c *Config) { c.Store = shared })
+	c := loginExpiring(t, op, a)
+	ck := a.sessionCookie(c)
+	before := op.tokenCalls.Load()
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for i := range 100 {
+		app := a
+		if i%2 == 1 {
+			app = b
+		}
+		wg.Go(func() {
+			req, _ := http.NewRequest(http.MethodGet, app.srv.URL+"/me", nil)
+			req.Header.Set("Accept", "application/json")
+			req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				errs <- err
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				errs <- errors.New(resp.Status)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	assert.Equal(t, int64(1), op.tokenCalls.Load()-before)
+}
+
+func TestRefreshInvalidGrantEndsSession(t *testing.T) {
+	op := newTestOP(t)
+	app := newTestApp(t, op)
+	c := loginExpiring(t, op, app)
+	op.expireRefreshTokens()
+	status, body := app.me(c)
+	assert.Equal(t, http.StatusUnauthorized, status)
+	assert.Equal(t, "login_required", body["error"])
+	assert.Nil(t, app.sessionCookie(c), "cookie cleared")
+	// A browser is sent to login with its return path.
+	resp := app.get(c, "/me?x=1")
+	assert.Equal(t, http.StatusFound, resp.StatusCode)
+	assert.Equal(t, "/login?return_to=%2Fme%3Fx%3D1", resp.Header.Get("Location"))
+	// And logs back in.
+	app.login(c, "/")
+	status, _ = app.me(c)
+	assert.Equal(t, http.StatusOK, status)
+}
+
+func TestRefreshTransientFailureKeepsSession(t *testing.T) {
+	op := newTestOP(t)
+	app := newTestApp(t, op)
+	failing := true
+	var mu sync.Mutex
+	op.tokenHook = func(w http.ResponseWriter, r *http.Request) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		r.ParseForm()
+		if failing && r.PostForm.Get("grant_type") == "refresh_token" {
+			http.Error(w, "upstream down", http.StatusServiceUnavailable)
+			return true
+		}
+		return false
+	}
+
+	t.Run("still-valid access token is served", func(t *testing.T) {
+		c := loginExpiring(t, op, app)
+		status, _ := app.me(c)
+		assert.Equal(t, http.StatusOK, status)
+		assert.NotNil(t, app.sessionCookie(c))
+	})
+	t.Run("expired access token gets 503, session kept", func(t *testing.T) {
+		op.setAccessTTL(-10 * time.Second)
+		c := app.browser()
+		app.login(c, "/")
+		op.setAccessTTL(time.Hour)
+		status, _ := app.me(c)
+		assert.Equal(t, http.StatusServiceUnavailable, status)
+		assert.NotNil(t, app.sessionCookie(c))
+		mu.Lock()
+		failing = false
+		mu.Unlock()
+		status, _ = app.me(c)
+		assert.Equal(t, http.StatusOK, status, "the retry succeeds with the kept refresh token")
+	})
+}
+
+func TestRefreshWithoutNewRefreshTokenKeepsOld(t *testing.T) {
+	op := newTestOP(t)
+	op.rotate = false
+	app := newTestApp(t, op)
+	c := loginExpiring(t, op, app)
+	id := app.sessionCookie(c).Value
+	before, err := app.h.Tokens(context.Background(), id)
+	require.NoError(t, err) // this call refreshed
+	op.setAccessTTL(30 * time.Second)
+	s, err := app.h.load(context.Background(), id)
+	require.NoError(t, err)
+	s.tokens.Expiry = time.Now().Add(10 * time.Second) // force another refresh
+	rec, _ := s.marshal()
+	require.NoError(t, app.store.Set(context.Background(), storeKey(id), rec, s.Expiry))
+	after, err := app.h.Tokens(context.Background(), id)
+	require.NoError(t, err)
+	assert.Equal(t, before.RefreshToken, after.RefreshToken)
+	assert.NotEqual(t, before.AccessToken, after.AccessToken)
+}
+
+// C.18: a refreshed ID token must keep iss, sub, aud and azp, and carry no
+// nonce or the original.
+func TestRefreshedIDToken(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(c map[string]any)
+		ok   bool
+	}{
+		{"nonce repeated", func(c map[string]any) {}, true},
+		{"nonce absent", func(c map[string]any) { delete(c, "nonce") }, true},
+		{"nonce different", func(c map[string]any) { c["nonce"] = "other" }, false},
+		{"sub different", func(c map[string]any) { c["sub"] = "mallory" }, false},
+		{"aud different", func(c map[string]any) { c["aud"] = []string{testClientID, "x"}; c["azp"] = testClientID }, false},
+		{"azp added", func(c map[string]any) { c["azp"] = testClientID }, false},
+		{"iss different", func(c map[string]any) { c["iss"] = "https://evil.example" }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			op := newTestOP(t)
+			op.idClaimsMod = func(c map[string]any, refresh bool) {
+				if refresh {
+					tt.mod(c)
+				}
+			}
+			app := newTestApp(t, op, func(c *Config) { c.TrustedAudiences = []string{"x"} })
+			c := loginExpiring(t, op, app)
+			id := app.sessionCookie(c).Value
+			status, _ := app.me(c)
+			if tt.ok {
+				assert.Equal(t, http.StatusOK, status)
+				return
+			}
+			assert.Equal(t, http.StatusUnauthorized, status, "logs:\n%s", app.logs)
+			_, err := app.h.load(context.Background(), id)
+			assert.ErrorIs(t, err, ErrSessionEnded, "the session record is gone")
+		})
+	}
+}
+
+func TestIDTokenFunc(t *testing.T) {
+	op := newTestOP(t)
+	app := newTestApp(t, op)
+	c := app.browser()
+	app.login(c, "/")
+	id := app.sessionCookie(c).Value
+	fn := app.h.IDTokenFunc(id)
+
+	tok, err := fn(context.Background())
+	require.NoError(t, err)
+	before := op.tokenCalls.Load()
+
+	// Age the stored ID token into the refresh window.
+	s, err := app.h.load(context.Background(), id)
+	require.NoError(t, err)
+	s.IDTokenExpiry = time.Now().Add(10 * time.Second)
+	rec, _ := s.marshal()
+	require.NoError(t, app.store.Set(context.Background(), storeKey(id), rec, s.Expiry))
+
+	tok2, err := fn(context.Background())
+	require.NoError(t, err)
+	assert.NotEqual(t, tok, tok2)
+	assert.Equal(t, int64(1), op.tokenCalls.Load()-before)
+
+	// A caller whose context is already cancelled gets its own error.
+	s.IDTokenExpiry = time.Now().Add(10 * time.Second)
+	rec, _ = s.marshal()
+	require.NoError(t, app.store.Set(context.Background(), storeKey(id), rec, s.Expiry))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = fn(ctx)
+	assert.ErrorIs(t, err, context.Canceled)
+
+	// After logout the function reports the session ended.
+	require.NoError(t, app.store.Delete(context.Background(), storeKey(id)))
+	_, err = fn(context.Background())
+	assert.ErrorIs(t, err, ErrSessionEnded)
+}
+
+func TestStoreDownFailsClosed(t *testing.T) {
+	op := newTestOP(t)
+	app := newTestApp(t, op)
+	c := app.browser()
+	app.login(c, "/")
+	down := errors.New("connection refused")
+	app.store.fail.Store(&down)
+	status, _ := app.me(c)
+	assert.Equal(t, http.StatusServiceUnavailable, status)
+	resp := app.get(c, app.startLogin(c, "/"))
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	app.store.fail.Store(nil)
+	status, _ = app.me(c)
+	assert.Equal(t, http.StatusOK, status, "the session survived the outage")
+}
