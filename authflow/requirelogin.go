@@ -41,6 +41,21 @@ func (h *Handler) RequireLogin(next http.Handler) http.Handler {
 	})
 }
 
+// Session returns the signed-in user's session for r, for pages that serve
+// everyone but show more to signed-in users. It refreshes like RequireLogin.
+// It returns ErrSessionEnded (wrapped) when r has no live session, and a
+// store or refresh error otherwise.
+func (h *Handler) Session(r *http.Request) (*Session, error) {
+	if s := SessionFrom(r.Context()); s != nil {
+		return s, nil
+	}
+	c, err := r.Cookie(sessionCookieName)
+	if err != nil {
+		return nil, ErrSessionEnded
+	}
+	return h.fresh(r.Context(), c.Value, needAccess)
+}
+
 func (h *Handler) unauthenticated(w http.ResponseWriter, r *http.Request) {
 	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !wantsJSON(r) {
 		target := h.cfg.LoginPath

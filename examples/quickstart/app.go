@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+
+	"github.com/pubauth/awsauth/authflow"
+	"github.com/pubauth/awsauth/awscreds"
+)
+
+type config struct {
+	Issuer, ClientID, ClientSecret, RedirectURL string
+	ListenAddr                                  string
+	RoleARN, Bucket                             string
+	PathStyle                                   bool
+	CookieKey                                   []byte
+	CredentialsDuration                         time.Duration
+
+	now func() time.Time // tests move the clock; nil = time.Now
+}
+
+type app struct {
+	auth   *authflow.Handler
+	sts    *sts.Client
+	s3     *s3.Client
+	users  *awscreds.UserCache
+	cfg    config
+	logger *slog.Logger
+}
+
+func newApp(ctx context.Context, cfg config, logger *slog.Logger) (http.Handler, error) {
+	ac := authflow.Config{
+		Issuer:       cfg.Issuer,
+		ClientID:     cfg.ClientID,
+		ClientSecret: cfg.ClientSecret,
+		RedirectURL:  cfg.RedirectURL,
+		Scopes:       []string{"openid", "email", "profile"},
+		Logger:       logger,
+		Now:          cfg.now,
+	}
+	if cfg.CookieKey != nil {
+		ac.CookieKeys = [][]byte{cfg.CookieKey}
+	}
+	auth, err := authflow.New(ctx, ac)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if awsCfg.Region == "" {
+		awsCfg.Region = "us-east-1"
+	}
+	a := &app{
+		auth: auth,
+		// AssumeRoleWithWebIdentity is authorized by the ID token alone.
+		sts:    sts.NewFromConfig(awsCfg, func(o *sts.Options) { o.Credentials = aws.AnonymousCredentials{} }),
+		s3:     s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = cfg.PathStyle }),
+		users:  awscreds.NewUserCache(),
+		cfg:    cfg,
+		logger: logger,
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.home)
+	mux.Handle("GET /login", auth.Login())
+	mux.Handle("GET /callback", auth.Callback())
+	mux.Handle("POST /logout", a.logout(auth.Logout()))
+	mux.Handle("GET /me", auth.RequireLogin(http.HandlerFunc(a.me)))
+	mux.Handle("GET /files", auth.RequireLogin(http.HandlerFunc(a.files)))
+	return mux, nil
+}
+
+var homePage = template.Must(template.New("home").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>awsauth quickstart</title></head><body>
+<h1>awsauth quickstart</h1>
+{{if .Subject}}
+<p>Signed in as <b id="sub">{{.Subject}}</b>.</p>
+<p><a href="/me">/me</a> · <a href="/files">/files</a></p>
+<form method="post" action="/logout"><input type="hidden" name="csrf_token" value="{{.CSRF}}">
+<button id="logout" type="submit">Sign out</button></form>
+{{else}}
+<p><a id="login" href="/login?return_to=/me">Sign in</a></p>
+{{end}}
+</body></html>
+`))
+
+func (a *app) home(w http.ResponseWriter, r *http.Request) {
+	var data struct{ Subject, CSRF string }
+	s, err := a.auth.Session(r)
+	switch {
+	case err == nil:
+		data.Subject, data.CSRF = s.Subject, a.auth.CSRFToken(r)
+	case !errors.Is(err, authflow.ErrSessionEnded):
+		a.logger.Error("home: session", "error", err)
+		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	homePage.Execute(w, data)
+}
+
+func (a *app) me(w http.ResponseWriter, r *http.Request) {
+	s := authflow.SessionFrom(r.Context())
+	var claims map[string]any
+	if err := s.Claims(&claims); err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "claims"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"sub":                 s.Subject,
+		"claims":              claims,
+		"session_expires":     s.Expiry,
+		"access_token_expiry": s.AccessTokenExpiry(),
+	})
+}
+
+// credentials returns the signed-in user's AWS credentials: one cached
+// provider per session, fed by the session's refreshing ID token.
+func (a *app) credentials(s *authflow.Session) *aws.CredentialsCache {
+	return a.users.Get(s.ID, func() aws.CredentialsProvider {
+		return awscreds.NewWebIdentity(a.sts, a.cfg.RoleARN, a.auth.IDTokenFunc(s.ID),
+			func(o *awscreds.WebIdentityOptions) { o.Duration = a.cfg.CredentialsDuration })
+	})
+}
+
+// files lists the keys under the user's own prefix ("<sub>/"). A prefix
+// query parameter asks for another one: the storage's policy, not this app,
+// decides, which is the point of per-user credentials.
+func (a *app) files(w http.ResponseWriter, r *http.Request) {
+	s := authflow.SessionFrom(r.Context())
+	prefix := s.Subject + "/"
+	if p := r.URL.Query().Get("prefix"); p != "" {
+		prefix = p
+	}
+	creds := a.credentials(s)
+	c, err := creds.Retrieve(r.Context())
+	if err != nil {
+		a.awsError(w, err)
+		return
+	}
+	out, err := a.s3.ListObjectsV2(r.Context(), &s3.ListObjectsV2Input{Bucket: &a.cfg.Bucket, Prefix: &prefix},
+		func(o *s3.Options) { o.Credentials = creds })
+	if err != nil {
+		a.awsError(w, err)
+		return
+	}
+	keys := []string{}
+	for _, o := range out.Contents {
+		keys = append(keys, aws.ToString(o.Key))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"bucket":              a.cfg.Bucket,
+		"prefix":              prefix,
+		"keys":                keys,
+		"credentials_expires": c.Expires.UTC(),
+	})
+}
+
+func (a *app) awsError(w http.ResponseWriter, err error) {
+	var api smithy.APIError
+	switch {
+	case errors.Is(err, authflow.ErrSessionEnded):
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "login_required"})
+	case errors.As(err, &api) && (api.ErrorCode() == "AccessDenied" || strings.HasPrefix(api.ErrorCode(), "AccessDenied")):
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": api.ErrorCode()})
+	default:
+		a.logger.Error("aws call failed", "error", err)
+		writeJSON(w, http.StatusBadGateway, map[string]string{"error": "aws_error"})
+	}
+}
+
+// logout evicts the user's cached AWS credentials, then signs out.
+func (a *app) logout(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s, err := a.auth.Session(r); err == nil {
+			defer a.users.Evict(s.ID)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}

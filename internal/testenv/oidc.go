@@ -1,0 +1,261 @@
+package testenv
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultAPIResource is the resource indicator for which the OpenID provider
+// issues Cognito-shaped JWT access tokens when OIDCConfig.APIResource is empty.
+const DefaultAPIResource = "https://api.example.com"
+
+// OIDCClient is an OAuth client registered at the OpenID provider. It may use
+// the authorization_code and refresh_token grants.
+type OIDCClient struct {
+	ID string
+	// Secret authenticates the client with client_secret_basic; empty makes it a
+	// public client (token_endpoint_auth_method none). PKCE S256 is always required.
+	Secret                 string
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+}
+
+// OIDCConfig configures StartOIDC.
+type OIDCConfig struct {
+	Clients []OIDCClient
+	// Token lifetimes; zero means 10m, 10m and 24h.
+	AccessTokenTTL, IDTokenTTL, RefreshTokenTTL time.Duration
+	// RotateRefreshToken makes every refresh return a new refresh token and
+	// retire the old one (reusing it then revokes the whole grant).
+	RotateRefreshToken bool
+	// ConfirmLogout keeps the provider's end-session confirmation page
+	// ("Yes, sign me out"; see ProviderConfirmLogout). By default the page submits
+	// itself, as Cognito's /logout asks nothing.
+	ConfirmLogout bool
+	// APIResource is the resource indicator (RFC 8707) that gets JWT access
+	// tokens shaped like Cognito's (token_use, client_id, username,
+	// cognito:groups, scope orders/read orders/write, aud = the resource), for a
+	// client that sends resource=APIResource to the authorization endpoint.
+	// Empty means DefaultAPIResource.
+	APIResource string
+	// Groups maps a login to its cognito:groups claim; nil means alice: [admin].
+	Groups map[string][]string
+	// Port is the issuer's port; 0 picks a free one. A fixed port gives a
+	// person stable URLs (make dev).
+	Port int
+}
+
+// OIDCProvider is a running OpenID provider: oidc-provider on node, behind a Go
+// reverse proxy that counts token requests. Its dev login form takes any login
+// with any password; the account's sub is the login, its email
+// <login>@example.com (verified), its name the capitalized login.
+type OIDCProvider struct {
+	// Issuer is the proxy's URL, http://127.0.0.1:PORT with no trailing slash;
+	// discovery is at Issuer + "/.well-known/openid-configuration".
+	Issuer string
+
+	proc          *process
+	server        *http.Server
+	tokenRequests atomic.Int64
+	stopOnce      sync.Once
+	stopErr       error
+}
+
+// opConfig is what provider.mjs reads (see its header).
+type opConfig struct {
+	Host               string              `json:"host"`
+	Port               int                 `json:"port"`
+	Issuer             string              `json:"issuer"`
+	Clients            []opClient          `json:"clients"`
+	TTL                map[string]int64    `json:"ttl"`
+	RotateRefreshToken bool                `json:"rotateRefreshToken"`
+	ConfirmLogout      bool                `json:"confirmLogout"`
+	Resource           string              `json:"resource,omitempty"`
+	Groups             map[string][]string `json:"groups,omitempty"`
+}
+
+type opClient struct {
+	ClientID               string   `json:"client_id"`
+	ClientSecret           string   `json:"client_secret,omitempty"`
+	RedirectURIs           []string `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+}
+
+var opListening = regexp.MustCompile(`^oidc-provider listening on 127\.0\.0\.1:(\d+) `)
+
+// StartOIDC starts the OpenID provider and returns once its discovery document
+// answers through the proxy. ctx bounds the start only.
+func StartOIDC(ctx context.Context, cfg OIDCConfig) (*OIDCProvider, error) {
+	if len(cfg.Clients) == 0 {
+		return nil, errors.New("testenv: StartOIDC needs at least one client")
+	}
+	// oidc-provider checks static clients only when they are first used.
+	for _, c := range cfg.Clients {
+		if c.ID == "" || len(c.RedirectURIs) == 0 {
+			return nil, fmt.Errorf("testenv: OIDC client %q needs an ID and a redirect URI", c.ID)
+		}
+	}
+	node, err := findBinary("AWSAUTH_NODE", "", "node", "nodejs")
+	if err != nil {
+		return nil, err
+	}
+	dir, err := oidcDir()
+	if err != nil {
+		return nil, err
+	}
+
+	// The proxy's listener is opened first, and kept, so the issuer's port is ours.
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return nil, fmt.Errorf("testenv: listen for the OpenID provider: %w", err)
+	}
+	issuer := "http://" + ln.Addr().String()
+
+	conf, err := json.Marshal(opConfigFor(cfg, issuer))
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	cmd := exec.Command(node, "provider.mjs")
+	cmd.Dir = dir
+	cmd.Env = environ([]string{"AWSAUTH_OIDC_", "NODE_OPTIONS="}, "AWSAUTH_OIDC_CONFIG="+string(conf))
+	proc, err := startProcess("oidc-provider", cmd, newOutput(opListening))
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	p := &OIDCProvider{Issuer: issuer, proc: proc}
+
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	// node listens on a port it picks itself (no race) and says which.
+	m, err := proc.waitLine(ctx, 0)
+	if err != nil {
+		ln.Close()
+		proc.stop()
+		return nil, err
+	}
+	target, _ := url.Parse("http://127.0.0.1:" + m[1])
+	p.server = &http.Server{
+		Handler:           p.proxy(target),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          log.New(io.Discard, "", 0),
+	}
+	go p.server.Serve(ln)
+
+	if err := proc.waitHTTP(ctx, issuer+"/.well-known/openid-configuration"); err != nil {
+		p.Stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+func opConfigFor(cfg OIDCConfig, issuer string) opConfig {
+	orDefault := func(d, def time.Duration) int64 {
+		if d <= 0 {
+			d = def
+		}
+		return int64(d / time.Second)
+	}
+	rt := orDefault(cfg.RefreshTokenTTL, 24*time.Hour)
+	c := opConfig{
+		Host:   "127.0.0.1",
+		Issuer: issuer,
+		TTL: map[string]int64{
+			"AccessToken":  orDefault(cfg.AccessTokenTTL, 10*time.Minute),
+			"IdToken":      orDefault(cfg.IDTokenTTL, 10*time.Minute),
+			"RefreshToken": rt,
+			// The browser session and the grant must outlive the refresh token,
+			// or refreshes would fail before the refresh token's own expiry.
+			"Session":     rt,
+			"Grant":       rt,
+			"Interaction": 600,
+		},
+		RotateRefreshToken: cfg.RotateRefreshToken,
+		ConfirmLogout:      cfg.ConfirmLogout,
+		Resource:           cfg.APIResource,
+		Groups:             cfg.Groups,
+	}
+	for _, cl := range cfg.Clients {
+		c.Clients = append(c.Clients, opClient{
+			ClientID:               cl.ID,
+			ClientSecret:           cl.Secret,
+			RedirectURIs:           cl.RedirectURIs,
+			PostLogoutRedirectURIs: append([]string{}, cl.PostLogoutRedirectURIs...),
+		})
+	}
+	return c
+}
+
+// proxy forwards to node, keeping the Host header: oidc-provider builds its
+// endpoint URLs from it, and they must name the issuer's address.
+func (p *OIDCProvider) proxy(target *url.URL) http.Handler {
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(target)
+			r.Out.Host = r.In.Host
+		},
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+			http.Error(w, "testenv proxy: "+err.Error(), http.StatusBadGateway)
+		},
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// oidc-provider's default token route.
+		if r.Method == http.MethodPost && r.URL.Path == "/token" {
+			p.tokenRequests.Add(1)
+		}
+		rp.ServeHTTP(w, r)
+	})
+}
+
+// oidcDir finds the node project: $AWSAUTH_OIDC_DIR, else the oidc directory
+// beside this source file (the module's own tree, as with go test and go run).
+func oidcDir() (string, error) {
+	dir := os.Getenv("AWSAUTH_OIDC_DIR")
+	if dir == "" {
+		_, file, _, ok := runtime.Caller(0)
+		if !ok {
+			return "", errors.New("testenv: cannot locate internal/testenv/oidc; set AWSAUTH_OIDC_DIR")
+		}
+		dir = filepath.Join(filepath.Dir(file), "oidc")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "oidc-provider", "package.json")); err != nil {
+		return "", fmt.Errorf("testenv: oidc-provider is not installed in %s: run scripts/deps.sh", dir)
+	}
+	return dir, nil
+}
+
+// TokenRequests returns how many POSTs reached the token endpoint so far.
+func (p *OIDCProvider) TokenRequests() int64 { return p.tokenRequests.Load() }
+
+// Logs returns the tail of the provider's output (errors land there).
+func (p *OIDCProvider) Logs() string { return p.proc.out.String() }
+
+// Stop stops the proxy and the provider; safe to call more than once.
+func (p *OIDCProvider) Stop() error {
+	p.stopOnce.Do(func() {
+		var err error
+		if p.server != nil {
+			err = p.server.Close()
+		}
+		p.stopErr = errors.Join(err, p.proc.stop())
+	})
+	return p.stopErr
+}

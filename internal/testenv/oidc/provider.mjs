@@ -1,0 +1,158 @@
+// A local OpenID provider for awsauth's tests and demo, built on oidc-provider 9
+// (OpenID Certified) so the SDK meets a real OP rather than a mock.
+//
+// Usage: node provider.mjs [config.json]   (or the JSON in $AWSAUTH_OIDC_CONFIG)
+//
+// Config (all optional except issuer and clients):
+//   host, port            where to listen; port 0 (default) picks a free one, and the
+//                         readiness line says which
+//   issuer                the public issuer URL; may differ from the listen address
+//                         when a proxy sits in front (Go's counting proxy does)
+//   clients               [{client_id, client_secret?, redirect_uris,
+//                         post_logout_redirect_uris?}]; no secret = public client
+//   ttl                   seconds: {AccessToken, IdToken, RefreshToken, Session,
+//                         Grant, Interaction}
+//   rotateRefreshToken    bool
+//   confirmLogout         bool; false = the end-session page submits itself
+//   resource              resource indicator of the API that gets Cognito-shaped
+//                         JWT access tokens (default https://api.example.com)
+//   groups                {login: [group]} for cognito:groups (default alice: [admin])
+//
+// Readiness: one stdout line "oidc-provider listening on HOST:PORT issuer ISSUER".
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+
+import Provider, { errors } from 'oidc-provider';
+
+const cfg = JSON.parse(
+  process.argv[2] ? fs.readFileSync(process.argv[2], 'utf8') : (process.env.AWSAUTH_OIDC_CONFIG || '{}'),
+);
+if (!cfg.issuer) throw new Error('config: issuer is required');
+if (!Array.isArray(cfg.clients) || cfg.clients.length === 0) throw new Error('config: clients is required');
+
+const host = cfg.host || '127.0.0.1';
+const ttl = {
+  AccessToken: 600, IdToken: 600, RefreshToken: 86400, Session: 86400, Grant: 86400, Interaction: 600,
+  ...cfg.ttl,
+};
+const resource = cfg.resource || 'https://api.example.com';
+const resourceScope = 'orders/read orders/write';
+const groups = cfg.groups || { alice: ['admin'] };
+
+// A fresh signing key per start, with a kid, so key-set caching and kid lookup are
+// exercised as with a real OP (oidc-provider's built-in dev key has a fixed kid).
+const jwk = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+jwk.kid = `k-${crypto.randomBytes(6).toString('hex')}`;
+jwk.alg = 'RS256';
+jwk.use = 'sig';
+
+const clients = cfg.clients.map((c) => ({
+  client_id: c.client_id,
+  ...(c.client_secret
+    ? { client_secret: c.client_secret, token_endpoint_auth_method: 'client_secret_basic' }
+    : { token_endpoint_auth_method: 'none' }),
+  redirect_uris: c.redirect_uris,
+  post_logout_redirect_uris: c.post_logout_redirect_uris || [],
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+}));
+
+// The stock end-session page asks "Do you want to sign-out?" and needs a click on
+// button[name=logout][value=yes]. Cognito's /logout asks nothing, so by default the
+// confirmation submits itself the way oidc-provider's own form_post page does.
+async function logoutSource(ctx, form) {
+  ctx.type = 'html';
+  if (cfg.confirmLogout) {
+    ctx.body = `<!DOCTYPE html><html><head><meta charset="utf-8"><title>Logout Request</title></head>
+<body><h1>Do you want to sign-out from ${ctx.host}?</h1>${form}
+<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
+<button type="submit" form="op.logoutForm">No, stay signed in</button></body></html>`;
+    return;
+  }
+  const auto = form.replace('</form>', '<input type="hidden" name="logout" value="yes"/></form>');
+  ctx.body = `<!DOCTYPE html><html><head><meta charset="utf-8"><title>Signing out</title>
+<script>document.addEventListener('DOMContentLoaded', function () { document.forms[0].submit() });</script>
+</head><body>${auto}<noscript><button type="submit" form="op.logoutForm">Sign out</button></noscript></body></html>`;
+}
+
+const provider = new Provider(cfg.issuer, {
+  clients,
+  jwks: { keys: [jwk] },
+  cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
+  // Any login is an account; sub is the login so S3 prefixes like alice/ line up.
+  async findAccount(ctx, sub) {
+    return {
+      accountId: sub,
+      async claims() {
+        return {
+          sub,
+          email: `${sub}@example.com`,
+          email_verified: true,
+          name: sub.charAt(0).toUpperCase() + sub.slice(1),
+          preferred_username: sub,
+        };
+      },
+    };
+  },
+  claims: {
+    openid: ['sub'],
+    email: ['email', 'email_verified'],
+    profile: ['name', 'preferred_username'],
+  },
+  scopes: ['openid', 'offline_access', 'email', 'profile'],
+  responseTypes: ['code'],
+  // Put the scope's claims in the ID token itself, as Cognito does (the spec's
+  // default only puts them there when no access token is issued).
+  conformIdTokenClaims: false,
+  pkce: { required: () => true },
+  // Refresh tokens for every code grant, offline_access or not (Cognito's shape),
+  // living their own TTL rather than dying with the OP's browser session.
+  issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+  expiresWithSession: async () => false,
+  rotateRefreshToken: !!cfg.rotateRefreshToken,
+  ttl,
+  features: {
+    devInteractions: { enabled: true },
+    revocation: { enabled: true },
+    rpInitiatedLogout: { enabled: true, logoutSource },
+    resourceIndicators: {
+      enabled: true,
+      // Only a client that sends resource= at the authorize endpoint gets the JWT
+      // access token; the code and refresh exchanges then keep that resource.
+      defaultResource: async (ctx, client, oneOf) => oneOf,
+      useGrantedResource: async () => true,
+      getResourceServerInfo: async (ctx, indicator) => {
+        if (indicator !== resource) throw new errors.InvalidTarget();
+        return {
+          scope: resourceScope,
+          audience: resource,
+          accessTokenTTL: ttl.AccessToken,
+          accessTokenFormat: 'jwt',
+          jwt: { sign: { alg: 'RS256' } },
+        };
+      },
+    },
+  },
+  // Cognito-shaped access tokens (client_id is already set by oidc-provider).
+  extraTokenClaims: async (ctx, token) => {
+    if (token.kind !== 'AccessToken' || !token.resourceServer) return undefined;
+    return {
+      token_use: 'access',
+      username: token.accountId,
+      'cognito:groups': groups[token.accountId] || [],
+    };
+  },
+});
+
+// Errors go to stderr so the Go side can show them in a failing test's output.
+for (const event of ['server_error', 'grant.error', 'authorization.error', 'end_session.error', 'revocation.error']) {
+  provider.on(event, (ctx, err) => {
+    console.error(`oidc-provider ${event}: ${err?.name}: ${err?.message} ${err?.error_description || ''}`);
+  });
+}
+
+const server = provider.listen(cfg.port || 0, host, () => {
+  const { port } = server.address();
+  console.log(`oidc-provider listening on ${host}:${port} issuer ${cfg.issuer}`);
+});
+for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));

@@ -1,0 +1,12 @@
+//go:build !unix
+
+package testenv
+
+import "os/exec"
+
+// Without process groups only the peer itself is stopped.
+func setProcessGroup(*exec.Cmd) {}
+
+func signalGroup(cmd *exec.Cmd, _ bool) {
+	_ = cmd.Process.Kill()
+}

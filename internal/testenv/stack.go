@@ -1,0 +1,130 @@
+package testenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// StackClientID is the OAuth client the quickstart stack registers.
+const StackClientID = "quickstart"
+
+// StackBucket is the bucket the quickstart stack fills with per-user files.
+const StackBucket = "demo"
+
+// stackPolicyName is the MinIO canned policy every web-identity session gets.
+const stackPolicyName = "quickstart-user"
+
+// UserPrefixPolicy confines a web-identity session to its own prefix of
+// bucket: list only "<sub>/", read and write only objects under it. MinIO
+// substitutes ${jwt:sub} with the verified ID token's sub.
+func UserPrefixPolicy(bucket string) []byte {
+	return fmt.Appendf(nil, `{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Effect": "Allow",
+      "Action": ["s3:ListBucket"],
+      "Resource": ["arn:aws:s3:::%[1]s"],
+      "Condition": {"StringLike": {"s3:prefix": ["${jwt:sub}/*", "${jwt:sub}/"]}}
+    },
+    {
+      "Effect": "Allow",
+      "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+      "Resource": ["arn:aws:s3:::%[1]s/${jwt:sub}/*"]
+    }
+  ]
+}`, bucket)
+}
+
+// StackConfig configures StartStack.
+type StackConfig struct {
+	// AppURL is the quickstart's base URL (http://127.0.0.1:PORT), registered
+	// with the provider for the callback and post-logout redirects.
+	AppURL string
+	// OIDC tunes the provider; its Clients are replaced by the quickstart's.
+	OIDC OIDCConfig
+	// MinIOPort fixes MinIO's port; 0 picks a free one.
+	MinIOPort int
+}
+
+// Stack is what the quickstart runs against locally: an OpenID provider with
+// the quickstart's client, and MinIO trusting that provider, with bucket
+// StackBucket holding files for alice and bob and a policy confining every
+// user to their own prefix.
+type Stack struct {
+	OIDC  *OIDCProvider
+	MinIO *MinIO
+}
+
+// StartStack starts the provider and MinIO and loads the sample data. On
+// error everything started is stopped.
+func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
+	oc := cfg.OIDC
+	oc.Clients = []OIDCClient{{
+		ID:                     StackClientID,
+		RedirectURIs:           []string{cfg.AppURL + "/callback"},
+		PostLogoutRedirectURIs: []string{cfg.AppURL + "/"},
+	}}
+	s := &Stack{}
+	defer func() {
+		if err != nil {
+			s.Stop()
+		}
+	}()
+	if s.OIDC, err = StartOIDC(ctx, oc); err != nil {
+		return nil, err
+	}
+	s.MinIO, err = StartMinIO(ctx, MinIOConfig{
+		OpenIDConfigURL: s.OIDC.Issuer + "/.well-known/openid-configuration",
+		ClientID:        StackClientID,
+		RolePolicy:      stackPolicyName,
+		Port:            cfg.MinIOPort,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err = s.MinIO.PutPolicy(ctx, stackPolicyName, UserPrefixPolicy(StackBucket)); err != nil {
+		return nil, err
+	}
+	if err = s.MinIO.CreateBucket(ctx, StackBucket); err != nil {
+		return nil, err
+	}
+	for key, body := range map[string]string{
+		"alice/hello.txt":  "Hello, Alice.\n",
+		"alice/notes.md":   "# Alice's notes\n",
+		"bob/secret.txt":   "Bob's secret.\n",
+		"shared-readme.md": "Nobody's prefix.\n",
+	} {
+		if err = s.MinIO.PutObject(ctx, StackBucket, key, []byte(body)); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// QuickstartEnv is the environment that points the quickstart at the stack.
+func (s *Stack) QuickstartEnv(listenAddr string) []string {
+	return []string{
+		"OIDC_ISSUER=" + s.OIDC.Issuer,
+		"OIDC_CLIENT_ID=" + StackClientID,
+		"LISTEN_ADDR=" + listenAddr,
+		"ROLE_ARN=" + s.MinIO.RoleARN,
+		"S3_BUCKET=" + StackBucket,
+		"S3_PATH_STYLE=true",
+		"AWS_REGION=" + MinIORegion,
+		"AWS_ENDPOINT_URL=" + s.MinIO.Endpoint,
+	}
+}
+
+// Stop stops MinIO and the provider.
+func (s *Stack) Stop() error {
+	var errs []error
+	if s.MinIO != nil {
+		errs = append(errs, s.MinIO.Stop())
+	}
+	if s.OIDC != nil {
+		errs = append(errs, s.OIDC.Stop())
+	}
+	return errors.Join(errs...)
+}
