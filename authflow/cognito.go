@@ -47,7 +47,7 @@ func (c *Cognito) baseURL() string {
 
 func (c *Cognito) validate() error {
 	if c.Domain == "" {
-		return errors.New("Cognito.Domain is required")
+		return errors.New("missing Cognito.Domain")
 	}
 	return checkEndpoint("Cognito.Domain", c.baseURL())
 }

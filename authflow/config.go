@@ -137,15 +137,15 @@ var reservedAuthParams = []string{
 func (c Config) withDefaults() (Config, error) {
 	var errs []error
 	if c.Issuer == "" {
-		errs = append(errs, errors.New("Issuer is required"))
+		errs = append(errs, errors.New("missing Issuer"))
 	} else if err := checkEndpoint("Issuer", c.Issuer); err != nil {
 		errs = append(errs, err)
 	}
 	if c.ClientID == "" {
-		errs = append(errs, errors.New("ClientID is required"))
+		errs = append(errs, errors.New("missing ClientID"))
 	}
 	if c.RedirectURL == "" {
-		errs = append(errs, errors.New("RedirectURL is required"))
+		errs = append(errs, errors.New("missing RedirectURL"))
 	} else if err := checkEndpoint("RedirectURL", c.RedirectURL); err != nil {
 		errs = append(errs, err)
 	}
@@ -167,7 +167,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.LoginPath == "" {
 		c.LoginPath = defaultLoginPath
 	} else if !strings.HasPrefix(c.LoginPath, "/") {
-		errs = append(errs, errors.New("LoginPath must be an absolute path"))
+		errs = append(errs, errors.New("a LoginPath must be an absolute path"))
 	}
 	for _, d := range []struct {
 		name string

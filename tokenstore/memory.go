@@ -292,12 +292,14 @@ func (m *Memory) SetFenced(ctx context.Context, lease Lease, key string, value [
 // UnixNano's range (years 1678 to 2262); zero means never.
 func unixNanos(t time.Time) int64 {
 	switch {
-	case t.IsZero(), t.After(maxExpiry):
+	case t.IsZero():
 		return never
-	case t.Before(minExpiry):
+	case inUnixNanoRange(t):
+		return t.UnixNano()
+	case t.Before(time.Unix(0, 0)):
 		return math.MinInt64
 	}
-	return t.UnixNano()
+	return never
 }
 
 // expiryHeap orders entries by expiry, then by write order, for eviction.

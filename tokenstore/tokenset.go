@@ -58,11 +58,11 @@ const (
 	maxFieldLen = 1 << 20
 )
 
-// The range of time.Time that UnixNano represents.
-var (
-	minExpiry = time.Unix(0, math.MinInt64)
-	maxExpiry = time.Unix(0, math.MaxInt64)
-)
+// inUnixNanoRange reports whether t is in the range of time.Time that
+// UnixNano represents, the years 1678 to 2262.
+func inUnixNanoRange(t time.Time) bool {
+	return !t.Before(time.Unix(0, math.MinInt64)) && !t.After(time.Unix(0, math.MaxInt64))
+}
 
 // AppendBinary appends the binary encoding of t to b and returns the extended
 // buffer. It implements encoding.BinaryAppender. It fails when a token is
@@ -78,7 +78,7 @@ func (t TokenSet) AppendBinary(b []byte) ([]byte, error) {
 	}
 	var expiry int64
 	if !t.Expiry.IsZero() {
-		if t.Expiry.Before(minExpiry) || t.Expiry.After(maxExpiry) {
+		if !inUnixNanoRange(t.Expiry) {
 			return b, errors.New("tokenstore: expiry out of range")
 		}
 		expiry = t.Expiry.UnixNano()

@@ -32,6 +32,7 @@ type config struct {
 }
 
 type app struct {
+	http.Handler
 	auth   *authflow.Handler
 	sts    *sts.Client
 	s3     *s3.Client
@@ -40,7 +41,7 @@ type app struct {
 	logger *slog.Logger
 }
 
-func newApp(ctx context.Context, cfg config, logger *slog.Logger) (http.Handler, error) {
+func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) {
 	ac := authflow.Config{
 		Issuer:       cfg.Issuer,
 		ClientID:     cfg.ClientID,
@@ -80,7 +81,8 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (http.Handler,
 	mux.Handle("POST /logout", a.logout(auth.Logout()))
 	mux.Handle("GET /me", auth.RequireLogin(http.HandlerFunc(a.me)))
 	mux.Handle("GET /files", auth.RequireLogin(http.HandlerFunc(a.files)))
-	return mux, nil
+	a.Handler = mux
+	return a, nil
 }
 
 var homePage = template.Must(template.New("home").Parse(`<!doctype html>

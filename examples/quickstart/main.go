@@ -103,11 +103,15 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 
 // serve runs the app on ln until ctx ends.
 func serve(ctx context.Context, ln net.Listener, cfg config, logger *slog.Logger) error {
-	h, err := newApp(ctx, cfg, logger)
+	a, err := newApp(ctx, cfg, logger)
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	return serveApp(ctx, ln, a, logger)
+}
+
+func serveApp(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()

@@ -54,10 +54,9 @@ type MinIO struct {
 	s3   *s3.Client
 }
 
-var (
-	minioRole = regexp.MustCompile(`IAM Roles: .*?(arn:minio:iam:[^:\s]*::role/[A-Za-z0-9_/.\-]+)`)
-	ansi      = regexp.MustCompile(`\x1b\[[0-9;]*m`)
-)
+// minioRole finds the role in MinIO's "IAM Roles: <arn>" start line; the
+// character class also stops before any terminal color codes.
+var minioRole = regexp.MustCompile(`IAM Roles: .*?(arn:minio:iam:[^:\s]*::role/[A-Za-z0-9_/.\-]+)`)
 
 // StartMinIO starts a single-drive MinIO server and returns once it is ready
 // (and, with OpenID, once its IAM system has loaded the role). ctx bounds the
@@ -136,7 +135,7 @@ func StartMinIO(ctx context.Context, cfg MinIOConfig) (*MinIO, error) {
 			m.proc.stop()
 			return nil, err
 		}
-		m.RoleARN = ansi.ReplaceAllString(line[1], "")
+		m.RoleARN = line[1]
 	}
 	m.s3 = s3.New(s3.Options{
 		BaseEndpoint: aws.String(m.Endpoint),

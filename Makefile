@@ -1,0 +1,37 @@
+# awsauth: two commands do all set-up on a fresh machine.
+#   make demo   a real login against a local OpenID provider, then AWS calls
+#               (MinIO's STS and S3) with the user's temporary credentials
+#   make test   every test, unit and end to end, plus lint and brief fuzzing
+SHELL := bash
+export GOFLAGS := -buildvcs=false
+TOOLS := $(or $(AWSAUTH_TOOLS),$(HOME)/.cache/awsauth)/bin
+FUZZTIME ?= 5s
+
+.PHONY: deps demo dev test unit lint fuzz bench
+
+deps:
+	bash scripts/deps.sh
+
+demo: deps
+	go run ./internal/demo
+
+dev: deps
+	go run ./internal/demo -keep
+
+test: deps lint
+	go test -race -count=1 ./...
+	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
+
+# Packages that need no peers, for a quick loop while editing.
+unit:
+	go test -race -count=1 ./pkce/... ./tokenstore/... ./awscreds/... ./authflow/... ./internal/jwks/...
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	go vet ./...
+	$(TOOLS)/staticcheck ./...
+
+bench:
+	go test -run '^$$' -bench . -benchmem -count 6 ./authflow/ ./internal/jwks/ ./tokenstore/ | tee /tmp/awsauth-bench.txt
+	$(TOOLS)/benchstat /tmp/awsauth-bench.txt
