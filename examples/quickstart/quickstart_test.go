@@ -28,12 +28,30 @@ import (
 	"github.com/pubauth/awsauth/internal/testenv"
 )
 
-// testClock is the app's clock: real time plus an offset the test moves, to
-// bring tokens into their refresh window without waiting.
-type testClock struct{ offset atomic.Int64 }
+// testClock is the app's clock: real time, or real time plus a jump while a
+// condition holds. A jump brings the current tokens into their refresh
+// window without waiting; it ends when the provider has been asked for new
+// tokens, whose lifetime counts from real time.
+type testClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+	while  func() bool
+}
 
-func (c *testClock) Now() time.Time      { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *testClock) set(d time.Duration) { c.offset.Store(int64(d)) }
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.while != nil && c.while() {
+		return time.Now().Add(c.offset)
+	}
+	return time.Now()
+}
+
+func (c *testClock) jump(d time.Duration, while func() bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset, c.while = d, while
+}
 
 type e2e struct {
 	t      *testing.T
@@ -173,8 +191,8 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("expired access token: 100 concurrent requests refresh once", func(t *testing.T) {
 		sid := e.sessionID(bctx)
 		before := e.stack.OIDC.TokenRequests()
-		e.clock.set(9*time.Minute + 30*time.Second) // inside the 1-minute refresh window
-		defer e.clock.set(0)
+		// Into the access token's 1-minute refresh window, until a refresh.
+		e.clock.jump(9*time.Minute+30*time.Second, func() bool { return e.stack.OIDC.TokenRequests() == before })
 		var wg sync.WaitGroup
 		var ok atomic.Int64
 		for range 100 {
@@ -196,7 +214,6 @@ func TestEndToEnd(t *testing.T) {
 		wg.Wait()
 		assert.Equal(t, int64(100), ok.Load())
 		assert.Equal(t, int64(1), e.stack.OIDC.TokenRequests()-before, "exactly one token-endpoint call")
-		e.clock.set(0)
 		assert.Equal(t, "alice", e.pageJSON(bctx, e.appURL+"/me")["sub"], "the session goes on")
 		assert.Equal(t, int64(1), e.stack.OIDC.TokenRequests()-before)
 	})
