@@ -19,8 +19,8 @@ dev: deps
 	go run ./internal/demo -keep
 
 test: deps lint
-	go test -race -count=1 ./...
 	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
+	go test -race -count=1 ./...
 
 # Packages that need no peers, for a quick loop while editing.
 unit:

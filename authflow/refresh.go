@@ -135,6 +135,13 @@ func (h *Handler) redeem(ctx context.Context, s *Session, locker tokenstore.Lock
 	tok, err := src.Token()
 	if err != nil {
 		if errorCode(err) == "invalid_grant" {
+			// Another instance may have redeemed and rotated this refresh
+			// token (a lapsed lease, or a store without leases): if the
+			// store holds a newer one, adopt it rather than log out.
+			if cur, lerr := h.load(ctx, s.ID); lerr == nil && cur.tokens.RefreshToken != s.tokens.RefreshToken {
+				h.cfg.Logger.Info("authflow: refresh token already rotated elsewhere; adopting the stored tokens", "sub", s.Subject)
+				return cur, nil
+			}
 			return nil, h.end(ctx, s, "refresh token rejected (invalid_grant)")
 		}
 		return nil, fmt.Errorf("%w: %s", ErrRefreshFailed, describeTokenErr(err))

@@ -277,3 +277,36 @@ func TestStoreDownFailsClosed(t *testing.T) {
 	status, _ = app.me(c)
 	assert.Equal(t, http.StatusOK, status, "the session survived the outage")
 }
+
+// E.24: the provider says invalid_grant because another instance already
+// redeemed and rotated the refresh token; the stored result is adopted and
+// the user stays signed in.
+func TestRefreshAdoptsTokensRotatedElsewhere(t *testing.T) {
+	op := newTestOP(t)
+	store := struct{ tokenstore.Store }{tokenstore.NewMemory()} // no leases
+	app := newTestApp(t, op, func(c *Config) { c.Store = store })
+	c := loginExpiring(t, op, app)
+	id := app.sessionCookie(c).Value
+	var once sync.Once
+	op.tokenHook = func(w http.ResponseWriter, r *http.Request) bool {
+		handled := false
+		once.Do(func() {
+			s, err := app.h.load(context.Background(), id)
+			require.NoError(t, err)
+			s.tokens.RefreshToken = "rotated-elsewhere"
+			s.tokens.AccessToken = "at-from-the-other-instance"
+			s.tokens.Expiry = time.Now().Add(time.Hour)
+			rec, err := s.marshal()
+			require.NoError(t, err)
+			require.NoError(t, store.Set(context.Background(), storeKey(id), rec, s.Expiry))
+			oauthError(w, "invalid_grant")
+			handled = true
+		})
+		return handled
+	}
+	status, _ := app.me(c)
+	assert.Equal(t, http.StatusOK, status)
+	ts, err := app.h.Tokens(context.Background(), id)
+	require.NoError(t, err)
+	assert.Equal(t, "at-from-the-other-instance", ts.AccessToken)
+}

@@ -101,6 +101,14 @@ go_tool minio github.com/minio/minio github.com/minio/minio "$MINIO_VERSION"
 go_tool staticcheck honnef.co/go/tools honnef.co/go/tools/cmd/staticcheck "$STATICCHECK_VERSION"
 go_tool benchstat golang.org/x/perf golang.org/x/perf/cmd/benchstat "$BENCHSTAT_VERSION"
 
+# --- per-peer installers --------------------------------------------------------
+# Each scripts/deps.d/NAME.sh installs one peer, pinned and idempotent, with the
+# same conventions (AWSAUTH_TOOLS cache, one "deps:" line per install).
+for f in "$root"/scripts/deps.d/*.sh; do
+	[ -e "$f" ] || continue
+	AWSAUTH_TOOLS=$tools bash "$f"
+done
+
 if [ "$print_env" = 1 ]; then
 	echo "AWSAUTH_TOOLS=$tools"
 	echo "AWSAUTH_MINIO=$bin/minio-$MINIO_VERSION"
