@@ -95,6 +95,13 @@ type Config struct {
 	// preferred_username, cognito:username, cognito:groups.
 	ClaimsToKeep []string
 
+	// OnSessionEnd, when set, is called after a session ends: at logout, or
+	// when a refresh finds it can't go on (invalid_grant, a refreshed ID token
+	// that fails its checks). Use it to drop per-session state such as cached
+	// AWS credentials (awscreds.UserCache.Evict). It runs on the request's
+	// goroutine and should be quick.
+	OnSessionEnd func(sessionID string)
+
 	// Cognito, when set, supplies the logout and revocation endpoints that
 	// Cognito's discovery document lacks.
 	Cognito *Cognito

@@ -78,6 +78,7 @@ func (h *Handler) Logout() http.Handler {
 			return
 		}
 		h.clearSessionCookie(w)
+		h.sessionEnded(c.Value)
 		target := h.cfg.PostLogoutRedirectURL
 		if s != nil {
 			if s.tokens.RefreshToken != "" && h.meta.RevocationEndpoint != "" {

@@ -34,7 +34,8 @@ func (app *testApp) csrf(c *http.Client) string {
 
 func TestLogout(t *testing.T) {
 	op := newTestOP(t)
-	app := newTestApp(t, op)
+	ended := make(chan string, 1)
+	app := newTestApp(t, op, func(c *Config) { c.OnSessionEnd = func(id string) { ended <- id } })
 	c := app.browser()
 	app.login(c, "/")
 	id := app.sessionCookie(c).Value
@@ -52,6 +53,7 @@ func TestLogout(t *testing.T) {
 	assert.Equal(t, testClientID, loc.Query().Get("client_id"))
 
 	assert.Equal(t, []string{stored.tokens.RefreshToken}, op.revoked, "refresh token revoked")
+	assert.Equal(t, id, <-ended, "OnSessionEnd told")
 	assert.Nil(t, app.sessionCookie(c))
 	_, err = app.h.load(context.Background(), id)
 	assert.ErrorIs(t, err, ErrSessionEnded)

@@ -218,6 +218,7 @@ func (h *Handler) end(ctx context.Context, s *Session, reason string) error {
 		h.cfg.Logger.Warn("authflow: deleting an ended session failed", slogErr(err))
 	}
 	h.cfg.Logger.Info("authflow: session ended", "sub", s.Subject, "reason", reason)
+	h.sessionEnded(s.ID)
 	return fmt.Errorf("%w: %s", ErrSessionEnded, reason)
 }
 
@@ -231,4 +232,10 @@ func sameSet(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+func (h *Handler) sessionEnded(id string) {
+	if h.cfg.OnSessionEnd != nil {
+		h.cfg.OnSessionEnd(id)
+	}
 }

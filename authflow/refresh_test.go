@@ -109,11 +109,14 @@ func TestRefreshOnceAcrossInstances(t *testing.T) {
 
 func TestRefreshInvalidGrantEndsSession(t *testing.T) {
 	op := newTestOP(t)
-	app := newTestApp(t, op)
+	ended := make(chan string, 1)
+	app := newTestApp(t, op, func(c *Config) { c.OnSessionEnd = func(id string) { ended <- id } })
 	c := loginExpiring(t, op, app)
+	id := app.sessionCookie(c).Value
 	op.expireRefreshTokens()
 	status, body := app.me(c)
 	assert.Equal(t, http.StatusUnauthorized, status)
+	assert.Equal(t, id, <-ended, "OnSessionEnd told")
 	assert.Equal(t, "login_required", body["error"])
 	assert.Nil(t, app.sessionCookie(c), "cookie cleared")
 	// A browser is sent to login with its return path.

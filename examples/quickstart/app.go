@@ -42,6 +42,7 @@ type app struct {
 }
 
 func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) {
+	users := awscreds.NewUserCache()
 	ac := authflow.Config{
 		Issuer:       cfg.Issuer,
 		ClientID:     cfg.ClientID,
@@ -50,6 +51,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		Scopes:       []string{"openid", "email", "profile"},
 		Logger:       logger,
 		Now:          cfg.now,
+		OnSessionEnd: users.Evict, // the user's AWS credentials go with the session
 	}
 	if cfg.CookieKey != nil {
 		ac.CookieKeys = [][]byte{cfg.CookieKey}
@@ -70,7 +72,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		// AssumeRoleWithWebIdentity is authorized by the ID token alone.
 		sts:    sts.NewFromConfig(awsCfg, func(o *sts.Options) { o.Credentials = aws.AnonymousCredentials{} }),
 		s3:     s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = cfg.PathStyle }),
-		users:  awscreds.NewUserCache(),
+		users:  users,
 		cfg:    cfg,
 		logger: logger,
 	}
@@ -78,7 +80,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 	mux.HandleFunc("GET /{$}", a.home)
 	mux.Handle("GET /login", auth.Login())
 	mux.Handle("GET /callback", auth.Callback())
-	mux.Handle("POST /logout", a.logout(auth.Logout()))
+	mux.Handle("POST /logout", auth.Logout())
 	mux.Handle("GET /me", auth.RequireLogin(http.HandlerFunc(a.me)))
 	mux.Handle("GET /files", auth.RequireLogin(http.HandlerFunc(a.files)))
 	a.Handler = mux
@@ -183,16 +185,6 @@ func (a *app) awsError(w http.ResponseWriter, err error) {
 		a.logger.Error("aws call failed", "error", err)
 		writeJSON(w, http.StatusBadGateway, map[string]string{"error": "aws_error"})
 	}
-}
-
-// logout evicts the user's cached AWS credentials, then signs out.
-func (a *app) logout(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s, err := a.auth.Session(r); err == nil {
-			defer a.users.Evict(s.ID)
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
