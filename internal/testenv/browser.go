@@ -58,16 +58,18 @@ func NewBrowser(ctx context.Context) (context.Context, context.CancelFunc, error
 
 // pageState is what the page scripts below report.
 type pageState struct {
-	Href  string `json:"href"`
-	Step  string `json:"step"` // what the script did or saw on this page
-	Error string `json:"error"`
+	Href      string `json:"href"`
+	Step      string `json:"step"` // what the script did or saw on this page
+	Error     string `json:"error"`
+	Ready     string `json:"ready"`     // document.readyState
+	Submitted bool   `json:"submitted"` // the script has clicked on this page
 }
 
 // loginScript fills and submits the dev login form, or submits the consent
 // form, once per page (a marker on window survives until the next page), and
 // reports oidc-provider's error page.
 const loginScript = `(() => {
-  const r = {href: location.href, step: '', error: ''};
+  const r = {href: location.href, step: '', error: '', ready: document.readyState, submitted: !!window.__testenvSubmitted};
   if (document.title.startsWith('oops')) { r.step = 'error'; r.error = document.body.innerText; return r; }
   const prompt = document.querySelector('form input[name=prompt]');
   if (!prompt) return r;
@@ -103,7 +105,7 @@ func ProviderLogin(ctx context.Context, login string) error {
 }
 
 const logoutScript = `(() => {
-  const r = {href: location.href, step: '', error: ''};
+  const r = {href: location.href, step: '', error: '', ready: document.readyState, submitted: !!window.__testenvSubmitted};
   if (document.title.startsWith('oops')) { r.step = 'error'; r.error = document.body.innerText; return r; }
   const yes = document.querySelector('button[name=logout][value=yes]');
   if (!yes) return r;
@@ -140,8 +142,13 @@ func drivePages(ctx context.Context, what, script string, isProvider func(pageSt
 	var origin string
 	var last pageState
 	var lastErr error
+	var trace []string // distinct states seen, for the error of a stuck login
+	start := time.Now()
 	for {
 		s, err := chromedp.Run(ctx, chromedp.Evaluate[pageState](script))
+		if t := fmt.Sprintf("%v %+v %v", time.Since(start).Round(time.Millisecond), s, err); len(trace) == 0 || trace[len(trace)-1][strings.Index(trace[len(trace)-1], " "):] != t[strings.Index(t, " "):] {
+			trace = append(trace, t)
+		}
 		switch {
 		case err != nil:
 			lastErr = err
@@ -162,7 +169,7 @@ func drivePages(ctx context.Context, what, script string, isProvider func(pageSt
 			if origin == "" {
 				return fmt.Errorf("testenv: %s: no provider page showed up (last at %q, %v): %w", what, last.Href, lastErr, context.Cause(ctx))
 			}
-			return fmt.Errorf("testenv: %s: still on %s (%v): %w", what, last.Href, lastErr, context.Cause(ctx))
+			return fmt.Errorf("testenv: %s: still on %s (%v): %w\n%s", what, last.Href, lastErr, context.Cause(ctx), strings.Join(trace, "\n"))
 		}
 	}
 }
