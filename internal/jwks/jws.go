@@ -173,40 +173,12 @@ func (hd *headerDecoder) parse(data []byte) (header, error) {
 // the signature and the header only, never claims. Errors wrap ErrMalformed,
 // ErrUnsupportedAlgorithm, ErrUnsupportedHeader, ErrInvalidSignature, or one of Key's errors.
 func (k *KeySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
-	t, err := splitCompact(jwt, k.maxTokenBytes)
+	t, err := Parse(jwt, k.maxTokenBytes)
 	if err != nil {
 		return nil, err
 	}
-	h, err := decodeHeader(t.header)
-	if err != nil {
+	if err := k.Verify(ctx, &t); err != nil {
 		return nil, err
 	}
-	a := k.algs[h.alg]
-	if a == nil {
-		return nil, ErrUnsupportedAlgorithm
-	}
-
-	wk, err := k.lookup(ctx, h.kid, a)
-	if err != nil {
-		return nil, err
-	}
-
-	var sbuf [512]byte
-	sig := sbuf[:0]
-	if n := b64.DecodedLen(len(t.signature)); n > len(sbuf) {
-		sig = make([]byte, 0, n)
-	}
-	sig, err = b64.AppendDecode(sig, []byte(t.signature))
-	if err != nil {
-		return nil, errBase64
-	}
-	if err := a.verify(wk.pub, t.signingInput, sig); err != nil {
-		return nil, err
-	}
-
-	payload, err := b64.AppendDecode(make([]byte, 0, b64.DecodedLen(len(t.payload))), []byte(t.payload))
-	if err != nil {
-		return nil, errBase64
-	}
-	return payload, nil
+	return t.Payload, nil
 }
