@@ -1,0 +1,122 @@
+package testenv
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// These tests run Debian's redis-server (scripts/deps.d/redis.sh installs it);
+// a missing install fails them.
+
+func startRedis(t *testing.T, dir string) *Redis {
+	t.Helper()
+	var r *Redis
+	var err error
+	if dir == "" {
+		r, err = StartRedis(t.Context())
+	} else {
+		r, err = StartRedisAt(t.Context(), dir)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := r.Stop(); err != nil {
+			t.Errorf("stop redis: %v", err)
+		}
+	})
+	return r
+}
+
+func redisClient(t *testing.T, r *Redis) *redis.Client {
+	t.Helper()
+	opt, err := redis.ParseURL(r.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opt)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestRedis(t *testing.T) {
+	ctx := t.Context()
+	r := startRedis(t, "")
+	if !strings.HasPrefix(r.URL, "redis://127.0.0.1:") || !strings.HasSuffix(r.URL, "/0") {
+		t.Errorf("URL = %q", r.URL)
+	}
+	c := redisClient(t, r)
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Get(ctx, "k").Result(); err != nil || got != "v" {
+		t.Fatalf("GET k = %q, %v", got, err)
+	}
+	info, err := c.Info(ctx, "server").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(info, "redis_version:"+RedisMajor+".") {
+		t.Errorf("server is not Redis %s:\n%s", RedisMajor, info)
+	}
+	dir := r.Dir
+	if err := r.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Stop(); err != nil {
+		t.Errorf("second Stop: %v", err)
+	}
+	if err := redisPing(context.Background(), r.Addr); err == nil {
+		t.Error("redis still answers after Stop")
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("temporary dir %s left after Stop: %v", dir, err)
+	}
+}
+
+// A server restarted on its dir keeps its port and its keys, and a client of
+// the first reconnects to the second.
+func TestRedisRestartKeepsData(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	first := startRedis(t, dir)
+	c := redisClient(t, first)
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Get(ctx, "k").Err(); err == nil {
+		t.Fatal("GET succeeded with the server stopped")
+	}
+	second := startRedis(t, dir)
+	if second.Addr != first.Addr {
+		t.Errorf("restarted on %s, want %s", second.Addr, first.Addr)
+	}
+	if got, err := c.Get(ctx, "k").Result(); err != nil || got != "v" {
+		t.Errorf("GET k after a restart = %q, %v\n%s", got, err, second.Logs())
+	}
+}
+
+func TestRedisMissingInstall(t *testing.T) {
+	t.Setenv("AWSAUTH_REDIS", t.TempDir()+"/no-redis-server")
+	_, err := StartRedis(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "run scripts/deps.sh") {
+		t.Errorf("StartRedis without redis-server: %v, want a hint to run scripts/deps.sh", err)
+	}
+}
+
+func TestDepsScriptPinsRedisMajor(t *testing.T) {
+	b, err := os.ReadFile("../../scripts/deps.d/redis.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "\nREDIS_MAJOR="+RedisMajor+"\n") {
+		t.Errorf("scripts/deps.d/redis.sh does not pin REDIS_MAJOR=%s", RedisMajor)
+	}
+}
