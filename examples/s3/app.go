@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/pubauth/awsauth/authflow"
+	"github.com/pubauth/awsauth/awscreds"
+)
+
+// defaultMaxUpload is MAX_UPLOAD_BYTES's default, 10 MiB.
+const defaultMaxUpload = 10 << 20
+
+type config struct {
+	Issuer, ClientID, ClientSecret, RedirectURL string
+	CognitoDomain                               string
+	ListenAddr                                  string
+	RoleARN, Bucket                             string
+	PathStyle                                   bool
+	CookieKey                                   []byte
+	MaxUploadBytes                              int64
+
+	// CredentialsDuration is the lifetime asked of STS (DurationSeconds).
+	CredentialsDuration time.Duration
+	// ExpiryWindow and ExpiryWindowJitterFrac go to each user's
+	// aws.CredentialsCache: credentials are renewed between
+	// ExpiryWindow×(1−JitterFrac) and ExpiryWindow before they expire.
+	ExpiryWindow           time.Duration
+	ExpiryWindowJitterFrac float64
+
+	// wrapSTS lets tests count STS calls; nil = the SDK's client as is.
+	wrapSTS func(awscreds.AssumeRoleWithWebIdentityAPIClient) awscreds.AssumeRoleWithWebIdentityAPIClient
+}
+
+type app struct {
+	http.Handler
+	auth   *authflow.Handler
+	sts    awscreds.AssumeRoleWithWebIdentityAPIClient
+	s3     *s3.Client
+	users  *awscreds.UserCache
+	cfg    config
+	origin string // the app's own origin, for the upload's Origin check
+	logger *slog.Logger
+}
+
+// newApp builds the app: discovery at the provider happens here, no AWS call.
+func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) {
+	users := awscreds.NewUserCache(func(o *awscreds.UserCacheOptions) {
+		o.ExpiryWindow = cfg.ExpiryWindow
+		o.ExpiryWindowJitterFrac = cfg.ExpiryWindowJitterFrac
+	})
+	ac := authflow.Config{
+		Issuer:       cfg.Issuer,
+		ClientID:     cfg.ClientID,
+		ClientSecret: cfg.ClientSecret,
+		RedirectURL:  cfg.RedirectURL,
+		Scopes:       []string{"openid", "email", "profile"},
+		Logger:       logger,
+		OnSessionEnd: users.Evict, // the user's AWS credentials go with the session
+	}
+	if cfg.CognitoDomain != "" {
+		ac.Cognito = &authflow.Cognito{Domain: cfg.CognitoDomain}
+	}
+	if cfg.CookieKey != nil {
+		ac.CookieKeys = [][]byte{cfg.CookieKey}
+	}
+	auth, err := authflow.New(ctx, ac)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if awsCfg.Region == "" {
+		awsCfg.Region = "us-east-1"
+	}
+	redirect, err := url.Parse(cfg.RedirectURL)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{
+		auth: auth,
+		// AssumeRoleWithWebIdentity is authorized by the ID token alone.
+		sts:    sts.NewFromConfig(awsCfg, func(o *sts.Options) { o.Credentials = aws.AnonymousCredentials{} }),
+		s3:     s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = cfg.PathStyle }),
+		users:  users,
+		cfg:    cfg,
+		origin: redirect.Scheme + "://" + redirect.Host,
+		logger: logger,
+	}
+	if cfg.wrapSTS != nil {
+		a.sts = cfg.wrapSTS(a.sts)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.home)
+	mux.Handle("GET /login", auth.Login())
+	mux.Handle("GET /callback", auth.Callback())
+	mux.Handle("POST /logout", auth.Logout())
+	mux.Handle("GET /files", auth.RequireLogin(http.HandlerFunc(a.list)))
+	mux.Handle("POST /files", auth.RequireLogin(http.HandlerFunc(a.upload)))
+	mux.Handle("GET /files/{name...}", auth.RequireLogin(http.HandlerFunc(a.download)))
+	a.Handler = mux
+	return a, nil
+}
+
+// credentials returns the signed-in user's AWS credentials: one cached
+// provider per session, fed by the session's refreshing ID token. The
+// UserCache renews them ExpiryWindow (less jitter) before they expire.
+func (a *app) credentials(s *authflow.Session) *aws.CredentialsCache {
+	return a.users.Get(s.ID, func() aws.CredentialsProvider {
+		return awscreds.NewWebIdentity(a.sts, a.cfg.RoleARN, a.auth.IDTokenFunc(s.ID),
+			func(o *awscreds.WebIdentityOptions) { o.Duration = a.cfg.CredentialsDuration })
+	})
+}
+
+var homePage = template.Must(template.New("home").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>awsauth S3 files</title></head><body>
+<h1>awsauth S3 files</h1>
+{{if .Subject}}
+<p>Signed in as <b id="sub">{{.Subject}}</b>. Your files: <a id="files" href="/files">/files</a>.</p>
+<form id="upload-form" method="post" action="/files" enctype="multipart/form-data">
+<input type="hidden" name="csrf_token" value="{{.CSRF}}">
+<input id="file" type="file" name="file">
+<input id="name" type="text" name="name" placeholder="name (default: the file's)">
+<button id="upload" type="submit">Upload</button></form>
+<form method="post" action="/logout"><input type="hidden" name="csrf_token" value="{{.CSRF}}">
+<button id="logout" type="submit">Sign out</button></form>
+{{else}}
+<p><a id="login" href="/login?return_to=/">Sign in</a></p>
+{{end}}
+</body></html>
+`))
+
+func (a *app) home(w http.ResponseWriter, r *http.Request) {
+	var data struct{ Subject, CSRF string }
+	s, err := a.auth.Session(r)
+	switch {
+	case err == nil:
+		data.Subject, data.CSRF = s.Subject, a.auth.CSRFToken(r)
+	case !errors.Is(err, authflow.ErrSessionEnded):
+		a.logger.Error("home: session", "error", err)
+		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	homePage.Execute(w, data)
+}
+
+// checkCSRF reports whether a state-changing request comes from the app's
+// own page: the Origin header, when present, is the app's, and the
+// csrf_token field (or X-CSRF-Token header) is the session's CSRF token.
+// The session cookie is SameSite=Lax already; this is the second lock.
+func (a *app) checkCSRF(r *http.Request, formToken []string) bool {
+	if o := r.Header.Get("Origin"); o != "" && o != a.origin {
+		return false
+	}
+	token := r.Header.Get("X-CSRF-Token")
+	if token == "" && len(formToken) == 1 {
+		token = formToken[0]
+	}
+	want := a.auth.CSRFToken(r)
+	return want != "" && subtle.ConstantTimeCompare([]byte(token), []byte(want)) == 1
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code string) {
+	writeJSON(w, status, map[string]string{"error": code})
+}

@@ -1,0 +1,143 @@
+// Command s3 is a file locker on Amazon S3: each signed-in user lists,
+// uploads and downloads files in their own prefix of one bucket ("<sub>/"),
+// with their own temporary AWS credentials, so the bucket policy, not this
+// app, is what keeps users apart.
+//
+// Users sign in with OAuth 2.0 authorization code + PKCE (authflow); the
+// app exchanges the user's ID token for credentials with STS
+// AssumeRoleWithWebIdentity (awscreds.WebIdentity) and keeps one refreshing
+// aws.CredentialsCache per session (awscreds.UserCache), renewed before the
+// credentials expire, with jitter.
+//
+// Run it with flags or their environment variables (the quickstart's
+// contract, plus COGNITO_DOMAIN and MAX_UPLOAD_BYTES):
+//
+//	OIDC_ISSUER=https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC \
+//	OIDC_CLIENT_ID=... ROLE_ARN=arn:aws:iam::123456789012:role/files \
+//	S3_BUCKET=my-bucket AWS_REGION=eu-west-1 go run ./examples/s3
+//
+// The AWS SDK's own environment applies (AWS_REGION, AWS_ENDPOINT_URL, ...).
+//
+// Routes: GET / (home, with an upload form), GET /login, GET /callback,
+// POST /logout, GET /files (the user's files as JSON), POST /files (upload,
+// multipart/form-data with fields file, optional name, csrf_token),
+// GET /files/{name...} (download).
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+func main() {
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	cfg, err := parseConfig(os.Args[1:], os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "s3:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, logger); err != nil {
+		logger.Error("s3 example stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+// parseConfig reads flags, each falling back to an environment variable.
+func parseConfig(args []string, getenv func(string) string) (config, error) {
+	fs := flag.NewFlagSet("s3", flag.ContinueOnError)
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	c := config{ExpiryWindowJitterFrac: 0.5}
+	var cookieKey, pathStyle, maxUpload string
+	fs.StringVar(&c.Issuer, "issuer", env("OIDC_ISSUER", ""), "OpenID provider issuer URL (OIDC_ISSUER)")
+	fs.StringVar(&c.ClientID, "client-id", env("OIDC_CLIENT_ID", ""), "OAuth client id (OIDC_CLIENT_ID)")
+	fs.StringVar(&c.ClientSecret, "client-secret", env("OIDC_CLIENT_SECRET", ""), "client secret; empty = public client (OIDC_CLIENT_SECRET)")
+	fs.StringVar(&c.RedirectURL, "redirect-url", env("OIDC_REDIRECT_URL", ""), "callback URL registered at the provider; default http://LISTEN_ADDR/callback (OIDC_REDIRECT_URL)")
+	fs.StringVar(&c.CognitoDomain, "cognito-domain", env("COGNITO_DOMAIN", ""), "Cognito managed login domain, for sign-out and revocation; empty for other providers (COGNITO_DOMAIN)")
+	fs.StringVar(&c.ListenAddr, "listen", env("LISTEN_ADDR", "127.0.0.1:8080"), "listen address (LISTEN_ADDR)")
+	fs.StringVar(&c.RoleARN, "role-arn", env("ROLE_ARN", ""), "IAM role assumed with the user's ID token (ROLE_ARN)")
+	fs.StringVar(&c.Bucket, "bucket", env("S3_BUCKET", ""), "S3 bucket holding one prefix per user (S3_BUCKET)")
+	fs.StringVar(&pathStyle, "s3-path-style", env("S3_PATH_STYLE", "false"), "path-style S3 addressing, for S3-compatible stores such as MinIO (S3_PATH_STYLE)")
+	fs.StringVar(&cookieKey, "cookie-key", env("COOKIE_KEY", ""), "base64 of 32 random bytes sealing login cookies; share it across instances (COOKIE_KEY)")
+	fs.StringVar(&maxUpload, "max-upload", env("MAX_UPLOAD_BYTES", strconv.Itoa(defaultMaxUpload)), "largest accepted upload, in bytes (MAX_UPLOAD_BYTES)")
+	fs.DurationVar(&c.CredentialsDuration, "credentials-duration", 15*time.Minute, "lifetime asked of STS for the user's credentials (at least 15m)")
+	fs.DurationVar(&c.ExpiryWindow, "credentials-expiry-window", time.Minute, "renew the user's credentials this long before they expire (less up to half of it, at random)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	var errs []error
+	for _, req := range []struct{ name, v string }{
+		{"OIDC_ISSUER", c.Issuer}, {"OIDC_CLIENT_ID", c.ClientID}, {"ROLE_ARN", c.RoleARN}, {"S3_BUCKET", c.Bucket},
+	} {
+		if req.v == "" {
+			errs = append(errs, fmt.Errorf("%s (or its flag) is required", req.name))
+		}
+	}
+	if c.RedirectURL == "" {
+		c.RedirectURL = "http://" + c.ListenAddr + "/callback"
+	}
+	var err error
+	if c.PathStyle, err = strconv.ParseBool(pathStyle); err != nil {
+		errs = append(errs, fmt.Errorf("S3_PATH_STYLE: %w", err))
+	}
+	if c.MaxUploadBytes, err = strconv.ParseInt(maxUpload, 10, 64); err != nil || c.MaxUploadBytes <= 0 {
+		errs = append(errs, errors.New("MAX_UPLOAD_BYTES must be a positive number of bytes"))
+	}
+	if c.ExpiryWindow < 0 || c.ExpiryWindow >= c.CredentialsDuration {
+		errs = append(errs, errors.New("credentials-expiry-window must be at least 0 and shorter than credentials-duration"))
+	}
+	if cookieKey != "" {
+		k, err := base64.StdEncoding.DecodeString(cookieKey)
+		if err != nil || len(k) != 32 {
+			errs = append(errs, errors.New("COOKIE_KEY must be base64 of 32 bytes"))
+		}
+		c.CookieKey = k
+	}
+	return c, errors.Join(errs...)
+}
+
+func run(ctx context.Context, cfg config, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return err
+	}
+	a, err := newApp(ctx, cfg, logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	return serveApp(ctx, ln, a, logger)
+}
+
+// serveApp serves h on ln until ctx ends.
+func serveApp(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(shutdown)
+	}()
+	logger.Info("s3 example listening", "url", "http://"+ln.Addr().String())
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
