@@ -1,0 +1,40 @@
+// Package redisstore is a tokenstore.Store and tokenstore.Locker on Redis,
+// through go-redis v9's redis.UniversalClient: a single server, Sentinel
+// (redis.NewFailoverClient) or Cluster (redis.NewClusterClient).
+//
+// # Key layout
+//
+// Every Redis key is Prefix (default "awsauth:"), a hash tag, a kind and the
+// store key or lease name, unescaped:
+//
+//	awsauth:{TAG}:e:KEY    an entry: a Redis string holding the value, with
+//	                       the entry's expiry as the key's PXAT (none for a
+//	                       zero expiry)
+//	awsauth:{TAG}:l:NAME   a lease: a hash with t (the fencing token) and
+//	                       x (the lease's expiry, Unix microseconds in the
+//	                       server's clock; 0 once released)
+//
+// TAG is the key's own Redis Cluster hash tag when it has one (the text
+// between its first "{" and the next "}", if not empty), and otherwise its
+// last "/"-separated segment ("_" if that is empty). Redis Cluster hashes only
+// the tag, so a lease and the keys it fences land in one slot, as the atomic
+// SetFenced needs, whenever they share a tag: authflow's lease
+// "awsauth/refresh/awsauth/session/ID" and session "awsauth/session/ID" share
+// their last segment. A SetFenced whose lease and key hash to different slots
+// fails on a Cluster with Redis's CROSSSLOT error; on a single server or under
+// Sentinel any pair works.
+//
+// # Leases and fencing tokens
+//
+// Acquire, Extend, Release and SetFenced are Lua scripts (redis.NewScript), so
+// each is one atomic step on the server, timed by the server's clock (TIME).
+// A fencing token is the grant's time in microseconds, or the previous token
+// plus one when that is larger: while a lease's key lives (until its expiry,
+// even after Release) the next token is at least the last plus one, and once
+// it is gone the server's clock has passed the last grant. Tokens therefore
+// grow per name as long as the server's clock (after a failover, the new
+// primary's) does not step back by more than a lease's ttl.
+//
+// Entries expire by Redis's own key expiry (millisecond resolution); Redis
+// frees expired keys itself, so nothing needs purging.
+package redisstore
