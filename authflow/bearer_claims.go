@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strings"
@@ -246,7 +247,7 @@ func parseClaims(payload []byte, intern func(b []byte) string) (*Claims, error) 
 	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '}' {
 		return nil, errClaimsJSON
 	}
-	if _, err := dec.ReadToken(); err == nil {
+	if _, err := dec.ReadToken(); err != io.EOF {
 		return nil, errClaimsJSON // trailing data
 	}
 	return c, nil

@@ -1,0 +1,73 @@
+package authflow_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/pubauth/awsauth/authflow"
+)
+
+// An API that accepts only Cognito access tokens of one app client with the
+// scope orders/read. The key set is primed from a file (offline); in
+// production leave JWKS empty and the user pool's jwks.json is fetched.
+func ExampleBearer_Require() {
+	jwksJSON, err := os.ReadFile("../internal/jwks/testdata/cognito_jwks.json")
+	if err != nil {
+		log.Fatal(err)
+	}
+	raw, err := os.ReadFile("../internal/jwks/testdata/cognito_access_token.jwt")
+	if err != nil {
+		log.Fatal(err)
+	}
+	token := strings.TrimSpace(string(raw))
+
+	v, err := authflow.NewBearer(context.Background(), authflow.BearerConfig{
+		Issuer:    authflow.CognitoIssuer("eu-west-1", "eu-west-1_AbCdEfGhI"),
+		ClientIDs: []string{"1example23456789abcdefghij"},
+		TokenUse:  authflow.TokenUseAccess,
+		JWKS:      jwksJSON,
+		// The example token was made to live 100 years; real ones live hours.
+		MaxLifetime: 200 * 365 * 24 * time.Hour,
+		Now:         func() time.Time { return time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC) },
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := authflow.BearerClaimsFrom(r.Context())
+		fmt.Fprintf(w, "orders of %s", c.Username)
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/orders", v.Require(api, authflow.Scopes("orders/read")))
+	mux.Handle("/admin", v.Require(api, authflow.Groups("superusers")))
+
+	for _, tc := range []struct{ path, auth string }{
+		{"/orders", "Bearer " + token},
+		{"/admin", "Bearer " + token},
+		{"/orders", ""},
+		{"/orders", "Bearer " + token[:len(token)-4] + "AAAA"},
+	} {
+		r := httptest.NewRequest(http.MethodGet, tc.path, nil)
+		if tc.auth != "" {
+			r.Header.Set("Authorization", tc.auth)
+		}
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, r)
+		fmt.Println(strings.TrimSpace(fmt.Sprint(w.Code, " ", w.Header().Get("WWW-Authenticate"))))
+		if w.Code == http.StatusOK {
+			fmt.Println(w.Body)
+		}
+	}
+	// Output:
+	// 200
+	// orders of alice.example
+	// 403 Bearer error="insufficient_scope", error_description="the access token does not grant access to this resource"
+	// 401 Bearer
+	// 401 Bearer error="invalid_token", error_description="the access token is invalid or expired"
+}
