@@ -9,10 +9,20 @@ import (
 )
 
 // ErrIDTokenRejected is returned, wrapped together with the AWS error, when AWS refuses the
-// ID token (STS ExpiredTokenException or InvalidIdentityToken) even after one retry with a
-// fresh token from the IDTokenFunc. The user's session can't yield credentials: sign them in
-// again. Test it with errors.Is.
+// user's token even after one retry with a fresh one from the IDTokenFunc (or LoginsFunc):
+// STS ExpiredTokenException or InvalidIdentityToken, or Cognito's NotAuthorizedException for
+// an authenticated identity. The user's session can't yield credentials: sign them in again.
+// Test it with errors.Is.
 var ErrIDTokenRejected = errors.New("awscreds: ID token rejected")
+
+// ErrConfiguration is returned, wrapped together with the cause, when the provider's setup is
+// wrong and no retry or fresh token can help: a missing client or pool id, an issuer that is
+// not a Cognito user pool, Cognito's ResourceNotFoundException (no such identity pool) or
+// InvalidIdentityPoolConfigurationException (the pool's roles or trust are wrong), or
+// NotAuthorizedException for a guest (the pool allows no unauthenticated identities) or a
+// developer-authenticated call. Report it to the operator, not the user. Test it with
+// errors.Is.
+var ErrConfiguration = errors.New("awscreds: configuration error")
 
 // idTokenRejected reports whether err is STS refusing the web identity token itself, as
 // opposed to the role, the policy or the service. The typed exceptions are what the sts
@@ -41,6 +51,9 @@ func idTokenRejected(err error) bool {
 type awsError struct {
 	msg  string
 	errs []error
+	// transient marks a failure of AWS or the network that is neither a rejected token nor a
+	// configuration error: one a cache may ride out with the last credentials.
+	transient bool
 }
 
 func (e *awsError) Error() string   { return e.msg }

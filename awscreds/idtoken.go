@@ -35,26 +35,45 @@ var (
 // checked here; the bytes are still treated as hostile: bounded size, no panic, and no part
 // of the token in an error.
 func subjectFromIDToken(token string) (string, error) {
+	c, err := idTokenClaims(token)
+	if err != nil {
+		return "", err
+	}
+	if c.Sub == nil || *c.Sub == "" {
+		return "", errTokenNoSubject
+	}
+	return *c.Sub, nil
+}
+
+// unverifiedClaims are the claims awscreds reads from an ID token it does not verify: sub
+// names the user (session names, identity-id cache keys) and iss the Cognito provider name.
+type unverifiedClaims struct {
+	Iss *string `json:"iss"`
+	Sub *string `json:"sub"`
+}
+
+// idTokenClaims decodes the payload of a compact JWS, with the limits of subjectFromIDToken.
+// A payload that is not a JSON object, or whose iss or sub is not a string, is
+// errTokenNoSubject.
+func idTokenClaims(token string) (unverifiedClaims, error) {
+	var claims unverifiedClaims
 	if len(token) > maxIDTokenLen {
-		return "", errTokenTooLarge
+		return claims, errTokenTooLarge
 	}
 	_, rest, ok := strings.Cut(token, ".")
 	if !ok {
-		return "", errTokenMalformed
+		return claims, errTokenMalformed
 	}
 	payload, sig, ok := strings.Cut(rest, ".")
 	if !ok || strings.Contains(sig, ".") {
-		return "", errTokenMalformed
+		return claims, errTokenMalformed
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(payload, "="))
 	if err != nil {
-		return "", errTokenMalformed
+		return claims, errTokenMalformed
 	}
-	var claims struct {
-		Sub *string `json:"sub"`
+	if err := json.Unmarshal(raw, &claims); err != nil {
+		return unverifiedClaims{}, errTokenNoSubject
 	}
-	if err := json.Unmarshal(raw, &claims); err != nil || claims.Sub == nil || *claims.Sub == "" {
-		return "", errTokenNoSubject
-	}
-	return *claims.Sub, nil
+	return claims, nil
 }

@@ -162,7 +162,7 @@ func (p *WebIdentity) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	if err != nil {
 		return aws.Credentials{}, p.stsError(err, token)
 	}
-	return credentialsFrom(out)
+	return credentialsFrom("WebIdentity", out)
 }
 
 // ProviderSources reports STS web identity as the credential source, for the SDK's
@@ -222,20 +222,35 @@ func (p *WebIdentity) stsError(err error, token string) error {
 	}
 }
 
-func credentialsFrom(out *sts.AssumeRoleWithWebIdentityOutput) (aws.Credentials, error) {
-	if out == nil || out.Credentials == nil {
-		return aws.Credentials{}, errors.New("awscreds: WebIdentity: STS response has no credentials")
+// credentialsFrom checks an AssumeRoleWithWebIdentity response; provider names the caller in
+// its errors.
+func credentialsFrom(provider string, out *sts.AssumeRoleWithWebIdentityOutput) (aws.Credentials, error) {
+	if out == nil {
+		return aws.Credentials{}, fmt.Errorf("awscreds: %s: STS response has no credentials", provider)
 	}
-	c := out.Credentials
+	creds, err := stsCredentials(provider, out.Credentials, out.AssumedRoleUser)
+	if err != nil {
+		return aws.Credentials{}, err
+	}
+	creds.Source = WebIdentityProviderName
+	return creds, nil
+}
+
+// stsCredentials checks the credentials of an STS response (AssumeRole,
+// AssumeRoleWithWebIdentity) and takes the account id from the assumed role's ARN.
+func stsCredentials(provider string, c *types.Credentials, user *types.AssumedRoleUser) (aws.Credentials, error) {
+	if c == nil {
+		return aws.Credentials{}, fmt.Errorf("awscreds: %s: STS response has no credentials", provider)
+	}
 	if aws.ToString(c.AccessKeyId) == "" || aws.ToString(c.SecretAccessKey) == "" {
-		return aws.Credentials{}, errors.New("awscreds: WebIdentity: STS response has an empty access key")
+		return aws.Credentials{}, fmt.Errorf("awscreds: %s: STS response has an empty access key", provider)
 	}
 	if c.Expiration == nil || c.Expiration.IsZero() {
-		return aws.Credentials{}, errors.New("awscreds: WebIdentity: STS response has no expiration")
+		return aws.Credentials{}, fmt.Errorf("awscreds: %s: STS response has no expiration", provider)
 	}
 	var accountID string
-	if out.AssumedRoleUser != nil {
-		if a, err := arn.Parse(aws.ToString(out.AssumedRoleUser.Arn)); err == nil {
+	if user != nil {
+		if a, err := arn.Parse(aws.ToString(user.Arn)); err == nil {
 			accountID = a.AccountID
 		}
 	}
@@ -243,7 +258,6 @@ func credentialsFrom(out *sts.AssumeRoleWithWebIdentityOutput) (aws.Credentials,
 		AccessKeyID:     aws.ToString(c.AccessKeyId),
 		SecretAccessKey: aws.ToString(c.SecretAccessKey),
 		SessionToken:    aws.ToString(c.SessionToken),
-		Source:          WebIdentityProviderName,
 		CanExpire:       true,
 		Expires:         c.Expiration.UTC(),
 		AccountID:       accountID,

@@ -1,0 +1,625 @@
+package awscreds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cognitoidentity"
+	citypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentity/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/aws-sdk-go-v2/service/sts/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/pubauth/awsauth/tokenstore"
+)
+
+// IdentityPoolProviderName is the Source of the credentials an [IdentityPool] returns.
+const IdentityPoolProviderName = "awscreds.IdentityPool"
+
+// cognitoIdentityProvider is the Logins key of a token that Cognito itself issued
+// (GetOpenIdToken, GetOpenIdTokenForDeveloperIdentity).
+const cognitoIdentityProvider = "cognito-identity.amazonaws.com"
+
+// MaxDeveloperTokenDuration is the longest TokenDuration GetOpenIdTokenForDeveloperIdentity
+// accepts (24 hours).
+const MaxDeveloperTokenDuration = 24 * time.Hour
+
+// GetIdAPIClient is Cognito's GetId; *cognitoidentity.Client implements it.
+type GetIdAPIClient interface {
+	GetId(ctx context.Context, params *cognitoidentity.GetIdInput, optFns ...func(*cognitoidentity.Options)) (*cognitoidentity.GetIdOutput, error)
+}
+
+// GetCredentialsForIdentityAPIClient is Cognito's GetCredentialsForIdentity (the enhanced
+// flow); *cognitoidentity.Client implements it.
+type GetCredentialsForIdentityAPIClient interface {
+	GetCredentialsForIdentity(ctx context.Context, params *cognitoidentity.GetCredentialsForIdentityInput, optFns ...func(*cognitoidentity.Options)) (*cognitoidentity.GetCredentialsForIdentityOutput, error)
+}
+
+// GetOpenIdTokenAPIClient is Cognito's GetOpenIdToken (the basic flow); *cognitoidentity.Client
+// implements it.
+type GetOpenIdTokenAPIClient interface {
+	GetOpenIdToken(ctx context.Context, params *cognitoidentity.GetOpenIdTokenInput, optFns ...func(*cognitoidentity.Options)) (*cognitoidentity.GetOpenIdTokenOutput, error)
+}
+
+// GetOpenIdTokenForDeveloperIdentityAPIClient is Cognito's GetOpenIdTokenForDeveloperIdentity,
+// an operation signed with the developer's (the server's) own AWS credentials;
+// *cognitoidentity.Client implements it.
+type GetOpenIdTokenForDeveloperIdentityAPIClient interface {
+	GetOpenIdTokenForDeveloperIdentity(ctx context.Context, params *cognitoidentity.GetOpenIdTokenForDeveloperIdentityInput, optFns ...func(*cognitoidentity.Options)) (*cognitoidentity.GetOpenIdTokenForDeveloperIdentityOutput, error)
+}
+
+// IdentityPoolAPIClient is the public (unsigned) Cognito operations an [IdentityPool] calls.
+// *cognitoidentity.Client implements it; a test stubs the one call it is about and leaves the
+// others to panic on a nil embedded interface.
+type IdentityPoolAPIClient interface {
+	GetIdAPIClient
+	GetCredentialsForIdentityAPIClient
+	GetOpenIdTokenAPIClient
+}
+
+// IdentityPoolOptions configures an [IdentityPool]. Field names follow the Cognito and STS
+// requests.
+type IdentityPoolOptions struct {
+	// Logins returns the user's Logins for each retrieval (see [CognitoLogins], [OIDCLogins]).
+	// Nil asks for an unauthenticated (guest) identity, which the pool must allow.
+	Logins LoginsFunc
+
+	// AccountID is GetId's AccountId (the pool's AWS account); optional. It is also the
+	// AccountID of the credentials of the enhanced flow, which Cognito does not return.
+	AccountID string
+
+	// CustomRoleArn is GetCredentialsForIdentity's CustomRoleArn: the role to assume when
+	// the pool's role mapping lets the token choose among several (cognito:roles). Enhanced
+	// flow only.
+	CustomRoleArn string
+
+	// RoleARN selects the basic (classic) flow: GetOpenIdToken, then STS
+	// AssumeRoleWithWebIdentity of RoleARN through STS, with RoleSessionName, Duration,
+	// Policy and PolicyARNs. Empty selects the enhanced flow (GetCredentialsForIdentity),
+	// where the pool's role mapping picks the role. The pool must allow the basic flow
+	// (AllowClassicFlow).
+	RoleARN string
+	// STS is the client of the basic flow; required with RoleARN. AssumeRoleWithWebIdentity
+	// is unsigned: the client needs no credentials.
+	STS AssumeRoleWithWebIdentityAPIClient
+	// RoleSessionName must match [\w+=,.@-]{2,64}; empty derives it with
+	// SanitizeRoleSessionName from the developer user identifier, else the login token's
+	// sub, else the identity id. Basic flow only.
+	RoleSessionName string
+	// Duration is the basic flow's DurationSeconds: zero leaves it to STS (1 h), otherwise
+	// within [MinWebIdentityDuration, MaxWebIdentityDuration].
+	Duration time.Duration
+	// Policy is an inline session policy (JSON) for the basic flow; see [PolicyDocument].
+	Policy *string
+	// PolicyARNs are managed session policies for the basic flow.
+	PolicyARNs []types.PolicyDescriptorType
+
+	// Developer, when set, makes the identity developer-authenticated: the server calls
+	// GetOpenIdTokenForDeveloperIdentity for Developer.UserIdentifier, then the enhanced or
+	// the basic flow with the token Cognito returns. Logins, when also set, are linked to
+	// the same identity.
+	Developer *DeveloperIdentity
+
+	// Store caches the user's identity id across restarts and instances, under a key hashed
+	// from the pool id, each Logins provider name and the user's id there (the token's sub,
+	// or the developer user identifier). Nil keeps it in the provider's memory only. Guests,
+	// and logins whose tokens are not JWTs with a sub, are cached in memory only. A store
+	// error is logged and costs a GetId; it never fails a retrieval.
+	Store tokenstore.Store
+	// IdentityIDTTL is the stored identity id's lifetime; zero means DefaultIdentityIDTTL.
+	IdentityIDTTL time.Duration
+	// IdentityID is a guest's identity id known in advance (kept in a cookie, say): GetId is
+	// not called until Cognito refuses it. It applies to guests and to logins whose tokens
+	// carry no sub; a named user's id comes from the cache or GetId.
+	IdentityID string
+
+	// Timeout bounds each Retrieve: the LoginsFunc calls and every Cognito and STS call and
+	// retry within it. Zero means DefaultTimeout.
+	Timeout time.Duration
+
+	// Logger receives store failures and ridden-out refresh failures, never a token. Nil
+	// discards them.
+	Logger *slog.Logger
+}
+
+// DeveloperIdentity configures developer-authenticated identities
+// (https://docs.aws.amazon.com/cognitoidentity/latest/APIReference/API_GetOpenIdTokenForDeveloperIdentity.html).
+type DeveloperIdentity struct {
+	// Client calls GetOpenIdTokenForDeveloperIdentity with the server's own AWS credentials
+	// (cognito-identity:GetOpenIdTokenForDeveloperIdentity on the pool). Required.
+	Client GetOpenIdTokenForDeveloperIdentityAPIClient
+	// ProviderName is the pool's DeveloperProviderName, e.g. "login.example.app". Required.
+	ProviderName string
+	// UserIdentifier is the user's id in your system, 1-1024 characters. Take it from
+	// verified data only (the session's sub), never from a request. Required.
+	UserIdentifier string
+	// TokenDuration is the lifetime of the OpenID token Cognito issues, sent in whole
+	// seconds; zero leaves it to Cognito (15 minutes). At most MaxDeveloperTokenDuration.
+	TokenDuration time.Duration
+	// PrincipalTags are session tags for the identity's credentials (attribute name → value),
+	// from verified data only.
+	PrincipalTags map[string]string
+}
+
+// IdentityPool is an [aws.CredentialsProvider] for one user of an Amazon Cognito identity
+// pool. Each Retrieve gets the user's Logins, resolves the identity id (cached: GetId runs
+// once per user, not per process), and gets credentials through one of:
+//
+//   - the enhanced flow: GetCredentialsForIdentity with the Logins and CustomRoleArn;
+//   - the basic flow (RoleARN set): GetOpenIdToken, then STS AssumeRoleWithWebIdentity;
+//   - for a developer-authenticated identity, GetOpenIdTokenForDeveloperIdentity first, then
+//     either flow with the token it returns;
+//   - with no Logins, a guest identity through either flow.
+//
+// The credentials carry the real Expiration. When Cognito answers NotAuthorizedException (or
+// STS rejects the token), Retrieve asks the LoginsFunc again, drops a cached identity id, and
+// tries once more; a second refusal gives ErrIDTokenRejected (the user must sign in again),
+// or ErrConfiguration for a guest or a developer identity. ResourceNotFoundException and
+// InvalidIdentityPoolConfigurationException give ErrConfiguration at once (after one retry
+// with a fresh GetId when the identity id came from the cache: the identity may have been
+// deleted). Throttling (TooManyRequestsException) is retried by the SDK client's retryer.
+//
+// Wrap it in aws.NewCredentialsCache with an ExpiryWindow and jitter. Under the cache, an AWS
+// failure that is neither a rejection nor a configuration error is ridden out: the last
+// credentials are handed out again for up to 10 seconds, never closer than 5 seconds to their
+// real expiry (see HandleFailToRefresh).
+//
+// It is safe for concurrent use. It serves one user and never reads a user from the context.
+type IdentityPool struct {
+	client  IdentityPoolAPIClient
+	poolID  string
+	options IdentityPoolOptions
+	ids     identityCache
+	ride    rideOut
+	err     error // configuration error, returned by every Retrieve
+}
+
+var (
+	_ aws.CredentialsProvider                       = (*IdentityPool)(nil)
+	_ aws.HandleFailRefreshCredentialsCacheStrategy = (*IdentityPool)(nil)
+	_ aws.AdjustExpiresByCredentialsCacheStrategy   = (*IdentityPool)(nil)
+)
+
+// NewIdentityPool returns a provider for the identity pool poolID ("REGION:GUID"). The options
+// are validated here; an invalid configuration is reported, wrapping ErrConfiguration, by
+// every Retrieve.
+func NewIdentityPool(client IdentityPoolAPIClient, poolID string, optFns ...func(*IdentityPoolOptions)) *IdentityPool {
+	var o IdentityPoolOptions
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	o.PolicyARNs = slices.Clone(o.PolicyARNs)
+	if o.Policy != nil {
+		o.Policy = aws.String(*o.Policy)
+	}
+	if o.Developer != nil {
+		d := *o.Developer
+		d.PrincipalTags = maps.Clone(d.PrincipalTags)
+		o.Developer = &d
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.IdentityIDTTL == 0 {
+		o.IdentityIDTTL = DefaultIdentityIDTTL
+	}
+	if o.Logger == nil {
+		o.Logger = discardLogger()
+	}
+	p := &IdentityPool{client: client, poolID: poolID, options: o}
+	p.ids = identityCache{store: o.Store, ttl: o.IdentityIDTTL, logger: o.Logger}
+	if o.IdentityID != "" {
+		p.ids.remember("", o.IdentityID)
+	}
+	if err := p.validate(); err != nil {
+		p.err = fmt.Errorf("awscreds: IdentityPool: %w: %s", ErrConfiguration, err)
+	}
+	return p
+}
+
+func (p *IdentityPool) validate() error {
+	o := p.options
+	switch {
+	case p.client == nil:
+		return errors.New("nil Cognito client")
+	case !isIdentityID(p.poolID):
+		return fmt.Errorf("identity pool id %q is not REGION:GUID", truncate(p.poolID, 60))
+	case o.IdentityID != "" && !isIdentityID(o.IdentityID):
+		return errors.New("IdentityID is not REGION:GUID")
+	case o.RoleARN == "" && (o.STS != nil || o.RoleSessionName != "" || o.Duration != 0 || o.Policy != nil || o.PolicyARNs != nil):
+		return errors.New("STS, RoleSessionName, Duration, Policy and PolicyARNs belong to the basic flow: set RoleARN")
+	case o.RoleARN != "" && o.STS == nil:
+		return errors.New("the basic flow (RoleARN) needs an STS client")
+	case o.RoleARN != "" && o.CustomRoleArn != "":
+		return errors.New("CustomRoleArn is for the enhanced flow; the basic flow assumes RoleARN")
+	case o.RoleSessionName != "" && !validRoleSessionName(o.RoleSessionName):
+		return errors.New(`RoleSessionName must match [\w+=,.@-]{2,64} (see SanitizeRoleSessionName)`)
+	case o.Duration != 0 && (o.Duration < MinWebIdentityDuration || o.Duration > MaxWebIdentityDuration):
+		return fmt.Errorf("Duration %v outside [%v, %v]", o.Duration, MinWebIdentityDuration, MaxWebIdentityDuration)
+	case o.Timeout < 0:
+		return fmt.Errorf("negative Timeout %v", o.Timeout)
+	case o.IdentityIDTTL < 0:
+		return fmt.Errorf("negative IdentityIDTTL %v", o.IdentityIDTTL)
+	}
+	if d := o.Developer; d != nil {
+		switch {
+		case d.Client == nil:
+			return errors.New("Developer.Client is nil")
+		case d.ProviderName == "" || len(d.ProviderName) > 128:
+			return errors.New("Developer.ProviderName must be 1-128 characters")
+		case d.UserIdentifier == "" || len(d.UserIdentifier) > 1024:
+			return errors.New("Developer.UserIdentifier must be 1-1024 characters")
+		case d.TokenDuration < 0 || d.TokenDuration > MaxDeveloperTokenDuration:
+			return fmt.Errorf("Developer.TokenDuration %v outside [0, %v]", d.TokenDuration, MaxDeveloperTokenDuration)
+		}
+	}
+	return nil
+}
+
+// attempt is what one try of a retrieval sent and learnt.
+type attempt struct {
+	logins     map[string]string // the user's Logins; nil for a guest
+	key        string            // identity-id store key; "" when the user can't be named
+	user       string            // the user's id, for a derived RoleSessionName
+	identityID string
+	fromCache  bool     // identityID was cached, not just returned by Cognito
+	tokens     []string // every token sent, to keep out of error messages
+}
+
+// Retrieve returns the user's credentials, as the type documentation describes. Errors are
+// prefixed "awscreds: IdentityPool:", wrap the AWS error and, where they apply,
+// ErrIDTokenRejected or ErrConfiguration, and never contain a token.
+func (p *IdentityPool) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	if p.err != nil {
+		return aws.Credentials{}, p.err
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.options.Timeout)
+	defer cancel()
+	creds, err := p.retrieve(ctx)
+	if err != nil {
+		return aws.Credentials{}, err
+	}
+	p.ride.succeeded(creds)
+	return creds, nil
+}
+
+// IdentityID returns the user's identity id, from the cache or GetId (for a developer
+// identity, GetOpenIdTokenForDeveloperIdentity), without getting credentials. It is the value
+// of the policy variable ${cognito-identity.amazonaws.com:sub} in the identity's credentials.
+func (p *IdentityPool) IdentityID(ctx context.Context) (string, error) {
+	if p.err != nil {
+		return "", p.err
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.options.Timeout)
+	defer cancel()
+	a, err := p.begin(ctx)
+	if err != nil {
+		return "", err
+	}
+	if p.options.Developer != nil {
+		if _, err := p.developerToken(ctx, a); err != nil {
+			return "", p.failure(err, a)
+		}
+		return a.identityID, nil
+	}
+	if err := p.resolve(ctx, a); err != nil {
+		return "", p.failure(err, a)
+	}
+	return a.identityID, nil
+}
+
+func (p *IdentityPool) retrieve(ctx context.Context) (aws.Credentials, error) {
+	a, err := p.begin(ctx)
+	if err != nil {
+		return aws.Credentials{}, err
+	}
+	creds, err := p.try(ctx, a)
+	if err == nil {
+		return creds, nil
+	}
+	kind := classify(err)
+	retry := false
+	switch {
+	case kind == errRejected:
+		retry = true // with fresh Logins, below, unless they turn out unchanged
+	case kind == errConfig && a.fromCache && isNotFound(err):
+		retry = true // the identity was deleted: resolve it again
+	}
+	if !retry {
+		return aws.Credentials{}, p.failure(err, a)
+	}
+	if a.fromCache {
+		p.ids.forget(ctx, a.key, a.identityID)
+	}
+	b, berr := p.begin(ctx)
+	if berr != nil {
+		if kind == errRejected {
+			return aws.Credentials{}, &awsError{
+				msg:  redact("awscreds: IdentityPool: Cognito rejected the login ("+err.Error()+") and getting another failed: "+berr.Error(), a.tokens...),
+				errs: []error{ErrIDTokenRejected, err, berr},
+			}
+		}
+		return aws.Credentials{}, berr
+	}
+	if kind == errRejected && !a.fromCache && maps.Equal(a.logins, b.logins) && p.options.Developer == nil {
+		// The same token again, and no cached id to blame: a retry would be refused too.
+		return aws.Credentials{}, p.failure(err, a)
+	}
+	creds, err = p.try(ctx, b)
+	if err != nil {
+		b.tokens = append(b.tokens, a.tokens...)
+		return aws.Credentials{}, p.failure(err, b)
+	}
+	return creds, nil
+}
+
+// begin reads the user's Logins and names the user.
+func (p *IdentityPool) begin(ctx context.Context) (*attempt, error) {
+	a := &attempt{}
+	if p.options.Logins != nil {
+		logins, err := p.options.Logins(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("awscreds: IdentityPool: get logins: %w", err)
+		}
+		if err := checkLogins(logins); err != nil {
+			return nil, err
+		}
+		a.logins = maps.Clone(logins)
+		for _, t := range logins {
+			a.tokens = append(a.tokens, t)
+		}
+	}
+	users := map[string]string{}
+	named := true
+	if a.logins != nil {
+		var ok bool
+		if users, ok = usersOf(a.logins); !ok {
+			named = false
+		}
+		if ok {
+			a.user = users[slices.Sorted(maps.Keys(users))[0]]
+		}
+	}
+	if d := p.options.Developer; d != nil {
+		users[d.ProviderName] = d.UserIdentifier
+		a.user = d.UserIdentifier
+	}
+	if named {
+		a.key, _ = identityKey(p.poolID, users)
+	}
+	return a, nil
+}
+
+// try makes one attempt at credentials.
+func (p *IdentityPool) try(ctx context.Context, a *attempt) (aws.Credentials, error) {
+	if p.options.Developer != nil {
+		token, err := p.developerToken(ctx, a)
+		if err != nil {
+			return aws.Credentials{}, err
+		}
+		if p.options.RoleARN != "" {
+			return p.assume(ctx, a, token)
+		}
+		return p.credentials(ctx, a, map[string]string{cognitoIdentityProvider: token})
+	}
+	if err := p.resolve(ctx, a); err != nil {
+		return aws.Credentials{}, err
+	}
+	if p.options.RoleARN == "" {
+		return p.credentials(ctx, a, a.logins)
+	}
+	out, err := p.client.GetOpenIdToken(ctx, &cognitoidentity.GetOpenIdTokenInput{
+		IdentityId: aws.String(a.identityID),
+		Logins:     a.logins,
+	})
+	if err != nil {
+		return aws.Credentials{}, err
+	}
+	if out == nil || aws.ToString(out.Token) == "" {
+		return aws.Credentials{}, errors.New("awscreds: IdentityPool: GetOpenIdToken returned no token")
+	}
+	return p.assume(ctx, a, aws.ToString(out.Token))
+}
+
+// resolve sets a.identityID from the cache or GetId.
+func (p *IdentityPool) resolve(ctx context.Context, a *attempt) error {
+	if id := p.ids.get(ctx, a.key); id != "" {
+		a.identityID, a.fromCache = id, true
+		return nil
+	}
+	in := &cognitoidentity.GetIdInput{IdentityPoolId: aws.String(p.poolID), Logins: a.logins}
+	if p.options.AccountID != "" {
+		in.AccountId = aws.String(p.options.AccountID)
+	}
+	out, err := p.client.GetId(ctx, in)
+	if err != nil {
+		return err
+	}
+	if out == nil || !isIdentityID(aws.ToString(out.IdentityId)) {
+		return errors.New("awscreds: IdentityPool: GetId returned no valid IdentityId")
+	}
+	a.identityID, a.fromCache = aws.ToString(out.IdentityId), false
+	p.ids.put(ctx, a.key, a.identityID)
+	return nil
+}
+
+// developerToken calls GetOpenIdTokenForDeveloperIdentity and sets a.identityID.
+func (p *IdentityPool) developerToken(ctx context.Context, a *attempt) (string, error) {
+	d := p.options.Developer
+	logins := maps.Clone(a.logins)
+	if logins == nil {
+		logins = map[string]string{}
+	}
+	logins[d.ProviderName] = d.UserIdentifier
+	in := &cognitoidentity.GetOpenIdTokenForDeveloperIdentityInput{
+		IdentityPoolId: aws.String(p.poolID),
+		Logins:         logins,
+		PrincipalTags:  d.PrincipalTags,
+	}
+	if d.TokenDuration != 0 {
+		in.TokenDuration = aws.Int64(int64(d.TokenDuration / time.Second))
+	}
+	if id := p.ids.get(ctx, a.key); id != "" {
+		in.IdentityId = aws.String(id)
+		a.identityID, a.fromCache = id, true
+	}
+	out, err := d.Client.GetOpenIdTokenForDeveloperIdentity(ctx, in)
+	if err != nil {
+		return "", err
+	}
+	if out == nil || !isIdentityID(aws.ToString(out.IdentityId)) || aws.ToString(out.Token) == "" {
+		return "", errors.New("awscreds: IdentityPool: GetOpenIdTokenForDeveloperIdentity returned no identity id or token")
+	}
+	id, token := aws.ToString(out.IdentityId), aws.ToString(out.Token)
+	a.tokens = append(a.tokens, token)
+	if id != a.identityID {
+		p.ids.put(ctx, a.key, id)
+	}
+	a.identityID = id
+	return token, nil
+}
+
+// credentials is the enhanced flow's GetCredentialsForIdentity.
+func (p *IdentityPool) credentials(ctx context.Context, a *attempt, logins map[string]string) (aws.Credentials, error) {
+	in := &cognitoidentity.GetCredentialsForIdentityInput{IdentityId: aws.String(a.identityID), Logins: logins}
+	if p.options.CustomRoleArn != "" {
+		in.CustomRoleArn = aws.String(p.options.CustomRoleArn)
+	}
+	out, err := p.client.GetCredentialsForIdentity(ctx, in)
+	if err != nil {
+		return aws.Credentials{}, err
+	}
+	if out == nil || out.Credentials == nil {
+		return aws.Credentials{}, errors.New("awscreds: IdentityPool: GetCredentialsForIdentity returned no credentials")
+	}
+	c := out.Credentials
+	if aws.ToString(c.AccessKeyId) == "" || aws.ToString(c.SecretKey) == "" {
+		return aws.Credentials{}, errors.New("awscreds: IdentityPool: GetCredentialsForIdentity returned an empty access key")
+	}
+	if c.Expiration == nil || c.Expiration.IsZero() {
+		return aws.Credentials{}, errors.New("awscreds: IdentityPool: GetCredentialsForIdentity returned no expiration")
+	}
+	return aws.Credentials{
+		AccessKeyID:     aws.ToString(c.AccessKeyId),
+		SecretAccessKey: aws.ToString(c.SecretKey),
+		SessionToken:    aws.ToString(c.SessionToken),
+		Source:          IdentityPoolProviderName,
+		CanExpire:       true,
+		Expires:         c.Expiration.UTC(),
+		AccountID:       p.options.AccountID,
+	}, nil
+}
+
+// assume is the basic flow's AssumeRoleWithWebIdentity with a Cognito-issued token.
+func (p *IdentityPool) assume(ctx context.Context, a *attempt, token string) (aws.Credentials, error) {
+	a.tokens = append(a.tokens, token)
+	o := p.options
+	name := o.RoleSessionName
+	if name == "" {
+		user := a.user
+		if user == "" {
+			user = a.identityID
+		}
+		name = SanitizeRoleSessionName(user)
+	}
+	in := &sts.AssumeRoleWithWebIdentityInput{
+		RoleArn:          aws.String(o.RoleARN),
+		RoleSessionName:  aws.String(name),
+		WebIdentityToken: aws.String(token),
+		Policy:           o.Policy,
+		PolicyArns:       o.PolicyARNs,
+	}
+	if o.Duration != 0 {
+		in.DurationSeconds = aws.Int32(int32(o.Duration / time.Second))
+	}
+	out, err := o.STS.AssumeRoleWithWebIdentity(ctx, in)
+	if err != nil {
+		return aws.Credentials{}, err
+	}
+	creds, err := credentialsFrom("IdentityPool", out)
+	if err != nil {
+		return aws.Credentials{}, err
+	}
+	creds.Source = IdentityPoolProviderName
+	return creds, nil
+}
+
+// Kinds of AWS failure, as the retry and the error sentinels see them.
+const (
+	errOther = iota
+	errRejected
+	errConfig
+)
+
+func classify(err error) int {
+	var (
+		notAuth  *citypes.NotAuthorizedException
+		notFound *citypes.ResourceNotFoundException
+		badPool  *citypes.InvalidIdentityPoolConfigurationException
+		ae       smithy.APIError
+	)
+	switch {
+	case errors.As(err, &notAuth) || idTokenRejected(err):
+		return errRejected
+	case errors.As(err, &notFound) || errors.As(err, &badPool):
+		return errConfig
+	case errors.As(err, &ae):
+		switch ae.ErrorCode() {
+		case "NotAuthorizedException":
+			return errRejected
+		case "ResourceNotFoundException", "InvalidIdentityPoolConfigurationException":
+			return errConfig
+		}
+	}
+	return errOther
+}
+
+func isNotFound(err error) bool {
+	var notFound *citypes.ResourceNotFoundException
+	var ae smithy.APIError
+	return errors.As(err, &notFound) || (errors.As(err, &ae) && ae.ErrorCode() == "ResourceNotFoundException")
+}
+
+// failure turns a final error into the provider's: prefixed, classified, redacted.
+func (p *IdentityPool) failure(err error, a *attempt) error {
+	if errors.Is(err, ErrConfiguration) {
+		return err
+	}
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return &awsError{msg: redact("awscreds: IdentityPool: "+err.Error(), a.tokens...), errs: []error{err}, transient: true}
+		}
+		// A local error (a bad response): already prefixed and token-free.
+		return &awsError{msg: redact(err.Error(), a.tokens...), errs: []error{err}, transient: true}
+	}
+	switch classify(err) {
+	case errRejected:
+		if a.logins == nil {
+			what := "unauthenticated identities"
+			if p.options.Developer != nil {
+				what = "this developer-authenticated identity"
+			}
+			return &awsError{
+				msg:  redact("awscreds: IdentityPool: configuration error: the pool refuses "+what+": "+err.Error(), a.tokens...),
+				errs: []error{ErrConfiguration, err},
+			}
+		}
+		return &awsError{
+			msg:  redact("awscreds: IdentityPool: Cognito rejected the login: "+err.Error(), a.tokens...),
+			errs: []error{ErrIDTokenRejected, err},
+		}
+	case errConfig:
+		return &awsError{
+			msg:  redact("awscreds: IdentityPool: configuration error: "+err.Error(), a.tokens...),
+			errs: []error{ErrConfiguration, err},
+		}
+	}
+	return &awsError{msg: redact("awscreds: IdentityPool: "+err.Error(), a.tokens...), errs: []error{err}, transient: true}
+}

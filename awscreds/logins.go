@@ -1,0 +1,148 @@
+package awscreds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// LoginsFunc returns the Logins map of one user for one retrieval: identity provider name →
+// that user's token, as Cognito's GetId, GetOpenIdToken and GetCredentialsForIdentity take
+// it (https://docs.aws.amazon.com/cognitoidentity/latest/APIReference/API_GetId.html). It is
+// called with the context of each retrieval, which carries the provider's timeout, so a
+// refreshed ID token is used as soon as there is one. Its errors are returned wrapped.
+//
+// Build one with [CognitoLogins] or [OIDCLogins]; a LoginsFunc of your own may return several
+// providers (linked logins) or tokens that are not JWTs (Facebook, Login with Amazon), in
+// which case the identity id is cached in the provider's memory only (see
+// IdentityPoolOptions.Store).
+type LoginsFunc func(ctx context.Context) (map[string]string, error)
+
+// maxLoginsToken is Cognito's limit on a Logins value (50,000 characters).
+const maxLoginsToken = 50000
+
+// cognitoIssuer matches a Cognito user pool issuer: https://cognito-idp.<region>.amazonaws.com/<pool id>
+// (with the .com.cn suffix for the China regions); the pool id is <region>_<id>.
+var cognitoIssuer = regexp.MustCompile(`^https://(cognito-idp\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com(?:\.cn)?/([a-z]{2}(?:-[a-z]+)+-\d)_[0-9A-Za-z]+)$`)
+
+// CognitoProviderName returns the Logins key of a Cognito user pool,
+// "cognito-idp.<region>.amazonaws.com/<pool id>", from the pool's issuer URL (the ID token's
+// iss claim), "https://cognito-idp.<region>.amazonaws.com/<pool id>". Any other string, or an
+// issuer whose pool id is for another region, gives an error wrapping ErrConfiguration.
+func CognitoProviderName(issuer string) (string, error) {
+	m := cognitoIssuer.FindStringSubmatch(issuer)
+	if m == nil || m[2] != m[3] {
+		return "", fmt.Errorf("%w: %q is not a Cognito user pool issuer (https://cognito-idp.<region>.amazonaws.com/<region>_<id>)", ErrConfiguration, issuer)
+	}
+	return m[1], nil
+}
+
+// OIDCProviderName returns the Logins key of an OpenID Connect provider registered in IAM: its
+// issuer URL without the "https://" scheme and without a trailing slash, which is the IAM OIDC
+// identity provider's URL (https://docs.aws.amazon.com/cognito/latest/developerguide/open-id.html).
+// The issuer must be https, or http on a loopback address (local test providers). A Cognito
+// user pool issuer gives its Cognito provider name, which is the same string.
+func OIDCProviderName(issuer string) (string, error) {
+	u, err := url.Parse(issuer)
+	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return "", fmt.Errorf("%w: issuer %q is not an absolute URL without query or fragment", ErrConfiguration, issuer)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if ip := net.ParseIP(u.Hostname()); ip == nil || !ip.IsLoopback() {
+			if u.Hostname() != "localhost" {
+				return "", fmt.Errorf("%w: issuer %q is http but not loopback", ErrConfiguration, issuer)
+			}
+		}
+	default:
+		return "", fmt.Errorf("%w: issuer %q is not https", ErrConfiguration, issuer)
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(issuer, "https://"), "http://"), "/"), nil
+}
+
+// CognitoLogins returns a LoginsFunc that maps a Cognito user pool's provider name to the ID
+// token idToken returns: the Logins of the enhanced and basic flows for users of that pool.
+//
+// issuer is the pool's issuer URL, https://cognito-idp.<region>.amazonaws.com/<pool id>. When
+// it is empty, each token's own iss claim is used instead (the token is not verified here:
+// authflow verified it, and Cognito verifies it again). An issuer that is not a Cognito user
+// pool makes every call fail with ErrConfiguration.
+func CognitoLogins(issuer string, idToken IDTokenFunc) LoginsFunc {
+	return idTokenLogins("CognitoLogins", issuer, idToken, CognitoProviderName)
+}
+
+// OIDCLogins is CognitoLogins for an identity pool that trusts any OpenID Connect provider
+// through IAM (Auth0, Okta, Keycloak, ...): the Logins key is [OIDCProviderName] of issuer, or
+// of each token's iss when issuer is empty.
+func OIDCLogins(issuer string, idToken IDTokenFunc) LoginsFunc {
+	return idTokenLogins("OIDCLogins", issuer, idToken, OIDCProviderName)
+}
+
+func idTokenLogins(name, issuer string, idToken IDTokenFunc, providerName func(string) (string, error)) LoginsFunc {
+	var fixed string
+	var fixedErr error
+	if issuer != "" {
+		fixed, fixedErr = providerName(issuer)
+	}
+	return func(ctx context.Context) (map[string]string, error) {
+		if fixedErr != nil {
+			return nil, fmt.Errorf("awscreds: %s: %w", name, fixedErr)
+		}
+		if idToken == nil {
+			return nil, fmt.Errorf("awscreds: %s: %w: nil IDTokenFunc", name, ErrConfiguration)
+		}
+		token, err := idToken(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("awscreds: %s: get ID token: %w", name, err)
+		}
+		if token == "" {
+			return nil, fmt.Errorf("awscreds: %s: IDTokenFunc returned an empty token", name)
+		}
+		provider := fixed
+		if provider == "" {
+			c, err := idTokenClaims(token)
+			if err != nil {
+				return nil, fmt.Errorf("awscreds: %s: read iss: %w", name, err)
+			}
+			if c.Iss == nil {
+				return nil, fmt.Errorf("awscreds: %s: ID token has no iss claim", name)
+			}
+			if provider, err = providerName(*c.Iss); err != nil {
+				return nil, fmt.Errorf("awscreds: %s: %w", name, err)
+			}
+		}
+		return map[string]string{provider: token}, nil
+	}
+}
+
+var errEmptyLogins = errors.New("awscreds: IdentityPool: LoginsFunc returned no logins")
+
+// checkLogins refuses what Cognito would refuse with an error that could echo a token.
+func checkLogins(logins map[string]string) error {
+	if len(logins) == 0 {
+		return errEmptyLogins
+	}
+	for k, v := range logins {
+		switch {
+		case k == "" || len(k) > 128:
+			return fmt.Errorf("awscreds: IdentityPool: Logins provider name %q must be 1-128 characters", truncate(k, 140))
+		case v == "":
+			return fmt.Errorf("awscreds: IdentityPool: empty token for Logins provider %q", k)
+		case len(v) > maxLoginsToken:
+			return fmt.Errorf("awscreds: IdentityPool: token for Logins provider %q exceeds %d bytes", k, maxLoginsToken)
+		}
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
