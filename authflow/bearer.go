@@ -206,7 +206,7 @@ func NewBearer(ctx context.Context, cfg BearerConfig) (*Bearer, error) {
 		cfg.MaxTokenBytes = DefaultMaxTokenBytes
 	}
 	if strings.ContainsFunc(cfg.Realm, func(r rune) bool { return r == '"' || r == '\\' || r < 0x20 || r == 0x7f }) {
-		errs = append(errs, errors.New("Realm must not contain quotes, backslashes or control characters"))
+		errs = append(errs, errors.New("the Realm must not contain quotes, backslashes or control characters"))
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("authflow: invalid bearer config: %w", errors.Join(errs...))
