@@ -1,0 +1,268 @@
+package lambdaauth
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// Options configures HTTPAPI and REST.
+type Options struct {
+	// BasePath is the public path prefix of the API, such as "/prod" for an
+	// API Gateway stage reached at its execute-api URL, or a custom domain's
+	// base path mapping. A redirect whose Location is an absolute path
+	// ("/login") gets it prepended, so the browser stays inside the API.
+	// Empty means: derived from each event (REST: requestContext.path less
+	// path; HTTP API: "/"+stage when rawPath starts with it). Set it to "/"
+	// to prepend nothing.
+	BasePath string
+	// MaxResponseBytes bounds the body the handler may write; a larger one
+	// becomes a 502 (Lambda refuses responses above 6 MB). Default 6 MB less
+	// room for the envelope.
+	MaxResponseBytes int
+}
+
+const defaultMaxResponseBytes = 6<<20 - 64<<10
+
+// ErrBadEvent is returned, wrapped, for an event that can't be a request
+// (bad base64 body, unparsable path).
+var ErrBadEvent = errors.New("lambdaauth: malformed API Gateway event")
+
+type eventV2Key struct{}
+type eventV1Key struct{}
+
+// EventV2From returns the HTTP API event behind a request served by
+// HTTPAPI, or nil.
+func EventV2From(ctx context.Context) *events.APIGatewayV2HTTPRequest {
+	ev, _ := ctx.Value(eventV2Key{}).(*events.APIGatewayV2HTTPRequest)
+	return ev
+}
+
+// EventV1From returns the REST API event behind a request served by REST, or nil.
+func EventV1From(ctx context.Context) *events.APIGatewayProxyRequest {
+	ev, _ := ctx.Value(eventV1Key{}).(*events.APIGatewayProxyRequest)
+	return ev
+}
+
+// HTTPAPI adapts h to API Gateway HTTP API events (payload format 2.0), for
+// lambda.Start. The request's path has the stage prefix removed (see
+// Options.BasePath); cookies come from the event's cookies; the body is
+// decoded when isBase64Encoded. The response puts every Set-Cookie in
+// cookies and joins other repeated headers with ", ".
+func HTTPAPI(h http.Handler, o Options) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		base, path := o.BasePath, ev.RawPath
+		if stage := ev.RequestContext.Stage; stage != "" && stage != "$default" {
+			prefix := "/" + stage
+			if path == prefix || strings.HasPrefix(path, prefix+"/") {
+				path = strings.TrimPrefix(path, prefix)
+				if path == "" {
+					path = "/"
+				}
+				if base == "" {
+					base = prefix
+				}
+			}
+		}
+		header := http.Header{}
+		for k, v := range ev.Headers {
+			header.Set(k, v)
+		}
+		if len(ev.Cookies) > 0 {
+			header.Set("Cookie", strings.Join(ev.Cookies, "; "))
+		}
+		ctx = context.WithValue(ctx, eventV2Key{}, &ev)
+		r, err := newRequest(ctx, ev.RequestContext.HTTP.Method, path, ev.RawQueryString, header,
+			ev.Body, ev.IsBase64Encoded, ev.RequestContext.DomainName, ev.RequestContext.HTTP.SourceIP)
+		if err != nil {
+			return events.APIGatewayV2HTTPResponse{}, err
+		}
+		w := serve(h, r, base, o.MaxResponseBytes)
+		resp := events.APIGatewayV2HTTPResponse{StatusCode: w.status, Headers: map[string]string{}}
+		for k, vs := range w.header {
+			if k == "Set-Cookie" {
+				resp.Cookies = append(resp.Cookies, vs...)
+				continue
+			}
+			resp.Headers[k] = strings.Join(vs, ", ")
+		}
+		resp.Body, resp.IsBase64Encoded = w.encodedBody()
+		return resp, nil
+	}
+}
+
+// REST adapts h to API Gateway REST API proxy events (Lambda proxy
+// integration, v1), for lambda.Start. Headers and query come from the
+// multi-value maps when present; the response uses multiValueHeaders only,
+// so repeated headers such as Set-Cookie all arrive.
+func REST(h http.Handler, o Options) func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+	return func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+		base := o.BasePath
+		if base == "" {
+			if p := ev.RequestContext.Path; p != ev.Path && strings.HasSuffix(p, ev.Path) {
+				base = strings.TrimSuffix(p, ev.Path)
+			}
+		}
+		header := headerV1(ev.Headers, ev.MultiValueHeaders)
+		q := url.Values{}
+		if len(ev.MultiValueQueryStringParameters) > 0 {
+			for k, vs := range ev.MultiValueQueryStringParameters {
+				q[k] = append(q[k], vs...)
+			}
+		} else {
+			for k, v := range ev.QueryStringParameters {
+				q.Set(k, v)
+			}
+		}
+		ctx = context.WithValue(ctx, eventV1Key{}, &ev)
+		r, err := newRequest(ctx, ev.HTTPMethod, ev.Path, q.Encode(), header, ev.Body, ev.IsBase64Encoded,
+			ev.RequestContext.DomainName, ev.RequestContext.Identity.SourceIP)
+		if err != nil {
+			return events.APIGatewayProxyResponse{}, err
+		}
+		w := serve(h, r, base, o.MaxResponseBytes)
+		resp := events.APIGatewayProxyResponse{StatusCode: w.status, MultiValueHeaders: map[string][]string(w.header)}
+		resp.Body, resp.IsBase64Encoded = w.encodedBody()
+		return resp, nil
+	}
+}
+
+// headerV1 prefers the multi-value map, which keeps a repeated header
+// repeated (two Authorization headers must stay two).
+func headerV1(single map[string]string, multi map[string][]string) http.Header {
+	h := http.Header{}
+	if len(multi) > 0 {
+		for k, vs := range multi {
+			for _, v := range vs {
+				h.Add(k, v)
+			}
+		}
+		return h
+	}
+	for k, v := range single {
+		h.Set(k, v)
+	}
+	return h
+}
+
+func newRequest(ctx context.Context, method, path, rawQuery string, header http.Header, body string, b64 bool, domain, sourceIP string) (*http.Request, error) {
+	var data []byte
+	if b64 {
+		var err error
+		if data, err = base64.StdEncoding.DecodeString(body); err != nil {
+			return nil, fmt.Errorf("%w: body is not base64", ErrBadEvent)
+		}
+	} else {
+		data = []byte(body)
+	}
+	if method == "" {
+		method = http.MethodGet
+	}
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	u, err := url.ParseRequestURI(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: path", ErrBadEvent)
+	}
+	u.RawQuery = rawQuery
+	r, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadEvent, err)
+	}
+	r.Header = header
+	r.RequestURI = u.RequestURI()
+	r.Host = header.Get("Host")
+	if r.Host == "" {
+		r.Host = domain
+	}
+	r.URL.Host = r.Host
+	r.URL.Scheme = "https" // API Gateway endpoints are TLS only
+	if sourceIP != "" {
+		r.RemoteAddr = sourceIP + ":0"
+	}
+	return r, nil
+}
+
+// response collects what the handler writes.
+type response struct {
+	header   http.Header
+	status   int
+	body     bytes.Buffer
+	max      int
+	overflow bool
+}
+
+func (w *response) Header() http.Header { return w.header }
+
+func (w *response) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+}
+
+func (w *response) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	if w.body.Len()+len(p) > w.max {
+		w.overflow = true
+		return 0, errors.New("lambdaauth: response larger than MaxResponseBytes")
+	}
+	return w.body.Write(p)
+}
+
+func serve(h http.Handler, r *http.Request, base string, max int) *response {
+	if max <= 0 {
+		max = defaultMaxResponseBytes
+	}
+	w := &response{header: http.Header{}, max: max}
+	h.ServeHTTP(w, r)
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	if w.overflow {
+		w.header = http.Header{"Content-Type": {"text/plain; charset=utf-8"}}
+		w.status = http.StatusBadGateway
+		w.body.Reset()
+		w.body.WriteString("response too large\n")
+	}
+	if loc := w.header.Get("Location"); base != "" && base != "/" && strings.HasPrefix(loc, "/") &&
+		!strings.HasPrefix(loc, "//") && !strings.HasPrefix(loc, `/\`) &&
+		loc != base && !strings.HasPrefix(loc, base+"/") && !strings.HasPrefix(loc, base+"?") {
+		w.header.Set("Location", base+loc)
+	}
+	return w
+}
+
+// encodedBody returns the body as text, or base64 for anything that is not
+// text (API Gateway then decodes it for the client).
+func (w *response) encodedBody() (string, bool) {
+	ct := w.header.Get("Content-Type")
+	if ct == "" && w.body.Len() > 0 {
+		ct = http.DetectContentType(w.body.Bytes())
+	}
+	if isText(ct) {
+		return w.body.String(), false
+	}
+	return base64.StdEncoding.EncodeToString(w.body.Bytes()), true
+}
+
+func isText(ct string) bool {
+	mt, _, _ := strings.Cut(strings.ToLower(ct), ";")
+	mt = strings.TrimSpace(mt)
+	switch {
+	case mt == "", strings.HasPrefix(mt, "text/"), strings.HasSuffix(mt, "+json"), strings.HasSuffix(mt, "+xml"):
+		return true
+	}
+	switch mt {
+	case "application/json", "application/xml", "application/javascript", "application/x-www-form-urlencoded":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,129 @@
+package lambdaauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/pubauth/awsauth/authflow"
+)
+
+// ErrUnauthorized is what an authorizer returns for a missing or invalid
+// token: API Gateway answers 401 when a Lambda authorizer fails with exactly
+// the message "Unauthorized".
+var ErrUnauthorized = errors.New("Unauthorized")
+
+// ErrMethodARN is returned, wrapped, for a methodArn that is not
+// arn:PARTITION:execute-api:REGION:ACCOUNT:API_ID/STAGE/METHOD/PATH.
+var ErrMethodARN = errors.New("lambdaauth: malformed methodArn")
+
+// AuthenticateV2 applies b.Authenticate to an HTTP API event's headers.
+// API Gateway joins repeated headers with commas, so two Authorization
+// headers arrive as one invalid credential: ErrInvalidRequest.
+func AuthenticateV2(ctx context.Context, b *authflow.Bearer, ev *events.APIGatewayV2HTTPRequest, reqs ...authflow.Requirement) (*authflow.Claims, error) {
+	h := http.Header{}
+	for k, v := range ev.Headers {
+		h.Set(k, v)
+	}
+	return b.Authenticate(ctx, h, reqs...)
+}
+
+// AuthenticateV1 applies b.Authenticate to a REST API proxy event's headers
+// (the multi-value map when present).
+func AuthenticateV1(ctx context.Context, b *authflow.Bearer, ev *events.APIGatewayProxyRequest, reqs ...authflow.Requirement) (*authflow.Claims, error) {
+	return b.Authenticate(ctx, headerV1(ev.Headers, ev.MultiValueHeaders), reqs...)
+}
+
+// TokenAuthorizer returns a REST API TOKEN authorizer, for lambda.Start: the
+// identity source (normally method.request.header.Authorization) must hold
+// "Bearer <token>". A valid token that meets reqs gets an Allow policy for
+// every method and path of the stage; a valid token refused by reqs gets
+// the same Deny (403); no token or an invalid one returns ErrUnauthorized
+// (401). A key set that can't be fetched returns an error (500): the token
+// may be good. The context holds the claims (see Context).
+func TokenAuthorizer(b *authflow.Bearer, reqs ...authflow.Requirement) func(context.Context, events.APIGatewayCustomAuthorizerRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+	return func(ctx context.Context, ev events.APIGatewayCustomAuthorizerRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+		h := http.Header{}
+		if ev.AuthorizationToken != "" {
+			h.Set("Authorization", ev.AuthorizationToken)
+		}
+		return authorize(ctx, b, h, ev.MethodArn, reqs)
+	}
+}
+
+// RequestAuthorizer is TokenAuthorizer for the REQUEST type: the token comes
+// from the event's Authorization header (the multi-value map when present,
+// so that two headers are refused). Set the authorizer's identity source to
+// method.request.header.Authorization so API Gateway caches per token.
+func RequestAuthorizer(b *authflow.Bearer, reqs ...authflow.Requirement) func(context.Context, events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+	return func(ctx context.Context, ev events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+		return authorize(ctx, b, headerV1(ev.Headers, ev.MultiValueHeaders), ev.MethodArn, reqs)
+	}
+}
+
+func authorize(ctx context.Context, b *authflow.Bearer, h http.Header, methodARN string, reqs []authflow.Requirement) (events.APIGatewayCustomAuthorizerResponse, error) {
+	resource, err := StageARN(methodARN)
+	if err != nil {
+		return events.APIGatewayCustomAuthorizerResponse{}, err
+	}
+	c, err := b.Authenticate(ctx, h)
+	switch {
+	case errors.Is(err, authflow.ErrKeySetUnavailable):
+		return events.APIGatewayCustomAuthorizerResponse{}, fmt.Errorf("lambdaauth: %w", err)
+	case err != nil:
+		return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
+	}
+	effect := "Allow"
+	for _, req := range reqs {
+		if req(c) != nil {
+			effect = "Deny"
+			break
+		}
+	}
+	return events.APIGatewayCustomAuthorizerResponse{
+		PrincipalID: c.Subject,
+		PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{
+			Version: "2012-10-17",
+			Statement: []events.IAMPolicyStatement{{
+				Action: []string{"execute-api:Invoke"}, Effect: effect, Resource: []string{resource},
+			}},
+		},
+		Context: Context(c),
+	}, nil
+}
+
+// StageARN turns a methodArn
+// (arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/orders/42)
+// into the ARN of every method and path of its stage
+// (arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/*/*).
+func StageARN(methodARN string) (string, error) {
+	api, rest, ok := strings.Cut(methodARN, "/")
+	stage, _, _ := strings.Cut(rest, "/")
+	f := strings.Split(api, ":")
+	if !ok || stage == "" || len(f) != 6 || f[0] != "arn" || f[1] == "" || f[2] != "execute-api" ||
+		f[3] == "" || f[4] == "" || f[5] == "" {
+		return "", fmt.Errorf("%w", ErrMethodARN)
+	}
+	return api + "/" + stage + "/*/*", nil
+}
+
+// Context is the authorizer context for c: string values only, as API
+// Gateway passes them on ($context.authorizer.<key> in mapping templates,
+// requestContext.authorizer in the integration's event): sub, iss,
+// client_id, token_use, username, scope (space-separated) and
+// cognito:groups (comma-separated).
+func Context(c *authflow.Claims) map[string]any {
+	return map[string]any{
+		"sub":            c.Subject,
+		"iss":            c.Issuer,
+		"client_id":      c.ClientID,
+		"token_use":      c.TokenUse,
+		"username":       c.Username,
+		"scope":          strings.Join(c.Scopes, " "),
+		"cognito:groups": strings.Join(c.Groups, ","),
+	}
+}

@@ -1,0 +1,17 @@
+// Package lambdaauth runs authflow's bearer-token rules and net/http
+// handlers under AWS Lambda behind Amazon API Gateway, with aws-lambda-go.
+// It is its own package so that an importer of authflow compiles no
+// aws-lambda-go.
+//
+//   - HTTPAPI and REST adapt one http.Handler (an authflow.Bearer.Require
+//     API, authflow's Login/Callback/Logout, any mux) to HTTP API payload
+//     format 2.0 events and to REST API (v1) proxy events: every Set-Cookie
+//     is kept (v2 "cookies", v1 "multiValueHeaders"), and a redirect to an
+//     absolute path keeps the API Gateway stage prefix.
+//   - AuthenticateV2 and AuthenticateV1 apply Bearer.Authenticate to an
+//     event, for handlers written against the events directly.
+//   - TokenAuthorizer and RequestAuthorizer are REST API Lambda authorizers
+//     (TOKEN and REQUEST types) that return an IAM policy for the whole API
+//     (API Gateway caches the policy per token, so it must not name one
+//     method) and the token's claims as the authorizer context.
+package lambdaauth

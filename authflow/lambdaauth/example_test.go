@@ -1,0 +1,93 @@
+package lambdaauth_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/pubauth/awsauth/authflow"
+	"github.com/pubauth/awsauth/authflow/lambdaauth"
+)
+
+func exampleBearer() (*authflow.Bearer, string) {
+	jwksJSON, err := os.ReadFile("../../internal/jwks/testdata/cognito_jwks.json")
+	if err != nil {
+		log.Fatal(err)
+	}
+	raw, err := os.ReadFile("../../internal/jwks/testdata/cognito_access_token.jwt")
+	if err != nil {
+		log.Fatal(err)
+	}
+	b, err := authflow.NewBearer(context.Background(), authflow.BearerConfig{
+		Issuer:    authflow.CognitoIssuer("eu-west-1", "eu-west-1_AbCdEfGhI"),
+		ClientIDs: []string{"1example23456789abcdefghij"},
+		JWKS:      jwksJSON, // offline here; in Lambda leave it out and the pool's jwks.json is fetched
+		// The example token lives 100 years; real ones live hours.
+		MaxLifetime: 200 * 365 * 24 * time.Hour,
+		Logger:      slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	return b, strings.TrimSpace(string(raw))
+}
+
+// A REST API TOKEN authorizer: in main, lambda.Start(lambdaauth.TokenAuthorizer(b, ...)).
+func ExampleTokenAuthorizer() {
+	b, token := exampleBearer()
+	authorizer := lambdaauth.TokenAuthorizer(b, authflow.Scopes("orders/read"))
+
+	resp, err := authorizer(context.Background(), events.APIGatewayCustomAuthorizerRequest{
+		Type:               "TOKEN",
+		AuthorizationToken: "Bearer " + token,
+		MethodArn:          "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/orders/42",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	st := resp.PolicyDocument.Statement[0]
+	fmt.Println(resp.PrincipalID, st.Effect, st.Resource[0])
+	fmt.Println(resp.Context["username"], resp.Context["scope"])
+
+	_, err = authorizer(context.Background(), events.APIGatewayCustomAuthorizerRequest{
+		Type: "TOKEN", AuthorizationToken: "Bearer not-a-token",
+		MethodArn: "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/orders/42",
+	})
+	fmt.Println(err)
+	// Output:
+	// 6f1c2e7a-9b3d-4c8e-a1f0-2d4b6c8e0a12 Allow arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/*/*
+	// alice.example openid email profile orders/read orders/write
+	// Unauthorized
+}
+
+// The same net/http handler under an HTTP API: in main,
+// lambda.Start(lambdaauth.HTTPAPI(mux, lambdaauth.Options{})).
+func ExampleHTTPAPI() {
+	b, token := exampleBearer()
+	mux := http.NewServeMux()
+	mux.Handle("GET /orders", b.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "orders of %s", authflow.BearerClaimsFrom(r.Context()).Username)
+	}), authflow.Scopes("orders/read")))
+	handler := lambdaauth.HTTPAPI(mux, lambdaauth.Options{})
+
+	ev := events.APIGatewayV2HTTPRequest{
+		RawPath: "/prod/orders",
+		Headers: map[string]string{"authorization": "Bearer " + token},
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			Stage: "prod", HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "GET"},
+		},
+	}
+	resp, err := handler(context.Background(), ev)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(resp.StatusCode, resp.Body)
+	// Output: 200 orders of alice.example
+}

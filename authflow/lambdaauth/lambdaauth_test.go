@@ -1,0 +1,354 @@
+package lambdaauth
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/pubauth/awsauth/authflow"
+)
+
+const (
+	testIssuer = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TestPool1"
+	testClient = "lambda-client-1"
+)
+
+// issuer signs Cognito-shaped tokens with a key generated in the test; the
+// Bearer holds its JWKS offline.
+type issuer struct {
+	t   *testing.T
+	key *rsa.PrivateKey
+	now time.Time
+}
+
+func newIssuer(t *testing.T) *issuer {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &issuer{t: t, key: k, now: time.Now()}
+}
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+func (is *issuer) jwks() []byte {
+	b, _ := json.Marshal(map[string]any{"keys": []any{map[string]any{
+		"kty": "RSA", "kid": "k1", "use": "sig", "alg": "RS256",
+		"n": b64(is.key.N.Bytes()), "e": b64(big.NewInt(int64(is.key.E)).Bytes()),
+	}}})
+	return b
+}
+
+func (is *issuer) token(mod func(map[string]any)) string {
+	c := map[string]any{
+		"iss": testIssuer, "sub": "alice-sub", "client_id": testClient, "token_use": "access",
+		"scope": "orders/read", "cognito:groups": []string{"admin", "ops"}, "username": "alice",
+		"iat": is.now.Unix(), "exp": is.now.Add(time.Hour).Unix(),
+	}
+	if mod != nil {
+		mod(c)
+	}
+	hb, _ := json.Marshal(map[string]any{"alg": "RS256", "kid": "k1"})
+	cb, _ := json.Marshal(c)
+	input := b64(hb) + "." + b64(cb)
+	sum := sha256.Sum256([]byte(input))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, is.key, crypto.SHA256, sum[:])
+	if err != nil {
+		is.t.Fatal(err)
+	}
+	return input + "." + b64(sig)
+}
+
+func (is *issuer) bearer() *authflow.Bearer {
+	b, err := authflow.NewBearer(is.t.Context(), authflow.BearerConfig{
+		Issuer: testIssuer, ClientIDs: []string{testClient}, JWKS: is.jwks(),
+		Now: func() time.Time { return is.now }, Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		is.t.Fatal(err)
+	}
+	return b
+}
+
+// fixture reads testdata/name, puts tok where {{TOKEN}} stands, and decodes it into v.
+func fixture(t *testing.T, name, tok string, v any) {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(strings.ReplaceAll(string(b), "{{TOKEN}}", tok)), v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// app is the net/http side: an API that needs orders/read, and a login
+// route that redirects to an absolute path and sets two cookies.
+func app(b *authflow.Bearer, seen *http.Request) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/orders", b.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		*seen = *r
+		body, _ := io.ReadAll(r.Body)
+		c := authflow.BearerClaimsFrom(r.Context())
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Add("Set-Cookie", "a=1; Path=/; Secure")
+		w.Header().Add("Set-Cookie", "b=2; Path=/; Secure")
+		json.NewEncoder(w).Encode(map[string]string{"sub": c.Subject, "body": string(body), "page": r.URL.Query().Get("page")})
+	}), authflow.Scopes("orders/read")))
+	mux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
+		*seen = *r
+		http.SetCookie(w, &http.Cookie{Name: "__Host-flow1", Value: "x", Path: "/", Secure: true})
+		http.SetCookie(w, &http.Cookie{Name: "__Host-flow2", Value: "y", Path: "/", Secure: true})
+		http.Redirect(w, r, "/callback?state=s", http.StatusFound)
+	})
+	mux.HandleFunc("/png", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/png")
+		w.Write([]byte{0x89, 'P', 'N', 'G', 0, 1, 2})
+	})
+	return mux
+}
+
+func TestHTTPAPI(t *testing.T) {
+	is := newIssuer(t)
+	b := is.bearer()
+	var seen http.Request
+	h := HTTPAPI(app(b, &seen), Options{})
+	ctx := context.Background()
+
+	var ev events.APIGatewayV2HTTPRequest
+	fixture(t, "httpapi_v2_orders.json", is.token(nil), &ev)
+	resp, err := h(ctx, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 || resp.IsBase64Encoded {
+		t.Fatalf("%d %s", resp.StatusCode, resp.Body)
+	}
+	var body map[string]string
+	if err := json.Unmarshal([]byte(resp.Body), &body); err != nil || body["sub"] != "alice-sub" || body["page"] != "2" {
+		t.Fatalf("body %s: %v", resp.Body, err)
+	}
+	if got := strings.Join(resp.Cookies, " | "); got != "a=1; Path=/; Secure | b=2; Path=/; Secure" {
+		t.Errorf("cookies = %q", got)
+	}
+	if _, ok := resp.Headers["Set-Cookie"]; ok {
+		t.Error("Set-Cookie left in headers")
+	}
+	if seen.URL.Path != "/orders" || seen.Host != "abc123defg.execute-api.eu-west-1.amazonaws.com" ||
+		seen.RemoteAddr != "203.0.113.7:0" || EventV2From(seen.Context()) == nil {
+		t.Errorf("request seen: path %q host %q remote %q", seen.URL.Path, seen.Host, seen.RemoteAddr)
+	}
+	if c, err := seen.Cookie("lang"); err != nil || c.Value != "en" {
+		t.Errorf("cookies of the event not passed on: %v", err)
+	}
+
+	// The same rules as net/http: no token, an ID token, another client, a tampered token, no scope.
+	for name, tc := range map[string]struct {
+		tok    string
+		status int
+		code   string
+	}{
+		"no token":       {"", 401, ""},
+		"ID token":       {is.token(func(c map[string]any) { c["token_use"] = "id"; c["aud"] = testClient; delete(c, "client_id") }), 401, "invalid_token"},
+		"another client": {is.token(func(c map[string]any) { c["client_id"] = "other" }), 401, "invalid_token"},
+		"tampered":       {is.token(nil)[:40] + "x" + is.token(nil)[41:], 401, "invalid_token"},
+		"no scope":       {is.token(func(c map[string]any) { c["scope"] = "openid" }), 403, "insufficient_scope"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var ev events.APIGatewayV2HTTPRequest
+			fixture(t, "httpapi_v2_orders.json", tc.tok, &ev)
+			if tc.tok == "" {
+				delete(ev.Headers, "authorization")
+			}
+			resp, err := h(ctx, ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.status)
+			}
+			if ch := resp.Headers["Www-Authenticate"]; !strings.HasPrefix(ch, "Bearer") || !strings.Contains(ch, tc.code) {
+				t.Errorf("WWW-Authenticate = %q", ch)
+			}
+		})
+	}
+
+	// A redirect to an absolute path keeps the stage prefix; both cookies arrive.
+	var login events.APIGatewayV2HTTPRequest
+	fixture(t, "httpapi_v2_login.json", "", &login)
+	resp, err = h(ctx, login)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusFound || resp.Headers["Location"] != "/prod/callback?state=s" || len(resp.Cookies) != 2 {
+		t.Fatalf("login: %d %v %v", resp.StatusCode, resp.Headers, resp.Cookies)
+	}
+	if seen.URL.Path != "/login" || seen.URL.Query().Get("return_to") != "/prod/orders" {
+		t.Errorf("login request: %v", seen.URL)
+	}
+	// BasePath "/" disables the prefix (custom domain without a mapping).
+	resp, _ = HTTPAPI(app(b, &seen), Options{BasePath: "/"})(ctx, login)
+	if resp.Headers["Location"] != "/callback?state=s" {
+		t.Errorf("BasePath /: Location %q", resp.Headers["Location"])
+	}
+
+	// Binary bodies go back base64-encoded.
+	login.RawPath = "/prod/png"
+	resp, _ = h(ctx, login)
+	if !resp.IsBase64Encoded || resp.Body != base64.StdEncoding.EncodeToString([]byte{0x89, 'P', 'N', 'G', 0, 1, 2}) {
+		t.Errorf("binary body: %v %q", resp.IsBase64Encoded, resp.Body)
+	}
+}
+
+func TestREST(t *testing.T) {
+	is := newIssuer(t)
+	b := is.bearer()
+	var seen http.Request
+	h := REST(app(b, &seen), Options{})
+	ctx := context.Background()
+
+	var ev events.APIGatewayProxyRequest
+	fixture(t, "rest_v1_orders.json", is.token(nil), &ev)
+	resp, err := h(ctx, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]string
+	if resp.StatusCode != 200 || json.Unmarshal([]byte(resp.Body), &body) != nil || body["body"] != `{"item":"book","qty":2}` {
+		t.Fatalf("%d %s", resp.StatusCode, resp.Body)
+	}
+	if got := resp.MultiValueHeaders["Set-Cookie"]; len(got) != 2 {
+		t.Errorf("Set-Cookie = %q, want both", got)
+	}
+	if seen.Method != http.MethodPost || seen.URL.Path != "/orders" || seen.URL.Query().Get("dry_run") != "1" || EventV1From(seen.Context()) == nil {
+		t.Errorf("request seen: %s %v", seen.Method, seen.URL)
+	}
+
+	// Two Authorization headers stay two: 400 invalid_request (RFC 6750 §3.1).
+	var two events.APIGatewayProxyRequest
+	fixture(t, "rest_v1_two_authorization.json", is.token(nil), &two)
+	resp, err = h(ctx, two)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 400 || !strings.Contains(strings.Join(resp.MultiValueHeaders["Www-Authenticate"], ""), "invalid_request") {
+		t.Fatalf("two headers: %d %v", resp.StatusCode, resp.MultiValueHeaders)
+	}
+	if _, err := AuthenticateV1(ctx, b, &two); !errors.Is(err, authflow.ErrInvalidRequest) {
+		t.Errorf("AuthenticateV1, two headers: %v", err)
+	}
+	if c, err := AuthenticateV1(ctx, b, &ev, authflow.Scopes("orders/read")); err != nil || c.Username != "alice" {
+		t.Errorf("AuthenticateV1: %v", err)
+	}
+
+	// The stage prefix comes from requestContext.path.
+	ev.Path, ev.RequestContext.Path, ev.HTTPMethod = "/login", "/prod/login", http.MethodGet
+	resp, _ = h(ctx, ev)
+	if resp.StatusCode != http.StatusFound || resp.MultiValueHeaders["Location"][0] != "/prod/callback?state=s" ||
+		len(resp.MultiValueHeaders["Set-Cookie"]) != 2 {
+		t.Errorf("REST redirect: %d %v", resp.StatusCode, resp.MultiValueHeaders)
+	}
+
+	ev.IsBase64Encoded, ev.Body = true, "%%%"
+	if _, err := h(ctx, ev); !errors.Is(err, ErrBadEvent) {
+		t.Errorf("bad base64 body: %v", err)
+	}
+}
+
+func TestAuthorizers(t *testing.T) {
+	is := newIssuer(t)
+	b := is.bearer()
+	ctx := context.Background()
+	const wildcard = "arn:aws:execute-api:eu-west-1:123456789012:abc123defg/prod/*/*"
+
+	var tokEv events.APIGatewayCustomAuthorizerRequest
+	fixture(t, "authorizer_token.json", is.token(nil), &tokEv)
+	resp, err := TokenAuthorizer(b, authflow.Scopes("orders/read"))(ctx, tokEv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := resp.PolicyDocument.Statement
+	if resp.PrincipalID != "alice-sub" || len(st) != 1 || st[0].Effect != "Allow" || st[0].Resource[0] != wildcard ||
+		st[0].Action[0] != "execute-api:Invoke" || resp.PolicyDocument.Version != "2012-10-17" {
+		t.Fatalf("policy %+v", resp)
+	}
+	if resp.Context["scope"] != "orders/read" || resp.Context["cognito:groups"] != "admin,ops" || resp.Context["client_id"] != testClient {
+		t.Errorf("context %v", resp.Context)
+	}
+	// The response marshals as API Gateway expects.
+	out, _ := json.Marshal(resp)
+	if !strings.Contains(string(out), `"policyDocument":{"Version":"2012-10-17","Statement":[{"Action":["execute-api:Invoke"],"Effect":"Allow","Resource":["`+wildcard+`"]}]}`) {
+		t.Errorf("JSON %s", out)
+	}
+
+	// Missing scope → Deny (403); bad tokens → "Unauthorized" (401).
+	fixture(t, "authorizer_token.json", is.token(func(c map[string]any) { c["scope"] = "openid" }), &tokEv)
+	resp, err = TokenAuthorizer(b, authflow.Scopes("orders/read"))(ctx, tokEv)
+	if err != nil || resp.PolicyDocument.Statement[0].Effect != "Deny" {
+		t.Fatalf("no scope: %+v %v", resp, err)
+	}
+	for name, tok := range map[string]string{
+		"ID token":       is.token(func(c map[string]any) { c["token_use"] = "id" }),
+		"another client": is.token(func(c map[string]any) { c["client_id"] = "x" }),
+		"expired":        is.token(func(c map[string]any) { c["exp"] = is.now.Add(-time.Hour).Unix() }),
+		"garbage":        "abc",
+	} {
+		fixture(t, "authorizer_token.json", tok, &tokEv)
+		_, err := TokenAuthorizer(b)(ctx, tokEv)
+		if err == nil || err.Error() != "Unauthorized" {
+			t.Errorf("%s: %v, want Unauthorized", name, err)
+		}
+	}
+	tokEv.AuthorizationToken = ""
+	if _, err := TokenAuthorizer(b)(ctx, tokEv); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("no token: %v", err)
+	}
+	tokEv.MethodArn = "arn:aws:s3:::bucket"
+	if _, err := TokenAuthorizer(b)(ctx, tokEv); !errors.Is(err, ErrMethodARN) {
+		t.Errorf("bad methodArn: %v", err)
+	}
+
+	var reqEv events.APIGatewayCustomAuthorizerRequestTypeRequest
+	fixture(t, "authorizer_request.json", is.token(nil), &reqEv)
+	resp, err = RequestAuthorizer(b, authflow.Groups("admin"))(ctx, reqEv)
+	if err != nil || resp.PolicyDocument.Statement[0].Effect != "Allow" || resp.PolicyDocument.Statement[0].Resource[0] != wildcard {
+		t.Fatalf("REQUEST authorizer: %+v %v", resp, err)
+	}
+	reqEv.MultiValueHeaders["Authorization"] = append(reqEv.MultiValueHeaders["Authorization"], "Bearer x")
+	if _, err := RequestAuthorizer(b)(ctx, reqEv); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("two headers: %v", err)
+	}
+}
+
+func TestStageARN(t *testing.T) {
+	for in, want := range map[string]string{
+		"arn:aws:execute-api:eu-west-1:123456789012:abc/prod/GET/orders":   "arn:aws:execute-api:eu-west-1:123456789012:abc/prod/*/*",
+		"arn:aws-cn:execute-api:cn-north-1:123456789012:abc/$default/GET/": "arn:aws-cn:execute-api:cn-north-1:123456789012:abc/$default/*/*",
+		"arn:aws:execute-api:eu-west-1:123456789012:abc/prod/POST/a/b/c":   "arn:aws:execute-api:eu-west-1:123456789012:abc/prod/*/*",
+		"arn:aws:execute-api:eu-west-1:123456789012:abc":                   "",
+		"arn:aws:lambda:eu-west-1:123456789012:function/prod/GET/x":        "",
+		"arn:aws:execute-api:eu-west-1::abc/prod/GET/x":                    "",
+		"": "",
+		"arn:aws:execute-api:eu-west-1:123456789012:abc:extra/prod/GET/x": "",
+	} {
+		got, err := StageARN(in)
+		if got != want || (want == "") != (err != nil) {
+			t.Errorf("StageARN(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
