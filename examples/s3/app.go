@@ -13,11 +13,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cognitoidentity"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/pubauth/awsauth/authflow"
 	"github.com/pubauth/awsauth/awscreds"
+	"github.com/pubauth/awsauth/tokenstore"
 )
 
 // defaultMaxUpload is MAX_UPLOAD_BYTES's default, 10 MiB.
@@ -28,9 +30,14 @@ type config struct {
 	CognitoDomain                               string
 	ListenAddr                                  string
 	RoleARN, Bucket                             string
-	PathStyle                                   bool
-	CookieKey                                   []byte
-	MaxUploadBytes                              int64
+	// IdentityPoolID selects the identity-pool (basic flow) mode: the user's
+	// ID token goes to Cognito GetId and GetOpenIdToken, and the identity
+	// pool's token to STS; the prefix is the identity id. Empty: STS web
+	// identity with the ID token itself, and the prefix is the sub.
+	IdentityPoolID string
+	PathStyle      bool
+	CookieKey      []byte
+	MaxUploadBytes int64
 
 	// CredentialsDuration is the lifetime asked of STS (DurationSeconds).
 	CredentialsDuration time.Duration
@@ -40,19 +47,24 @@ type config struct {
 	ExpiryWindow           time.Duration
 	ExpiryWindowJitterFrac float64
 
-	// wrapSTS lets tests count STS calls; nil = the SDK's client as is.
-	wrapSTS func(awscreds.AssumeRoleWithWebIdentityAPIClient) awscreds.AssumeRoleWithWebIdentityAPIClient
+	// wrapSTS and wrapCognito let tests count calls; nil = the SDK's clients as they are.
+	wrapSTS     func(awscreds.AssumeRoleWithWebIdentityAPIClient) awscreds.AssumeRoleWithWebIdentityAPIClient
+	wrapCognito func(awscreds.IdentityPoolAPIClient) awscreds.IdentityPoolAPIClient
 }
 
 type app struct {
 	http.Handler
-	auth   *authflow.Handler
-	sts    awscreds.AssumeRoleWithWebIdentityAPIClient
-	s3     *s3.Client
-	users  *awscreds.UserCache
-	cfg    config
-	origin string // the app's own origin, for the upload's Origin check
-	logger *slog.Logger
+	auth *authflow.Handler
+	sts  awscreds.AssumeRoleWithWebIdentityAPIClient
+	s3   *s3.Client
+	// cognito and identityIDs serve the identity-pool mode; cognito is nil
+	// in the web-identity mode.
+	cognito     awscreds.IdentityPoolAPIClient
+	identityIDs tokenstore.Store
+	users       *awscreds.UserCache
+	cfg         config
+	origin      string // the app's own origin, for the upload's Origin check
+	logger      *slog.Logger
 }
 
 // newApp builds the app: discovery at the provider happens here, no AWS call.
@@ -104,6 +116,17 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 	if cfg.wrapSTS != nil {
 		a.sts = cfg.wrapSTS(a.sts)
 	}
+	if cfg.IdentityPoolID != "" {
+		// GetId and GetOpenIdToken are authorized by the Logins alone.
+		a.cognito = cognitoidentity.NewFromConfig(awsCfg, func(o *cognitoidentity.Options) { o.Credentials = aws.AnonymousCredentials{} })
+		if cfg.wrapCognito != nil {
+			a.cognito = cfg.wrapCognito(a.cognito)
+		}
+		// One identity id per user, kept across sessions: GetId runs once per
+		// user while the process lives. A shared store (redisstore, ...) keeps
+		// it across instances and restarts too.
+		a.identityIDs = tokenstore.NewMemory()
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.home)
 	mux.Handle("GET /login", auth.Login())
@@ -121,9 +144,46 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 // UserCache renews them ExpiryWindow (less jitter) before they expire.
 func (a *app) credentials(s *authflow.Session) *aws.CredentialsCache {
 	return a.users.Get(s.ID, func() aws.CredentialsProvider {
+		if a.cognito != nil {
+			return a.identityPool(s)
+		}
 		return awscreds.NewWebIdentity(a.sts, a.cfg.RoleARN, a.auth.IDTokenFunc(s.ID),
 			func(o *awscreds.WebIdentityOptions) { o.Duration = a.cfg.CredentialsDuration })
 	})
+}
+
+// identityPool is the identity-pool mode's provider for s: Cognito's basic
+// flow (GetId, GetOpenIdToken, then STS AssumeRoleWithWebIdentity of
+// RoleARN with the identity pool's token, which STS trusts without an IAM
+// OIDC provider). Building one calls nothing.
+func (a *app) identityPool(s *authflow.Session) *awscreds.IdentityPool {
+	return awscreds.NewIdentityPool(a.cognito, a.cfg.IdentityPoolID, func(o *awscreds.IdentityPoolOptions) {
+		// The Logins key is the issuer without https://, for a Cognito user
+		// pool (cognito-idp.<region>.amazonaws.com/<pool id>) as for an OIDC
+		// provider the pool trusts.
+		o.Logins = awscreds.OIDCLogins(a.cfg.Issuer, a.auth.IDTokenFunc(s.ID))
+		o.RoleARN = a.cfg.RoleARN
+		o.STS = a.sts
+		o.Duration = a.cfg.CredentialsDuration
+		o.Store = a.identityIDs
+		o.Logger = a.logger
+	})
+}
+
+// prefix returns the user's key prefix: "<sub>/" with web identity (the
+// storage policy's ${jwt:sub} or ${aws:PrincipalTag/sub}), "<identity id>/"
+// with an identity pool (${cognito-identity.amazonaws.com:sub}). It wraps
+// errUnsupportedSubject for an id that can't be a prefix, and the
+// provider's error when the identity id can't be had.
+func (a *app) prefix(ctx context.Context, s *authflow.Session) (string, error) {
+	if a.cognito == nil {
+		return userPrefix(s.Subject)
+	}
+	id, err := a.identityPool(s).IdentityID(ctx)
+	if err != nil {
+		return "", err
+	}
+	return userPrefix(id)
 }
 
 var homePage = template.Must(template.New("home").Parse(`<!doctype html>

@@ -19,8 +19,8 @@ func TestParseConfig(t *testing.T) {
 
 	t.Run("environment and defaults", func(t *testing.T) {
 		env := map[string]string{"LISTEN_ADDR": "127.0.0.1:9999", "S3_PATH_STYLE": "true", "MAX_UPLOAD_BYTES": "1024",
-			"COGNITO_DOMAIN": "files.auth.eu-west-1.amazoncognito.com",
-			"COOKIE_KEY":     base64.StdEncoding.EncodeToString(make([]byte, 32))}
+			"COGNITO_DOMAIN": "files.auth.eu-west-1.amazoncognito.com", "IDENTITY_POOL_ID": "eu-west-1:6f1c2a5e-0c1b-4f0e-9d7a-2b8e5f3c1a90",
+			"COOKIE_KEY": base64.StdEncoding.EncodeToString(make([]byte, 32))}
 		for k, v := range required {
 			env[k] = v
 		}
@@ -31,6 +31,7 @@ func TestParseConfig(t *testing.T) {
 		assert.Equal(t, int64(1024), c.MaxUploadBytes)
 		assert.Equal(t, "files.auth.eu-west-1.amazoncognito.com", c.CognitoDomain)
 		assert.Len(t, c.CookieKey, 32)
+		assert.Equal(t, "eu-west-1:6f1c2a5e-0c1b-4f0e-9d7a-2b8e5f3c1a90", c.IdentityPoolID)
 		assert.Equal(t, 15*time.Minute, c.CredentialsDuration)
 		assert.Equal(t, time.Minute, c.ExpiryWindow)
 		assert.Equal(t, 0.5, c.ExpiryWindowJitterFrac)
@@ -45,11 +46,11 @@ func TestParseConfig(t *testing.T) {
 
 	t.Run("errors name every bad setting", func(t *testing.T) {
 		_, err := parseConfig([]string{"-credentials-expiry-window", "1h"}, envOf(map[string]string{
-			"S3_PATH_STYLE": "maybe", "MAX_UPLOAD_BYTES": "-1", "COOKIE_KEY": "short",
+			"S3_PATH_STYLE": "maybe", "MAX_UPLOAD_BYTES": "-1", "COOKIE_KEY": "short", "IDENTITY_POOL_ID": "eu-west-1_AbC",
 		}))
 		require.Error(t, err)
 		for _, want := range []string{"OIDC_ISSUER", "OIDC_CLIENT_ID", "ROLE_ARN", "S3_BUCKET", "S3_PATH_STYLE",
-			"MAX_UPLOAD_BYTES", "COOKIE_KEY", "credentials-expiry-window"} {
+			"MAX_UPLOAD_BYTES", "COOKIE_KEY", "credentials-expiry-window", "IDENTITY_POOL_ID"} {
 			assert.Contains(t, err.Error(), want)
 		}
 	})

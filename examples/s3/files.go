@@ -43,10 +43,8 @@ type fileInfo struct {
 // "bob/" gets MinIO's or S3's AccessDenied, as a 403).
 func (a *app) list(w http.ResponseWriter, r *http.Request) {
 	s := authflow.SessionFrom(r.Context())
-	prefix, err := userPrefix(s.Subject)
-	if err != nil {
-		a.logger.Warn("list refused", "sub", s.Subject, "error", err)
-		writeError(w, http.StatusForbidden, "unsupported_user_id")
+	prefix, ok := a.resolvePrefix(w, r, s)
+	if !ok {
 		return
 	}
 	q := r.URL.Query()
@@ -82,17 +80,15 @@ func (a *app) list(w http.ResponseWriter, r *http.Request) {
 
 // upload answers POST /files, a multipart/form-data form with a file field,
 // an optional name field (default: the file's own base name) and the
-// session's csrf_token. The object key is "<sub>/<name>" (see objectKey).
+// session's csrf_token. The object key is the user's prefix + name (see app.prefix, objectKey).
 // Everything is checked before the one PutObject, so a refused upload writes
 // nothing: 415 not multipart, 413 over MaxUploadBytes, 400 a bad form or
 // name, 403 a missing or wrong CSRF token or a foreign Origin. Success is
 // 201 with {"key", "size"}.
 func (a *app) upload(w http.ResponseWriter, r *http.Request) {
 	s := authflow.SessionFrom(r.Context())
-	prefix, err := userPrefix(s.Subject)
-	if err != nil {
-		a.logger.Warn("upload refused", "sub", s.Subject, "error", err)
-		writeError(w, http.StatusForbidden, "unsupported_user_id")
+	prefix, ok := a.resolvePrefix(w, r, s)
+	if !ok {
 		return
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "multipart/form-data" {
@@ -160,17 +156,15 @@ func (a *app) upload(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]any{"key": key, "size": fh.Size})
 }
 
-// download answers GET /files/{name...} with the object "<sub>/<name>" as an
+// download answers GET /files/{name...} with the object prefix + name as an
 // attachment. The content was uploaded by a user, so it is never served as
 // a page of this origin: application/octet-stream, nosniff, a sandbox CSP.
 // 400 a bad name (see objectKey), 404 no such file, 403 refused by the
 // storage.
 func (a *app) download(w http.ResponseWriter, r *http.Request) {
 	s := authflow.SessionFrom(r.Context())
-	prefix, err := userPrefix(s.Subject)
-	if err != nil {
-		a.logger.Warn("download refused", "sub", s.Subject, "error", err)
-		writeError(w, http.StatusForbidden, "unsupported_user_id")
+	prefix, ok := a.resolvePrefix(w, r, s)
+	if !ok {
 		return
 	}
 	key, err := objectKey(prefix, r.PathValue("name"))
@@ -204,6 +198,23 @@ func (a *app) download(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// resolvePrefix answers the request itself and returns false when the user's
+// prefix can't be had: 403 for an id unusable as a prefix, else as
+// userCredentials does.
+func (a *app) resolvePrefix(w http.ResponseWriter, r *http.Request, s *authflow.Session) (string, bool) {
+	prefix, err := a.prefix(r.Context(), s)
+	switch {
+	case err == nil:
+		return prefix, true
+	case errors.Is(err, errUnsupportedSubject):
+		a.logger.Warn("refused: user id unusable as a prefix", "sub", s.Subject, "error", err)
+		writeError(w, http.StatusForbidden, "unsupported_user_id")
+	default:
+		a.credentialsError(w, s, err)
+	}
+	return "", false
+}
+
 // userCredentials gets the user's credentials from their cache ahead of the
 // S3 call, so that a failure to get them is told apart from the storage
 // refusing the call, and one request uses one set. It answers the request
@@ -211,17 +222,24 @@ func (a *app) download(w http.ResponseWriter, r *http.Request) {
 // 502 otherwise. Expires is the cache's renewal time, not STS's expiry.
 func (a *app) userCredentials(w http.ResponseWriter, r *http.Request, s *authflow.Session) (aws.Credentials, bool) {
 	c, err := a.credentials(s).Retrieve(r.Context())
-	switch {
-	case err == nil:
-		return c, true
-	case errors.Is(err, authflow.ErrSessionEnded), errors.Is(err, awscreds.ErrIDTokenRejected):
+	if err != nil {
+		a.credentialsError(w, s, err)
+		return aws.Credentials{}, false
+	}
+	return c, true
+}
+
+// credentialsError answers a failure to get the user's identity or
+// credentials: 401 when the user must sign in again, 502 otherwise (logged;
+// awscreds errors carry no token).
+func (a *app) credentialsError(w http.ResponseWriter, s *authflow.Session, err error) {
+	if errors.Is(err, authflow.ErrSessionEnded) || errors.Is(err, awscreds.ErrIDTokenRejected) {
 		a.users.Evict(s.ID)
 		writeError(w, http.StatusUnauthorized, "login_required")
-	default:
-		a.logger.Error("credentials for the user failed", "sub", s.Subject, "error", err)
-		writeError(w, http.StatusBadGateway, "credentials_unavailable")
+		return
 	}
-	return aws.Credentials{}, false
+	a.logger.Error("credentials for the user failed", "sub", s.Subject, "error", err)
+	writeError(w, http.StatusBadGateway, "credentials_unavailable")
 }
 
 // withCredentials signs one S3 call with credentials already retrieved.

@@ -1,5 +1,5 @@
 // Command s3 is a file locker on Amazon S3: each signed-in user lists,
-// uploads and downloads files in their own prefix of one bucket ("<sub>/"),
+// uploads and downloads files in their own prefix of one bucket ("<id>/"),
 // with their own temporary AWS credentials, so the bucket policy, not this
 // app, is what keeps users apart.
 //
@@ -9,8 +9,13 @@
 // aws.CredentialsCache per session (awscreds.UserCache), renewed before the
 // credentials expire, with jitter.
 //
+// With IDENTITY_POOL_ID set, the credentials come from a Cognito identity
+// pool's basic flow instead (awscreds.IdentityPool: GetId, GetOpenIdToken,
+// then AssumeRoleWithWebIdentity with the pool's token) and the user's
+// prefix is the identity id: the setup examples/infra creates on AWS.
+//
 // Run it with flags or their environment variables (the quickstart's
-// contract, plus COGNITO_DOMAIN and MAX_UPLOAD_BYTES):
+// contract, plus COGNITO_DOMAIN, IDENTITY_POOL_ID and MAX_UPLOAD_BYTES):
 //
 //	OIDC_ISSUER=https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC \
 //	OIDC_CLIENT_ID=... ROLE_ARN=arn:aws:iam::123456789012:role/files \
@@ -35,6 +40,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"regexp"
 	"strconv"
 	"syscall"
 	"time"
@@ -73,6 +79,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.CognitoDomain, "cognito-domain", env("COGNITO_DOMAIN", ""), "Cognito managed login domain, for sign-out and revocation; empty for other providers (COGNITO_DOMAIN)")
 	fs.StringVar(&c.ListenAddr, "listen", env("LISTEN_ADDR", "127.0.0.1:8080"), "listen address (LISTEN_ADDR)")
 	fs.StringVar(&c.RoleARN, "role-arn", env("ROLE_ARN", ""), "IAM role assumed with the user's ID token (ROLE_ARN)")
+	fs.StringVar(&c.IdentityPoolID, "identity-pool-id", env("IDENTITY_POOL_ID", ""), "Cognito identity pool (REGION:GUID) whose basic flow gives the credentials; empty = STS web identity with the ID token (IDENTITY_POOL_ID)")
 	fs.StringVar(&c.Bucket, "bucket", env("S3_BUCKET", ""), "S3 bucket holding one prefix per user (S3_BUCKET)")
 	fs.StringVar(&pathStyle, "s3-path-style", env("S3_PATH_STYLE", "false"), "path-style S3 addressing, for S3-compatible stores such as MinIO (S3_PATH_STYLE)")
 	fs.StringVar(&cookieKey, "cookie-key", env("COOKIE_KEY", ""), "base64 of 32 random bytes sealing login cookies; share it across instances (COOKIE_KEY)")
@@ -89,6 +96,9 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		if req.v == "" {
 			errs = append(errs, fmt.Errorf("%s (or its flag) is required", req.name))
 		}
+	}
+	if c.IdentityPoolID != "" && !identityPoolID.MatchString(c.IdentityPoolID) {
+		errs = append(errs, errors.New("IDENTITY_POOL_ID must be REGION:GUID"))
 	}
 	if c.RedirectURL == "" {
 		c.RedirectURL = "http://" + c.ListenAddr + "/callback"
@@ -112,6 +122,8 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	}
 	return c, errors.Join(errs...)
 }
+
+var identityPoolID = regexp.MustCompile(`^[a-z]{2}(?:-[a-z]+)+-\d:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
 func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	ln, err := net.Listen("tcp", cfg.ListenAddr)

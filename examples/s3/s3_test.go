@@ -55,34 +55,53 @@ type e2e struct {
 	ctx    context.Context
 	appURL string
 	app    *app
-	stack  *testenv.Stack
 	sts    *countingSTS
-	root   *s3.Client // MinIO's root user: sees what the app really wrote
+	bucket string
+	root   *s3.Client // the storage's admin: sees what the app really wrote
 }
 
-// startE2E starts the stack and the app; tweak adjusts the app's config
-// after it is read from the stack's environment.
-func startE2E(t *testing.T, tweak func(*config)) *e2e {
+// newE2E reserves the app's port; the caller starts the peers, then startApp.
+func newE2E(t *testing.T) (*e2e, net.Listener) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	appURL := "http://" + ln.Addr().String()
+	t.Cleanup(func() { ln.Close() })
+	return &e2e{t: t, ctx: ctx, appURL: "http://" + ln.Addr().String()}, ln
+}
 
-	stack, err := testenv.StartStack(ctx, testenv.StackConfig{AppURL: appURL})
+// startE2E starts the stack (provider + MinIO) and the app; tweak adjusts
+// the app's config after it is read from the stack's environment.
+func startE2E(t *testing.T, tweak func(*config)) *e2e {
+	e, ln := newE2E(t)
+	stack, err := testenv.StartStack(e.ctx, testenv.StackConfig{AppURL: e.appURL})
 	require.NoError(t, err)
 	t.Cleanup(func() { stack.Stop() })
+	e.bucket = testenv.StackBucket
+	e.root = s3.New(s3.Options{
+		BaseEndpoint: aws.String(stack.MinIO.Endpoint),
+		Region:       testenv.MinIORegion,
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider(stack.MinIO.RootUser, stack.MinIO.RootPassword, ""),
+	})
+	e.startApp(ln, stack.QuickstartEnv(ln.Addr().String()), tweak)
+	return e
+}
 
-	for _, kv := range stack.QuickstartEnv(ln.Addr().String()) {
+// startApp reads the app's config from env, as `go run` would, and serves
+// the app on ln until the test ends.
+func (e *e2e) startApp(ln net.Listener, env []string, tweak func(*config)) {
+	t := e.t
+	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
 	cfg, err := parseConfig(nil, os.Getenv)
 	require.NoError(t, err)
-	counter := &countingSTS{}
+	e.sts = &countingSTS{}
 	cfg.wrapSTS = func(c awscreds.AssumeRoleWithWebIdentityAPIClient) awscreds.AssumeRoleWithWebIdentityAPIClient {
-		counter.next = c
-		return counter
+		e.sts.next = c
+		return e.sts
 	}
 	if tweak != nil {
 		tweak(&cfg)
@@ -91,21 +110,15 @@ func startE2E(t *testing.T, tweak func(*config)) *e2e {
 	if testing.Verbose() {
 		logger = slog.Default()
 	}
-	a, err := newApp(ctx, cfg, logger)
+	ctx, cancel := context.WithCancel(e.ctx)
+	e.app, err = newApp(ctx, cfg, logger)
 	require.NoError(t, err)
 	served := make(chan error, 1)
-	go func() { served <- serveApp(ctx, ln, a, logger) }()
+	go func() { served <- serveApp(ctx, ln, e.app, logger) }()
 	t.Cleanup(func() {
 		cancel()
 		<-served
 	})
-	root := s3.New(s3.Options{
-		BaseEndpoint: aws.String(stack.MinIO.Endpoint),
-		Region:       testenv.MinIORegion,
-		UsePathStyle: true,
-		Credentials:  credentials.NewStaticCredentialsProvider(stack.MinIO.RootUser, stack.MinIO.RootPassword, ""),
-	})
-	return &e2e{t: t, ctx: ctx, appURL: appURL, app: a, stack: stack, sts: counter, root: root}
 }
 
 func (e *e2e) newBrowser() context.Context {
@@ -230,7 +243,7 @@ func uploadForm(t *testing.T, fields map[string]string, filename string, content
 // bucketKeys lists every key in the bucket with the root credentials.
 func (e *e2e) bucketKeys() []string {
 	e.t.Helper()
-	out, err := e.root.ListObjectsV2(e.ctx, &s3.ListObjectsV2Input{Bucket: aws.String(testenv.StackBucket)})
+	out, err := e.root.ListObjectsV2(e.ctx, &s3.ListObjectsV2Input{Bucket: aws.String(e.bucket)})
 	require.NoError(e.t, err)
 	var keys []string
 	for _, o := range out.Contents {
@@ -282,7 +295,7 @@ func TestEndToEnd(t *testing.T) {
 		got := e.pageJSON(bctx, "")
 		assert.Equal(t, map[string]any{"key": "alice/diary.txt", "size": float64(len(content))}, got)
 
-		obj, err := e.root.GetObject(e.ctx, &s3.GetObjectInput{Bucket: aws.String(testenv.StackBucket), Key: aws.String("alice/diary.txt")})
+		obj, err := e.root.GetObject(e.ctx, &s3.GetObjectInput{Bucket: aws.String(e.bucket), Key: aws.String("alice/diary.txt")})
 		require.NoError(t, err)
 		stored, err := io.ReadAll(obj.Body)
 		obj.Body.Close()
@@ -325,11 +338,11 @@ func TestEndToEnd(t *testing.T) {
 		// read or write bob's objects.
 		creds := e.app.credentials(&authflow.Session{ID: sid})
 		with := func(o *s3.Options) { o.Credentials = creds }
-		_, err := e.app.s3.GetObject(e.ctx, &s3.GetObjectInput{Bucket: aws.String(testenv.StackBucket), Key: aws.String("bob/secret.txt")}, with)
+		_, err := e.app.s3.GetObject(e.ctx, &s3.GetObjectInput{Bucket: aws.String(e.bucket), Key: aws.String("bob/secret.txt")}, with)
 		assert.Equal(t, "AccessDenied", apiErrorCode(err), "%v", err)
-		_, err = e.app.s3.PutObject(e.ctx, &s3.PutObjectInput{Bucket: aws.String(testenv.StackBucket), Key: aws.String("bob/planted.txt"), Body: strings.NewReader("x")}, with)
+		_, err = e.app.s3.PutObject(e.ctx, &s3.PutObjectInput{Bucket: aws.String(e.bucket), Key: aws.String("bob/planted.txt"), Body: strings.NewReader("x")}, with)
 		assert.Equal(t, "AccessDenied", apiErrorCode(err), "%v", err)
-		_, err = e.app.s3.GetObject(e.ctx, &s3.GetObjectInput{Bucket: aws.String(testenv.StackBucket), Key: aws.String("alice/hello.txt")}, with)
+		_, err = e.app.s3.GetObject(e.ctx, &s3.GetObjectInput{Bucket: aws.String(e.bucket), Key: aws.String("alice/hello.txt")}, with)
 		assert.NoError(t, err, "while her own objects are hers")
 	})
 
