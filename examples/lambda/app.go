@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/pubauth/awsauth/authflow"
+)
+
+type app struct {
+	auth     *authflow.Handler
+	bearer   *authflow.Bearer
+	cfg      config
+	basePath string       // path of PublicURL ("/prod" under an API Gateway stage)
+	client   *http.Client // the pages' client for the API
+	logger   *slog.Logger
+}
+
+// newApp builds the whole handler: the web app's pages and authflow
+// endpoints, and the API behind authflow.Bearer.
+func newApp(ctx context.Context, cfg config, logger *slog.Logger) (http.Handler, error) {
+	ac := authflow.Config{
+		Issuer:       cfg.Issuer,
+		ClientID:     cfg.ClientID,
+		ClientSecret: cfg.ClientSecret,
+		RedirectURL:  cfg.PublicURL + "/callback",
+		// Cognito: the logout redirect must be an allowed sign-out URL of the app client.
+		PostLogoutRedirectURL: cfg.PublicURL + "/",
+		Scopes:                cfg.Scopes,
+		Logger:                logger,
+	}
+	if cfg.Resource != "" {
+		ac.AuthParams = map[string]string{"resource": cfg.Resource}
+	}
+	if cfg.CookieKey != nil {
+		ac.CookieKeys = [][]byte{cfg.CookieKey}
+	}
+	auth, err := authflow.New(ctx, ac)
+	if err != nil {
+		return nil, err
+	}
+	bc := authflow.BearerConfig{
+		Issuer:    cfg.Issuer,
+		TokenUse:  authflow.TokenUseAccess,
+		ClientIDs: append([]string{cfg.ClientID}, cfg.APIClientIDs...),
+		Logger:    logger,
+	}
+	if cfg.APIAudience != "" {
+		bc.Audiences = []string{cfg.APIAudience}
+	}
+	bearer, err := authflow.NewBearer(ctx, bc)
+	if err != nil {
+		return nil, err
+	}
+	pub, _ := url.Parse(cfg.PublicURL)
+	a := &app{
+		auth: auth, bearer: bearer, cfg: cfg, basePath: pub.Path, logger: logger,
+		client: &http.Client{Timeout: 10 * time.Second},
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.home)
+	mux.Handle("GET /login", auth.Login())
+	mux.Handle("GET /callback", auth.Callback())
+	mux.Handle("POST /logout", auth.Logout())
+	mux.Handle("GET /orders", auth.RequireLogin(http.HandlerFunc(a.ordersPage)))
+	mux.Handle("GET /api/orders", bearer.Require(http.HandlerFunc(ordersAPI), authflow.Scopes("orders/read")))
+	mux.Handle("GET /api/admin/orders", bearer.Require(http.HandlerFunc(ordersAPI),
+		authflow.Scopes("orders/read"), authflow.Groups("admin")))
+	return mux, nil
+}
+
+var homePage = template.Must(template.New("home").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>awsauth on Lambda</title></head><body>
+<h1>awsauth on Lambda</h1>
+{{if .Subject}}
+<p>Signed in as <b id="sub">{{.Subject}}</b>. <a href="{{.Base}}/orders">Your orders</a></p>
+<form method="post" action="{{.Base}}/logout"><input type="hidden" name="csrf_token" value="{{.CSRF}}">
+<button id="logout" type="submit">Sign out</button></form>
+{{else}}
+<p><a id="login" href="{{.Base}}/login?return_to=/orders">Sign in</a></p>
+{{end}}
+</body></html>
+`))
+
+func (a *app) home(w http.ResponseWriter, r *http.Request) {
+	data := struct{ Subject, CSRF, Base string }{Base: a.basePath}
+	s, err := a.auth.Session(r)
+	switch {
+	case err == nil:
+		data.Subject, data.CSRF = s.Subject, a.auth.CSRFToken(r)
+	case !errors.Is(err, authflow.ErrSessionEnded):
+		a.logger.Error("home: session", "error", err)
+		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	homePage.Execute(w, data)
+}
+
+// ordersPage calls the API with the signed-in user's access token (fresh:
+// Tokens refreshes it near expiry) and shows the API's answer. The token
+// stays on the server.
+func (a *app) ordersPage(w http.ResponseWriter, r *http.Request) {
+	s := authflow.SessionFrom(r.Context())
+	tokens, err := a.auth.Tokens(r.Context(), s.ID)
+	if err != nil {
+		a.logger.Info("orders: tokens", "error", err)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "login_required"})
+		return
+	}
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, a.cfg.APIURL+"/orders", nil)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "api_url"})
+		return
+	}
+	req.Header.Set("Authorization", "Bearer "+tokens.AccessToken)
+	resp, err := a.client.Do(req)
+	if err != nil {
+		a.logger.Error("orders: API call", "error", err)
+		writeJSON(w, http.StatusBadGateway, map[string]string{"error": "api_unreachable"})
+		return
+	}
+	defer resp.Body.Close()
+	var body any
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil {
+		writeJSON(w, http.StatusBadGateway, map[string]string{"error": "api_answer"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"api_status": resp.StatusCode, "api": body})
+}
+
+// ordersAPI is the API's handler: it runs only behind Bearer.Require, so the
+// claims are there and verified.
+func ordersAPI(w http.ResponseWriter, r *http.Request) {
+	c := authflow.BearerClaimsFrom(r.Context())
+	writeJSON(w, http.StatusOK, map[string]any{
+		"sub":       c.Subject,
+		"username":  c.Username,
+		"client_id": c.ClientID,
+		"groups":    c.Groups,
+		"orders": []map[string]any{
+			{"id": c.Subject + "-1", "item": "book", "qty": 1},
+			{"id": c.Subject + "-2", "item": "pen", "qty": 3},
+		},
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
