@@ -14,8 +14,8 @@ import (
 )
 
 var (
-	formAction  = regexp.MustCompile(`<form[^>]*\baction="([^"]+)"`)
-	formPrompt  = regexp.MustCompile(`name="prompt" value="([a-z]+)"`)
+	formAction        = regexp.MustCompile(`<form[^>]*\baction="([^"]+)"`)
+	formPrompt        = regexp.MustCompile(`name="prompt" value="([a-z]+)"`)
 	errNoProviderForm = errors.New("testenv: no login or consent form on the provider's page")
 )
 
