@@ -16,6 +16,7 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -319,6 +320,13 @@ func TestEndToEnd(t *testing.T) {
 		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 		assert.Equal(t, "alice/2026/plan.md", r.json(t)["key"])
 		assert.Equal(t, []byte("# plan\n"), e.do(http.MethodGet, "/files/2026/plan.md", sid, nil, nil).body)
+
+		body, ct = uploadForm(t, map[string]string{"csrf_token": csrf, "name": "café \"menu\".txt"}, "x", []byte("menu"))
+		r = e.do(http.MethodPost, "/files", sid, body, map[string]string{"Content-Type": ct})
+		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+		r = e.do(http.MethodGet, "/files/"+url.PathEscape("café \"menu\".txt"), sid, nil, nil)
+		assert.Equal(t, []byte("menu"), r.body)
+		assert.Equal(t, `attachment; filename*=utf-8''caf%C3%A9%20%22menu%22.txt`, r.header.Get("Content-Disposition"))
 	})
 
 	t.Run("a missing file is 404", func(t *testing.T) {
