@@ -39,6 +39,9 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (http.Handler,
 	if cfg.Resource != "" {
 		ac.AuthParams = map[string]string{"resource": cfg.Resource}
 	}
+	if cfg.CognitoDomain != "" {
+		ac.Cognito = &authflow.Cognito{Domain: cfg.CognitoDomain}
+	}
 	if cfg.CookieKey != nil {
 		ac.CookieKeys = [][]byte{cfg.CookieKey}
 	}

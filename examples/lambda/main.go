@@ -50,10 +50,14 @@ type config struct {
 	APIAudience string
 	// Resource is sent as the RFC 8707 resource parameter at login; empty
 	// sends none (Cognito needs none).
-	Resource   string
-	Scopes     []string
-	ListenAddr string
-	CookieKey  []byte
+	Resource string
+	// CognitoDomain is the user pool's managed login domain, for logout and
+	// revocation (Cognito's discovery document names neither); empty for
+	// other providers.
+	CognitoDomain string
+	Scopes        []string
+	ListenAddr    string
+	CookieKey     []byte
 }
 
 func main() {
@@ -104,6 +108,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&apiClients, "api-client-ids", env("API_CLIENT_IDS", ""), "comma-separated further app clients the API accepts (API_CLIENT_IDS)")
 	fs.StringVar(&c.APIAudience, "api-audience", env("API_AUDIENCE", ""), "required aud of access tokens, if any (API_AUDIENCE)")
 	fs.StringVar(&c.Resource, "resource", env("OIDC_RESOURCE", ""), "RFC 8707 resource sent at login, if any (OIDC_RESOURCE)")
+	fs.StringVar(&c.CognitoDomain, "cognito-domain", env("COGNITO_DOMAIN", ""), "Cognito managed login domain, for logout and revocation (COGNITO_DOMAIN)")
 	fs.StringVar(&scopes, "scopes", env("OIDC_SCOPES", "openid email profile orders/read"), "space-separated scopes asked at login (OIDC_SCOPES)")
 	fs.StringVar(&cookieKey, "cookie-key", env("COOKIE_KEY", ""), "base64 of 32 random bytes sealing login cookies; share it across instances (COOKIE_KEY)")
 	if err := fs.Parse(args); err != nil {
