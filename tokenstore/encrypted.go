@@ -1,0 +1,219 @@
+package tokenstore
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// EncryptionKey is one AES-256 key of an Encrypted store's key ring.
+//
+// Its String, GoString and LogValue methods print the ID only.
+type EncryptionKey struct {
+	// ID names the key in every record it seals, so a reader finds the key
+	// again after rotation: 1 to 255 bytes, unique in the ring, not secret
+	// (for example "2026-01" or a KMS key version).
+	ID string
+	// Secret is the key: 32 bytes from a cryptographically secure source.
+	Secret []byte
+}
+
+func (k EncryptionKey) String() string {
+	return "tokenstore.EncryptionKey{ID:" + k.ID + ", Secret:REDACTED}"
+}
+func (k EncryptionKey) GoString() string     { return k.String() }
+func (k EncryptionKey) LogValue() slog.Value { return slog.GroupValue(slog.String("id", k.ID)) }
+
+// The sealed record, version 1:
+//
+//	version   byte (1)
+//	id length byte, 1 to 255
+//	id        the key's ID
+//	nonce     12 random bytes
+//	sealed    AES-256-GCM ciphertext of the value, then its 16-byte tag
+//
+// The associated data is the header (version, id length, id) followed by the
+// store key, so a record opens only under the key id and the entry it was
+// written for: ciphertext copied to another entry, or relabelled with another
+// key's id, fails authentication.
+const (
+	encryptedVersion = 1
+	gcmNonceSize     = 12
+	gcmTagSize       = 16
+)
+
+// Encrypted is a Store that seals every value with AES-256-GCM before it
+// reaches the inner store and opens it on the way back. Create it with
+// NewEncrypted. Keys and expiry are passed through in the clear: only values
+// are secret.
+type Encrypted struct {
+	inner Store
+	write *ringKey // keys[0]
+	byID  map[string]*ringKey
+}
+
+type ringKey struct {
+	id   string
+	aead cipher.AEAD
+}
+
+// encryptedLocker is an Encrypted over a Locker, so that a type assertion
+// for Locker on the result of NewEncrypted says what the inner store can do.
+type encryptedLocker struct {
+	*Encrypted
+	locker Locker
+}
+
+var (
+	_ Store  = (*Encrypted)(nil)
+	_ Locker = (*encryptedLocker)(nil)
+)
+
+// NewEncrypted returns inner wrapped in AES-256-GCM (crypto/cipher) under the
+// key ring keys: every write seals with keys[0], the newest; a read opens a
+// record sealed with any key of the ring. To rotate, put a new key first and
+// keep the old ones until every record they sealed has expired or been
+// rewritten (a session is rewritten at each refresh).
+//
+// The result implements Locker exactly when inner does; its SetFenced seals
+// the value like Set. Nonces are random, so one key should seal at most 2^32
+// values (NIST SP 800-38D §8.3): rotate well before that.
+//
+// It returns an error when keys is empty, a Secret is not 32 bytes, or an ID
+// is empty, longer than 255 bytes or repeated. Secrets are copied.
+func NewEncrypted(inner Store, keys []EncryptionKey) (Store, error) {
+	if inner == nil {
+		return nil, errors.New("tokenstore: NewEncrypted: nil inner store")
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("tokenstore: NewEncrypted: no keys")
+	}
+	e := &Encrypted{inner: inner, byID: make(map[string]*ringKey, len(keys))}
+	for i, k := range keys {
+		switch {
+		case len(k.ID) == 0 || len(k.ID) > 255:
+			return nil, fmt.Errorf("tokenstore: NewEncrypted: key %d: ID must be 1 to 255 bytes", i)
+		case len(k.Secret) != 32:
+			return nil, fmt.Errorf("tokenstore: NewEncrypted: key %q: secret is %d bytes, want 32", k.ID, len(k.Secret))
+		case e.byID[k.ID] != nil:
+			return nil, fmt.Errorf("tokenstore: NewEncrypted: key ID %q repeated", k.ID)
+		}
+		block, err := aes.NewCipher(append([]byte(nil), k.Secret...))
+		if err != nil {
+			return nil, fmt.Errorf("tokenstore: NewEncrypted: key %q: %w", k.ID, err)
+		}
+		aead, err := cipher.NewGCM(block)
+		if err != nil {
+			return nil, fmt.Errorf("tokenstore: NewEncrypted: key %q: %w", k.ID, err)
+		}
+		rk := &ringKey{id: k.ID, aead: aead}
+		e.byID[k.ID] = rk
+		if i == 0 {
+			e.write = rk
+		}
+	}
+	if l, ok := inner.(Locker); ok {
+		return &encryptedLocker{Encrypted: e, locker: l}, nil
+	}
+	return e, nil
+}
+
+// header returns the record's header for key k.
+func header(k *ringKey) []byte {
+	h := make([]byte, 0, 2+len(k.id))
+	h = append(h, encryptedVersion, byte(len(k.id)))
+	return append(h, k.id...)
+}
+
+// seal returns the record of value stored under key, sealed with the write key.
+func (e *Encrypted) seal(key string, value []byte) []byte {
+	k := e.write
+	h := header(k)
+	out := make([]byte, len(h), len(h)+gcmNonceSize+len(value)+gcmTagSize)
+	copy(out, h)
+	nonce := out[len(h) : len(h)+gcmNonceSize]
+	out = out[:len(h)+gcmNonceSize]
+	_, _ = rand.Read(nonce) // never fails since Go 1.24
+	return k.aead.Seal(out, nonce, value, append(h, key...))
+}
+
+// open returns the value of a record read under key. Errors wrap ErrCorrupt.
+func (e *Encrypted) open(key string, rec []byte) ([]byte, error) {
+	if len(rec) < 2 {
+		return nil, fmt.Errorf("%w: encrypted record truncated", ErrCorrupt)
+	}
+	if rec[0] != encryptedVersion {
+		return nil, fmt.Errorf("%w: encrypted record of unknown version %d", ErrCorrupt, rec[0])
+	}
+	idLen := int(rec[1])
+	hLen := 2 + idLen
+	if idLen == 0 || len(rec) < hLen+gcmNonceSize+gcmTagSize {
+		return nil, fmt.Errorf("%w: encrypted record truncated", ErrCorrupt)
+	}
+	k := e.byID[string(rec[2:hLen])]
+	if k == nil {
+		return nil, fmt.Errorf("%w: encrypted with a key not in the ring", ErrCorrupt)
+	}
+	h := rec[:hLen:hLen] // full slice expression: the append below must copy
+	nonce := rec[hLen : hLen+gcmNonceSize]
+	v, err := k.aead.Open(make([]byte, 0, len(rec)-hLen-gcmNonceSize-gcmTagSize), nonce,
+		rec[hLen+gcmNonceSize:], append(h, key...))
+	if err != nil {
+		// Tampered, truncated, moved from another entry, or sealed by
+		// another key under this id.
+		return nil, fmt.Errorf("%w: encrypted record does not authenticate for this entry", ErrCorrupt)
+	}
+	return v, nil
+}
+
+// Get returns the opened value stored under key. It returns ErrNotFound as
+// the inner store does, and an error wrapping ErrCorrupt when the record is
+// not one this ring sealed for key.
+func (e *Encrypted) Get(ctx context.Context, key string) ([]byte, error) {
+	rec, err := e.inner.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return e.open(key, rec)
+}
+
+// Set seals value and stores it under key until expiry.
+func (e *Encrypted) Set(ctx context.Context, key string, value []byte, expiry time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return e.inner.Set(ctx, key, e.seal(key, value), expiry)
+}
+
+// Delete removes key from the inner store.
+func (e *Encrypted) Delete(ctx context.Context, key string) error {
+	return e.inner.Delete(ctx, key)
+}
+
+// Acquire is the inner store's Acquire.
+func (e *encryptedLocker) Acquire(ctx context.Context, name string, ttl time.Duration) (Lease, error) {
+	return e.locker.Acquire(ctx, name, ttl)
+}
+
+// Extend is the inner store's Extend.
+func (e *encryptedLocker) Extend(ctx context.Context, lease Lease, ttl time.Duration) (Lease, error) {
+	return e.locker.Extend(ctx, lease, ttl)
+}
+
+// Release is the inner store's Release.
+func (e *encryptedLocker) Release(ctx context.Context, lease Lease) error {
+	return e.locker.Release(ctx, lease)
+}
+
+// SetFenced seals value and stores it with the inner store's SetFenced.
+func (e *encryptedLocker) SetFenced(ctx context.Context, lease Lease, key string, value []byte, expiry time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return e.locker.SetFenced(ctx, lease, key, e.seal(key, value), expiry)
+}

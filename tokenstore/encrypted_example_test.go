@@ -1,0 +1,45 @@
+package tokenstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pubauth/awsauth/tokenstore"
+)
+
+// Values encrypted at rest, with a key ring that rotates: the first key seals
+// new writes, every listed key opens old ones.
+func ExampleNewEncrypted() {
+	newKey := func(id string) tokenstore.EncryptionKey {
+		k := tokenstore.EncryptionKey{ID: id, Secret: make([]byte, 32)}
+		rand.Read(k.Secret) // in production: from a secret manager or KMS
+		return k
+	}
+	ctx := context.Background()
+	backend := tokenstore.NewMemory() // or redisstore, sqlstore, dynamostore
+	january, february := newKey("2026-01"), newKey("2026-02")
+
+	store, _ := tokenstore.NewEncrypted(backend, []tokenstore.EncryptionKey{january})
+	_ = store.Set(ctx, "awsauth/session/abc", []byte("tokens"), time.Now().Add(time.Hour))
+
+	// Rotate: February seals new writes, January still opens old records.
+	store, _ = tokenstore.NewEncrypted(backend, []tokenstore.EncryptionKey{february, january})
+	v, err := store.Get(ctx, "awsauth/session/abc")
+	fmt.Println(string(v), err)
+
+	// Ciphertext moved to another entry does not open.
+	raw, _ := backend.Get(ctx, "awsauth/session/abc")
+	_ = backend.Set(ctx, "awsauth/session/xyz", raw, time.Now().Add(time.Hour))
+	_, err = store.Get(ctx, "awsauth/session/xyz")
+	fmt.Println(errors.Is(err, tokenstore.ErrCorrupt))
+
+	_, isLocker := store.(tokenstore.Locker) // as the backend is
+	fmt.Println(isLocker)
+	// Output:
+	// tokens <nil>
+	// true
+	// true
+}
