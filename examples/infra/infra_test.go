@@ -6,12 +6,14 @@ package infra
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +84,63 @@ func TestCFNLintReportsFindings(t *testing.T) {
 			assert.Contains(t, findings, ":"+tc.rule+":")
 		})
 	}
+}
+
+// iamActions reads the pinned cfn-lint's copy of IAM's Service Authorization
+// Reference: service prefix → action → the resource types it can be scoped
+// to (none: "*" only).
+func iamActions(t *testing.T) map[string]map[string][]string {
+	t.Helper()
+	bin, err := filepath.EvalSymlinks(cfnLint(t))
+	require.NoError(t, err)
+	venv := filepath.Dir(filepath.Dir(bin))
+	paths, err := filepath.Glob(filepath.Join(venv, "lib", "python3*", "site-packages", "cfnlint", "data", "AdditionalSpecs", "Policies.json"))
+	require.NoError(t, err)
+	require.Len(t, paths, 1, "cfn-lint's Policies.json under %s", venv)
+	b, err := os.ReadFile(paths[0])
+	require.NoError(t, err)
+	var data map[string]struct {
+		Actions map[string]struct{ Resources []string }
+	}
+	require.NoError(t, json.Unmarshal(b, &data))
+	out := map[string]map[string][]string{}
+	for svc, d := range data {
+		out[svc] = map[string][]string{}
+		for a, v := range d.Actions {
+			out[svc][strings.ToLower(a)] = v.Resources
+		}
+	}
+	return out
+}
+
+// Every action exists, and each is granted on "*" exactly when IAM can't
+// scope it; unscopable (policy_test.go) lists those.
+func TestActionsMatchResourceTypes(t *testing.T) {
+	tpl, err := loadTemplate("template.yaml")
+	require.NoError(t, err)
+	actions := iamActions(t)
+	seen := 0
+	for id, r := range tpl.resources() {
+		if resourceType(r) != "AWS::IAM::Role" {
+			continue
+		}
+		trust, perms := roleStatements(id, r)
+		for _, s := range append(trust, perms...) {
+			for _, a := range s.actions() {
+				seen++
+				svc, name, _ := strings.Cut(a, ":")
+				types, ok := actions[svc][strings.ToLower(name)]
+				if !assert.True(t, ok, "%s: no IAM action %s", s.where, a) {
+					continue
+				}
+				assert.Equal(t, len(types) == 0, slices.Contains(unscopable, a), "%s: %s has resource types %v", s.where, a, types)
+				if len(types) == 0 && s.effect() == "Allow" {
+					assert.Equal(t, []string{"*"}, s.resources(), "%s: %s is granted on \"*\" or not at all", s.where, a)
+				}
+			}
+		}
+	}
+	assert.Greater(t, seen, 20, "the roles' actions were read")
 }
 
 func TestCFNLintIsThePinnedVersion(t *testing.T) {
