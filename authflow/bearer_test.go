@@ -619,3 +619,31 @@ func mustMarshal(t testing.TB, v any) []byte {
 	}
 	return b
 }
+
+// TestBearerGenericOIDC: an RFC 9068 access token of a generic provider
+// (no token_use, aud = the API) passes with TokenUseOptional and Audiences;
+// that provider's ID token (aud = the client) does not, nor does a
+// token_use that is present and wrong.
+func TestBearerGenericOIDC(t *testing.T) {
+	op := newBearerOP(t)
+	clock := newTestClock()
+	now := clock.Now()
+	const api = "https://api.example.com"
+	b := newTestBearer(t, op, clock, func(c *BearerConfig) {
+		c.TokenUseOptional, c.Audiences, c.ClientIDs = true, []string{api}, nil
+	})
+	at := op.claims(now, testClient)
+	delete(at, "token_use")
+	at["aud"] = []string{api, "https://other.example.com"}
+	c, err := b.Verify(t.Context(), op.mint("k1", at))
+	if err != nil || c.TokenUse != "" || len(c.Audience) != 2 {
+		t.Fatalf("RFC 9068 access token: %+v %v", c, err)
+	}
+	id := op.idClaims(now, testClient)
+	delete(id, "token_use")
+	_, err = b.Verify(t.Context(), op.mint("k1", id))
+	wantVerifyErr(t, err, ErrInvalidToken, "")
+	at["token_use"] = "id"
+	_, err = b.Verify(t.Context(), op.mint("k1", at))
+	wantVerifyErr(t, err, ErrInvalidToken, "")
+}
