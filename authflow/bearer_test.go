@@ -647,3 +647,43 @@ func TestBearerGenericOIDC(t *testing.T) {
 	_, err = b.Verify(t.Context(), op.mint("k1", at))
 	wantVerifyErr(t, err, ErrInvalidToken, "")
 }
+
+// TestBearerConcurrent: many goroutines verify a few tokens at once (run
+// with -race); each gets its own token's claims.
+func TestBearerConcurrent(t *testing.T) {
+	op := newBearerOP(t)
+	clock := newTestClock()
+	b := newTestBearer(t, op, clock, func(c *BearerConfig) { c.CacheSize = 2 })
+	subs := []string{"u0", "u1", "u2", "u3"}
+	toks := make([]string, len(subs))
+	for i, s := range subs {
+		c := op.claims(clock.Now(), testClient)
+		c["sub"] = s
+		toks[i] = op.mint("k1", c)
+	}
+	errs := make(chan error, 64)
+	for g := range 16 {
+		go func() {
+			for i := range 40 {
+				k := (g + i) % len(toks)
+				c, err := b.Verify(context.Background(), toks[k])
+				if err == nil && c.Subject != subs[k] {
+					err = errors.New("claims of another token: " + c.Subject)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 16 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := b.cache.len(); n > 2 {
+		t.Errorf("cache holds %d, bound 2", n)
+	}
+}
