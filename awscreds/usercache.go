@@ -1,30 +1,37 @@
 package awscreds
 
 import (
-	"container/list"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
-// UserCache keeps one [aws.CredentialsCache] per signed-in user (or session)
-// for a server that makes AWS calls on behalf of many users. It is bounded:
-// past MaxEntries the least recently used entry is dropped, and its next use
-// builds a new provider. Each entry refreshes its credentials once for all
-// concurrent callers (the CredentialsCache's own single flight). Safe for
-// concurrent use.
+// DefaultMaxUsers is a UserCache's bound when MaxEntries is zero or less.
+const DefaultMaxUsers = 10_000
+
+// UserCache keeps one [aws.CredentialsCache] per signed-in user (or session) for a server
+// that makes AWS calls on behalf of many users. It is bounded: past MaxEntries the least
+// recently used entry is dropped, and its next use builds a new provider.
+//
+// It is single-flight per user at both levels: concurrent first Gets of one key build one
+// provider (other keys are not held up meanwhile), and each entry's CredentialsCache refreshes
+// its credentials once for all concurrent callers. Safe for concurrent use.
+//
+// Memory: about 150 bytes per user besides the key and the provider, against 100 for a bare
+// map of CredentialsCaches; with an IdentityPool per user, about 650 (BenchmarkUserCacheMemory).
 type UserCache struct {
 	opts UserCacheOptions
 
-	mu    sync.Mutex
-	lru   *list.List // front = most recently used; values are *userEntry
-	byKey map[string]*list.Element
+	mu       sync.Mutex
+	byKey    map[string]*userEntry
+	lru      userEntry // sentinel of a ring: lru.next is the most recently used
+	building map[string]*pendingEntry
 }
 
 // UserCacheOptions configures a UserCache.
 type UserCacheOptions struct {
-	// MaxEntries bounds the number of users cached. Default 10,000.
+	// MaxEntries bounds the number of users cached. Default DefaultMaxUsers.
 	MaxEntries int
 	// ExpiryWindow and ExpiryWindowJitterFrac are passed to every
 	// aws.CredentialsCache: credentials are refreshed between
@@ -34,54 +41,97 @@ type UserCacheOptions struct {
 	ExpiryWindowJitterFrac float64
 }
 
+// userEntry is one user, and a link of the LRU ring (no container/list: one allocation
+// less per user).
 type userEntry struct {
-	key   string
-	creds *aws.CredentialsCache
+	key        string
+	creds      *aws.CredentialsCache
+	prev, next *userEntry
+}
+
+// pendingEntry is a provider being built for a key; Gets of the same key wait for it.
+type pendingEntry struct {
+	done    chan struct{}
+	creds   *aws.CredentialsCache // nil if newProvider panicked
+	evicted bool                  // Evict ran meanwhile: hand the result out, don't keep it
 }
 
 // NewUserCache returns an empty cache.
 func NewUserCache(optFns ...func(*UserCacheOptions)) *UserCache {
-	o := UserCacheOptions{MaxEntries: 10_000, ExpiryWindow: time.Minute, ExpiryWindowJitterFrac: 0.5}
+	o := UserCacheOptions{MaxEntries: DefaultMaxUsers, ExpiryWindow: time.Minute, ExpiryWindowJitterFrac: 0.5}
 	for _, f := range optFns {
 		f(&o)
 	}
 	if o.MaxEntries <= 0 {
-		o.MaxEntries = 10_000
+		o.MaxEntries = DefaultMaxUsers
 	}
-	return &UserCache{opts: o, lru: list.New(), byKey: map[string]*list.Element{}}
+	c := &UserCache{opts: o, byKey: map[string]*userEntry{}, building: map[string]*pendingEntry{}}
+	c.lru.next, c.lru.prev = &c.lru, &c.lru
+	return c
 }
 
-// Get returns key's credentials cache, building it from newProvider on first
-// use (or after eviction). newProvider is called with the cache's lock held
-// and must not block: build the provider, don't call AWS.
+// Get returns key's credentials cache, building it from newProvider on first use (or after
+// eviction). newProvider runs without the cache's lock, once per key however many callers
+// wait for it; it should build the provider, not call AWS.
 func (c *UserCache) Get(key string, newProvider func() aws.CredentialsProvider) *aws.CredentialsCache {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if el, ok := c.byKey[key]; ok {
-		c.lru.MoveToFront(el)
-		return el.Value.(*userEntry).creds
+	for {
+		c.mu.Lock()
+		if e, ok := c.byKey[key]; ok {
+			c.touch(e)
+			c.mu.Unlock()
+			return e.creds
+		}
+		if p, ok := c.building[key]; ok {
+			c.mu.Unlock()
+			<-p.done
+			if p.creds != nil {
+				return p.creds
+			}
+			continue // the builder panicked; try ourselves
+		}
+		p := &pendingEntry{done: make(chan struct{})}
+		c.building[key] = p
+		c.mu.Unlock()
+		return c.build(key, p, newProvider)
 	}
-	e := &userEntry{key: key, creds: aws.NewCredentialsCache(newProvider(), func(o *aws.CredentialsCacheOptions) {
+}
+
+func (c *UserCache) build(key string, p *pendingEntry, newProvider func() aws.CredentialsProvider) *aws.CredentialsCache {
+	defer func() {
+		c.mu.Lock()
+		delete(c.building, key)
+		if p.creds != nil && !p.evicted {
+			e := &userEntry{key: key, creds: p.creds}
+			c.byKey[key] = e
+			c.pushFront(e)
+			for len(c.byKey) > c.opts.MaxEntries {
+				oldest := c.lru.prev
+				c.unlink(oldest)
+				delete(c.byKey, oldest.key)
+			}
+		}
+		c.mu.Unlock()
+		close(p.done)
+	}()
+	p.creds = aws.NewCredentialsCache(newProvider(), func(o *aws.CredentialsCacheOptions) {
 		o.ExpiryWindow = c.opts.ExpiryWindow
 		o.ExpiryWindowJitterFrac = c.opts.ExpiryWindowJitterFrac
-	})}
-	c.byKey[key] = c.lru.PushFront(e)
-	for c.lru.Len() > c.opts.MaxEntries {
-		oldest := c.lru.Back()
-		c.lru.Remove(oldest)
-		delete(c.byKey, oldest.Value.(*userEntry).key)
-	}
-	return e.creds
+	})
+	return p.creds
 }
 
-// Evict drops key's entry, for example at logout, so its credentials are not
-// used again. Evicting a missing key does nothing.
+// Evict drops key's entry, for example at logout, so its credentials are not used again. A
+// provider being built for key is handed to the callers already waiting for it but not kept.
+// Evicting a missing key does nothing.
 func (c *UserCache) Evict(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if el, ok := c.byKey[key]; ok {
-		c.lru.Remove(el)
+	if e, ok := c.byKey[key]; ok {
+		c.unlink(e)
 		delete(c.byKey, key)
+	}
+	if p, ok := c.building[key]; ok {
+		p.evicted = true
 	}
 }
 
@@ -89,5 +139,23 @@ func (c *UserCache) Evict(key string) {
 func (c *UserCache) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.lru.Len()
+	return len(c.byKey)
+}
+
+func (c *UserCache) touch(e *userEntry) {
+	if c.lru.next != e {
+		c.unlink(e)
+		c.pushFront(e)
+	}
+}
+
+func (c *UserCache) pushFront(e *userEntry) {
+	e.prev, e.next = &c.lru, c.lru.next
+	c.lru.next.prev = e
+	c.lru.next = e
+}
+
+func (c *UserCache) unlink(e *userEntry) {
+	e.prev.next, e.next.prev = e.next, e.prev
+	e.prev, e.next = nil, nil
 }
