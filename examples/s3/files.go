@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -80,17 +81,14 @@ func (a *app) list(w http.ResponseWriter, r *http.Request) {
 
 // upload answers POST /files, a multipart/form-data form with a file field,
 // an optional name field (default: the file's own base name) and the
-// session's csrf_token. The object key is the user's prefix + name (see app.prefix, objectKey).
-// Everything is checked before the one PutObject, so a refused upload writes
+// session's csrf_token. The object key is the user's prefix + name (see
+// app.prefix, objectKey). The request is checked before any AWS call, and
+// everything before the one PutObject, so a refused upload writes
 // nothing: 415 not multipart, 413 over MaxUploadBytes, 400 a bad form or
 // name, 403 a missing or wrong CSRF token or a foreign Origin. Success is
 // 201 with {"key", "size"}.
 func (a *app) upload(w http.ResponseWriter, r *http.Request) {
 	s := authflow.SessionFrom(r.Context())
-	prefix, ok := a.resolvePrefix(w, r, s)
-	if !ok {
-		return
-	}
 	if o := r.Header.Get("Origin"); o != "" && o != a.origin {
 		// Refused before the body is read; checkCSRF checks the token after.
 		a.logger.Info("upload refused: foreign Origin", "sub", s.Subject)
@@ -129,6 +127,15 @@ func (a *app) upload(w http.ResponseWriter, r *http.Request) {
 	name := fh.Filename // multipart keeps only the base name
 	if v := form.Value["name"]; len(v) == 1 && v[0] != "" {
 		name = v[0]
+	}
+	if err := checkName(name); err != nil { // before any AWS call
+		a.logger.Info("upload refused", "sub", s.Subject, "error", fmt.Errorf("%w: %s", errInvalidName, err))
+		writeError(w, http.StatusBadRequest, "invalid_name")
+		return
+	}
+	prefix, ok := a.resolvePrefix(w, r, s)
+	if !ok {
+		return
 	}
 	key, err := objectKey(prefix, name)
 	if err != nil {
