@@ -175,7 +175,7 @@ func validateAssumeRole(client stscreds.AssumeRoleAPIClient, roleARN string, o A
 	case o.RoleSessionName != "" && !validRoleSessionName(o.RoleSessionName):
 		return errors.New(`RoleSessionName must match [\w+=,.@-]{2,64} (see SanitizeRoleSessionName)`)
 	case o.Duration < MinAssumeRoleDuration || o.Duration > MaxChainedRoleDuration:
-		return fmt.Errorf("Duration %v outside [%v, %v] (a role assumed with a role's credentials is capped at 1 h)", o.Duration, MinAssumeRoleDuration, MaxChainedRoleDuration)
+		return fmt.Errorf("duration %v outside [%v, %v] (a role assumed with a role's credentials is capped at 1 h)", o.Duration, MinAssumeRoleDuration, MaxChainedRoleDuration)
 	case len(o.TagClaims) > maxSessionTags:
 		return fmt.Errorf("%d TagClaims, at most %d", len(o.TagClaims), maxSessionTags)
 	case o.Timeout < 0:

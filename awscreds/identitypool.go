@@ -241,7 +241,7 @@ func (p *IdentityPool) validate() error {
 	case o.RoleSessionName != "" && !validRoleSessionName(o.RoleSessionName):
 		return errors.New(`RoleSessionName must match [\w+=,.@-]{2,64} (see SanitizeRoleSessionName)`)
 	case o.Duration != 0 && (o.Duration < MinWebIdentityDuration || o.Duration > MaxWebIdentityDuration):
-		return fmt.Errorf("Duration %v outside [%v, %v]", o.Duration, MinWebIdentityDuration, MaxWebIdentityDuration)
+		return fmt.Errorf("duration %v outside [%v, %v]", o.Duration, MinWebIdentityDuration, MaxWebIdentityDuration)
 	case o.Timeout < 0:
 		return fmt.Errorf("negative Timeout %v", o.Timeout)
 	case o.IdentityIDTTL < 0:
