@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"path"
 	"strconv"
@@ -95,21 +96,12 @@ func (a *app) upload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "csrf")
 		return
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "multipart/form-data" {
-		writeError(w, http.StatusUnsupportedMediaType, "multipart_form_data_required")
+	form, status, code := parseUploadForm(w, r, a.cfg.MaxUploadBytes)
+	if form == nil {
+		writeError(w, status, code)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxUploadBytes+multipartOverhead)
-	if err := r.ParseMultipartForm(multipartMemory); err != nil {
-		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
-			writeError(w, http.StatusRequestEntityTooLarge, "too_large")
-			return
-		}
-		writeError(w, http.StatusBadRequest, "bad_form")
-		return
-	}
-	defer r.MultipartForm.RemoveAll()
-	form := r.MultipartForm
+	defer form.RemoveAll()
 	if !a.checkCSRF(r, form.Value["csrf_token"]) {
 		a.logger.Info("upload refused: CSRF token or Origin", "sub", s.Subject)
 		writeError(w, http.StatusForbidden, "csrf")
@@ -167,6 +159,25 @@ func (a *app) upload(w http.ResponseWriter, r *http.Request) {
 	}
 	a.logger.Info("uploaded", "sub", s.Subject, "key", key, "size", fh.Size)
 	writeJSON(w, http.StatusCreated, map[string]any{"key": key, "size": fh.Size})
+}
+
+// parseUploadForm reads a multipart/form-data body of at most maxFile bytes
+// of file plus multipartOverhead: the fields and up to multipartMemory in
+// memory, the rest of the file in a temporary file (form.RemoveAll deletes
+// it). On failure it returns a nil form, the status (415, 413, 400) and the
+// error code to answer.
+func parseUploadForm(w http.ResponseWriter, r *http.Request, maxFile int64) (*multipart.Form, int, string) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "multipart/form-data" {
+		return nil, http.StatusUnsupportedMediaType, "multipart_form_data_required"
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFile+multipartOverhead)
+	if err := r.ParseMultipartForm(multipartMemory); err != nil {
+		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+			return nil, http.StatusRequestEntityTooLarge, "too_large"
+		}
+		return nil, http.StatusBadRequest, "bad_form"
+	}
+	return r.MultipartForm, 0, ""
 }
 
 // download answers GET /files/{name...} with the object prefix + name as an
