@@ -18,6 +18,7 @@ import (
 
 	"github.com/pubauth/awsauth/authflow"
 	"github.com/pubauth/awsauth/awscreds"
+	"github.com/pubauth/awsauth/tokenstore/storeurl"
 )
 
 type config struct {
@@ -27,6 +28,7 @@ type config struct {
 	PathStyle                                   bool
 	CookieKey                                   []byte
 	CredentialsDuration                         time.Duration
+	TokenStoreURL                               string // "" means memory://
 
 	now func() time.Time // tests move the clock; nil = time.Now
 }
@@ -39,9 +41,24 @@ type app struct {
 	users  *awscreds.UserCache
 	cfg    config
 	logger *slog.Logger
+
+	closeStore func() error // releases the session store's connections
 }
 
-func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) {
+func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err error) {
+	storeURL := cfg.TokenStoreURL
+	if storeURL == "" {
+		storeURL = "memory://"
+	}
+	store, closeStore, err := storeurl.Open(ctx, storeURL)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			closeStore()
+		}
+	}()
 	users := awscreds.NewUserCache()
 	ac := authflow.Config{
 		Issuer:       cfg.Issuer,
@@ -51,6 +68,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		Scopes:       []string{"openid", "email", "profile"},
 		Logger:       logger,
 		Now:          cfg.now,
+		Store:        store,
 		OnSessionEnd: users.Evict, // the user's AWS credentials go with the session
 	}
 	if cfg.CookieKey != nil {
@@ -75,6 +93,8 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		users:  users,
 		cfg:    cfg,
 		logger: logger,
+
+		closeStore: closeStore,
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.home)

@@ -11,6 +11,10 @@
 //	S3_BUCKET=my-bucket AWS_REGION=eu-west-1 go run ./examples/quickstart
 //
 // The AWS SDK's own environment applies (AWS_REGION, AWS_ENDPOINT_URL, ...).
+// Sessions live in the store TOKENSTORE_URL (or -tokenstore) names, memory://
+// by default; several instances share sessions through redis://host:port/0,
+// postgres://..., sqlite://PATH or dynamodb://TABLE (see package storeurl),
+// and then need one COOKIE_KEY.
 // Routes: GET / (home), GET /login, GET /callback, POST /logout, GET /me (the
 // session as JSON), GET /files (the keys under the user's prefix, as JSON).
 package main
@@ -66,6 +70,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.Bucket, "bucket", env("S3_BUCKET", ""), "S3 bucket holding one prefix per user (S3_BUCKET)")
 	fs.StringVar(&pathStyle, "s3-path-style", env("S3_PATH_STYLE", "false"), "path-style S3 addressing, for S3-compatible stores such as MinIO (S3_PATH_STYLE)")
 	fs.StringVar(&cookieKey, "cookie-key", env("COOKIE_KEY", ""), "base64 of 32 random bytes sealing login cookies; share it across instances (COOKIE_KEY)")
+	fs.StringVar(&c.TokenStoreURL, "tokenstore", env("TOKENSTORE_URL", "memory://"), "session store: memory://, redis://host:port/db, postgres://..., sqlite://PATH, dynamodb://TABLE?region=R (TOKENSTORE_URL)")
 	fs.DurationVar(&c.CredentialsDuration, "credentials-duration", 15*time.Minute, "lifetime asked of STS for the user's credentials")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -108,6 +113,7 @@ func serve(ctx context.Context, ln net.Listener, cfg config, logger *slog.Logger
 		ln.Close()
 		return err
 	}
+	defer a.closeStore()
 	return serveApp(ctx, ln, a, logger)
 }
 

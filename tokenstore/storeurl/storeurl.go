@@ -15,7 +15,9 @@
 //
 // Options of this package, removed before the URL reaches a driver:
 // prefix=P (redis: redisstore.Options.Prefix), table=T (postgres, sqlite:
-// sqlstore.Options.Table). Open creates the SQL schema (CreateSchema is
+// sqlstore.Options.Table), max_conns=N (postgres, sqlite: the *sql.DB's
+// SetMaxOpenConns; default 20 for postgres, which refuses clients beyond its
+// max_connections, and none for sqlite). Open creates the SQL schema (CreateSchema is
 // idempotent) but never a DynamoDB table (see dynamostore.TableDefinition).
 //
 // Encryption at rest is the caller's: wrap the Store in tokenstore.NewEncrypted
@@ -28,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -134,10 +137,30 @@ func openRedis(ctx context.Context, rawURL string) (tokenstore.Store, func() err
 	return s, client.Close, nil
 }
 
-func openSQL(ctx context.Context, driver, dsn, shown string, d sqlstore.Dialect, table string) (tokenstore.Store, func() error, error) {
+// defaultPostgresConns bounds a PostgreSQL pool: each connection is a
+// server process, and the server refuses clients past max_connections (100
+// by default), which a burst of requests on a few instances would reach.
+const defaultPostgresConns = 20
+
+func maxConns(v string, def int) (int, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("storeurl: max_conns=%q is not a positive integer", v)
+	}
+	return n, nil
+}
+
+func openSQL(ctx context.Context, driver, dsn, shown string, d sqlstore.Dialect, table string, conns int) (tokenstore.Store, func() error, error) {
 	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		return nil, nil, fmt.Errorf("storeurl: %s: %w", shown, err)
+	}
+	if conns > 0 {
+		db.SetMaxOpenConns(conns)
+		db.SetMaxIdleConns(conns)
 	}
 	s, err := sqlstore.New(db, d, func(o *sqlstore.Options) { o.Table = table })
 	if err != nil {
@@ -160,8 +183,12 @@ func openPostgres(ctx context.Context, rawURL string) (tokenstore.Store, func() 
 	if err != nil {
 		return nil, nil, errors.New("storeurl: postgres URL does not parse")
 	}
-	own := takeParams(u, "table")
-	return openSQL(ctx, "pgx", u.String(), "postgres "+u.Redacted(), sqlstore.Postgres, own["table"])
+	own := takeParams(u, "table", "max_conns")
+	conns, err := maxConns(own["max_conns"], defaultPostgresConns)
+	if err != nil {
+		return nil, nil, err
+	}
+	return openSQL(ctx, "pgx", u.String(), "postgres "+u.Redacted(), sqlstore.Postgres, own["table"], conns)
 }
 
 func openSQLite(ctx context.Context, rawURL string) (tokenstore.Store, func() error, error) {
@@ -175,14 +202,18 @@ func openSQLite(ctx context.Context, rawURL string) (tokenstore.Store, func() er
 		return nil, nil, fmt.Errorf("storeurl: sqlite URL query: %w", err)
 	}
 	for k := range q {
-		if k != "table" {
+		if k != "table" && k != "max_conns" {
 			return nil, nil, fmt.Errorf("storeurl: sqlite URL: unknown option %q", k)
 		}
+	}
+	conns, err := maxConns(q.Get("max_conns"), 0)
+	if err != nil {
+		return nil, nil, err
 	}
 	// One writer at a time: concurrent writers wait (busy_timeout) and
 	// readers do not block them (WAL).
 	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"
-	return openSQL(ctx, "sqlite", dsn, "sqlite "+path, sqlstore.SQLite, q.Get("table"))
+	return openSQL(ctx, "sqlite", dsn, "sqlite "+path, sqlstore.SQLite, q.Get("table"), conns)
 }
 
 func openDynamoDB(ctx context.Context, rawURL string) (tokenstore.Store, func() error, error) {

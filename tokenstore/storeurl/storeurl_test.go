@@ -74,7 +74,7 @@ func TestOpen(t *testing.T) {
 	})
 	t.Run("sqlite", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "tokens.db")
-		s := open(t, "sqlite://"+path)
+		s := open(t, "sqlite://"+path+"?max_conns=4")
 		assert.IsType(t, &sqlstore.Store{}, s)
 		roundTrip(t, s)
 		got, err := open(t, "sqlite://"+path+"?table=awsauth_tokens").Get(ctx, "awsauth/session/x")
@@ -114,6 +114,7 @@ func TestOpenRejects(t *testing.T) {
 		{"dynamodb unknown option", "dynamodb://t?profile=x", `unknown option "profile"`},
 		{"redis unknown option", "redis://127.0.0.1:1/0?bogus=1", "storeurl: redis URL"},
 		{"redis down", "redis://:hunter2@127.0.0.1:1/0?dial_timeout=200ms&max_retries=-1", "does not answer"},
+		{"bad max_conns", "sqlite://x.db?max_conns=0", "max_conns"},
 		{"postgres down", "postgres://u:hunter2@127.0.0.1:1/db?connect_timeout=1", "does not answer"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
