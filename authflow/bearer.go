@@ -146,6 +146,7 @@ type Bearer struct {
 type issuerRules struct {
 	BearerIssuer
 	keys *jwks.KeySet
+	algs []string // the allow-list, checked here too: a shared key set may allow more
 }
 
 // NewBearer validates cfg and builds the issuers' key sets. For an issuer
@@ -154,6 +155,27 @@ type issuerRules struct {
 // issuer that differs from the configured one. Key sets are fetched on first
 // use, not here.
 func NewBearer(ctx context.Context, cfg BearerConfig) (*Bearer, error) {
+	return newBearer(ctx, cfg, nil)
+}
+
+// NewBearer is the package's NewBearer for an API served beside h's login
+// flow: an issuer equal to h's Config.Issuer, with neither JWKSURL nor JWKS,
+// uses h's key set rather than a second one. The callback's ID tokens and the
+// API's bearer tokens then share one cache of keys and one budget of refetches
+// for unknown kids, and no discovery document is fetched again. That key set
+// keeps h's settings (its refetch interval, its algorithms from discovery);
+// the issuer's Algorithms still bound what the Bearer accepts.
+func (h *Handler) NewBearer(ctx context.Context, cfg BearerConfig) (*Bearer, error) {
+	return newBearer(ctx, cfg, &sharedKeySet{issuer: h.cfg.Issuer, keys: h.keySet})
+}
+
+// sharedKeySet is a key set a Bearer may use for one issuer instead of its own.
+type sharedKeySet struct {
+	issuer string
+	keys   *jwks.KeySet
+}
+
+func newBearer(ctx context.Context, cfg BearerConfig, shared *sharedKeySet) (*Bearer, error) {
 	var all []BearerIssuer
 	if cfg.Issuer != "" || len(cfg.ClientIDs) > 0 || len(cfg.Audiences) > 0 || cfg.JWKSURL != "" || cfg.JWKS != nil {
 		all = append(all, BearerIssuer{
@@ -231,6 +253,14 @@ func NewBearer(ctx context.Context, cfg BearerConfig) (*Bearer, error) {
 		b.cache = newTokenCache(size)
 	}
 	for _, iss := range all {
+		algs := iss.Algorithms
+		if len(algs) == 0 {
+			algs = []string{oidc.RS256}
+		}
+		if shared != nil && shared.keys != nil && iss.Issuer == shared.issuer && iss.JWKSURL == "" && iss.JWKS == nil {
+			b.issuers = append(b.issuers, &issuerRules{BearerIssuer: iss, keys: shared.keys, algs: algs})
+			continue
+		}
 		url := iss.JWKSURL
 		if url == "" && iss.JWKS == nil {
 			if isCognitoIssuer(iss.Issuer) {
@@ -259,7 +289,7 @@ func NewBearer(ctx context.Context, cfg BearerConfig) (*Bearer, error) {
 				return nil, fmt.Errorf("authflow: JWKS of %q: %w", iss.Issuer, err)
 			}
 		}
-		b.issuers = append(b.issuers, &issuerRules{BearerIssuer: iss, keys: ks})
+		b.issuers = append(b.issuers, &issuerRules{BearerIssuer: iss, keys: ks, algs: algs})
 	}
 	return b, nil
 }
@@ -386,6 +416,9 @@ func (b *Bearer) Verify(ctx context.Context, raw string) (*Claims, error) {
 	}
 	if rules == nil {
 		return nil, errUnknownIssuer // before any key lookup: a foreign iss buys no fetch
+	}
+	if !slices.Contains(rules.algs, jws.Alg) {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, jwks.ErrUnsupportedAlgorithm)
 	}
 	if err := rules.keys.Verify(ctx, &jws); err != nil {
 		if errors.Is(err, jwks.ErrFetch) || ctx.Err() != nil {

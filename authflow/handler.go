@@ -25,6 +25,7 @@ type Handler struct {
 	client   *http.Client
 	verifier *idTokenVerifier
 	keys     *keyRing
+	keySet   *jwks.KeySet // the provider's JWKS, shared with Handler.NewBearer
 	meta     providerMetadata
 	refresh  singleflight.Group
 }
@@ -159,8 +160,9 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 			maxAge:           cfg.FlowLifetime,
 			now:              cfg.Now,
 		},
-		keys: keys,
-		meta: meta,
+		keys:   keys,
+		keySet: keySet,
+		meta:   meta,
 	}
 	return h, nil
 }

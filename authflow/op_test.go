@@ -37,6 +37,7 @@ type testOP struct {
 
 	tokenCalls  atomic.Int64
 	revokeCalls atomic.Int64
+	jwksCalls   atomic.Int64
 
 	// Knobs; set before use or under mu.
 	issParam     bool                                              // advertise and send RFC 9207 iss
@@ -103,6 +104,7 @@ func (op *testOP) discovery(w http.ResponseWriter, r *http.Request) {
 }
 
 func (op *testOP) jwks(w http.ResponseWriter, r *http.Request) {
+	op.jwksCalls.Add(1)
 	pub := op.key.PublicKey
 	if op.jwksKey != nil {
 		pub = *op.jwksKey
