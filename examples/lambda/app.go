@@ -58,7 +58,8 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (http.Handler,
 	if cfg.APIAudience != "" {
 		bc.Audiences = []string{cfg.APIAudience}
 	}
-	bearer, err := authflow.NewBearer(ctx, bc)
+	// The API shares the login flow's key set: one JWKS cache, one refetch budget.
+	bearer, err := auth.NewBearer(ctx, bc)
 	if err != nil {
 		return nil, err
 	}
