@@ -18,12 +18,14 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -232,6 +234,39 @@ func TestSharedStoreRedis(t *testing.T) {
 	c := startCluster(t, r.URL+"?dial_timeout=1s&max_retries=-1", 3)
 	sid := c.login()
 	c.storm(sid)
+
+	// One store read per request, counted by the server: GET calls, and no
+	// writes or scripts, for requests on a fresh session.
+	opt, err := redis.ParseURL(r.URL)
+	require.NoError(t, err)
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	calls := func() map[string]int64 {
+		info, err := rdb.Info(t.Context(), "commandstats").Result()
+		require.NoError(t, err)
+		n := map[string]int64{}
+		for _, line := range strings.Split(info, "\n") {
+			cmd, rest, ok := strings.Cut(strings.TrimPrefix(line, "cmdstat_"), ":calls=")
+			if ok && strings.HasPrefix(line, "cmdstat_") {
+				v, _, _ := strings.Cut(rest, ",")
+				n[cmd], _ = strconv.ParseInt(v, 10, 64)
+			}
+		}
+		return n
+	}
+	before := calls()
+	const reads = 30
+	for i := range reads {
+		status, _, err := c.me(i%3, sid)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, status)
+	}
+	after := calls()
+	assert.Equal(t, int64(reads), after["get"]-before["get"], "GETs for %d requests", reads)
+	for _, cmd := range []string{"set", "del", "evalsha", "eval"} {
+		assert.Equal(t, before[cmd], after[cmd], "%s calls for requests on a fresh session", cmd)
+	}
+
 	c.restart(sid, r.Stop, func() {
 		r, err = testenv.StartRedisAt(t.Context(), dir)
 		require.NoError(t, err)
