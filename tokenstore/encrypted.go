@@ -161,8 +161,9 @@ func (e *Encrypted) open(key string, rec []byte) ([]byte, error) {
 	}
 	h := rec[:hLen:hLen] // full slice expression: the append below must copy
 	nonce := rec[hLen : hLen+gcmNonceSize]
-	v, err := k.aead.Open(make([]byte, 0, len(rec)-hLen-gcmNonceSize-gcmTagSize), nonce,
-		rec[hLen+gcmNonceSize:], append(h, key...))
+	sealed := rec[hLen+gcmNonceSize:]
+	// Opened in place: the inner store's Get gave this process its own copy.
+	v, err := k.aead.Open(sealed[:0], nonce, sealed, append(h, key...))
 	if err != nil {
 		// Tampered, truncated, moved from another entry, or sealed by
 		// another key under this id.
