@@ -57,7 +57,7 @@ var ErrUnsupported = errors.New("storeurl: unsupported store URL scheme")
 func Open(ctx context.Context, rawURL string) (store tokenstore.Store, close func() error, err error) {
 	scheme, _, ok := strings.Cut(rawURL, "://")
 	if !ok {
-		return nil, nil, fmt.Errorf("storeurl: %q is not a URL of the form scheme://...", redact(rawURL))
+		return nil, nil, fmt.Errorf("storeurl: %q is not a store URL (scheme://rest)", redact(rawURL))
 	}
 	switch strings.ToLower(scheme) {
 	case "memory":

@@ -105,7 +105,7 @@ func TestOpenRejects(t *testing.T) {
 	for _, tc := range []struct {
 		name, url, want string
 	}{
-		{"no scheme", "localhost:6379", "not a URL"},
+		{"no scheme", "localhost:6379", "not a store URL"},
 		{"unknown scheme", "mongodb://x", "unsupported store URL scheme"},
 		{"sqlite without path", "sqlite://", "needs a path"},
 		{"sqlite unknown option", "sqlite://x.db?mode=ro", `unknown option "mode"`},
