@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cognitoidentity"
+	"github.com/aws/aws-sdk-go-v2/service/glue"
+	"github.com/aws/smithy-go"
+
+	"github.com/pubauth/awsauth/authflow"
+	"github.com/pubauth/awsauth/awscreds"
+	"github.com/pubauth/awsauth/tokenstore"
+)
+
+type app struct {
+	http.Handler
+	auth    *authflow.Handler
+	cognito *cognitoidentity.Client
+	glue    *glue.Client
+	users   *awscreds.UserCache
+	store   tokenstore.Store
+	logins  func(idToken awscreds.IDTokenFunc) awscreds.LoginsFunc
+	cfg     config
+	logger  *slog.Logger
+}
+
+func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) {
+	users := awscreds.NewUserCache()
+	// One store for the sessions and the users' identity ids; use a shared one (Redis, SQL,
+	// DynamoDB) with several instances.
+	store := tokenstore.NewMemory()
+	ac := authflow.Config{
+		Issuer:       cfg.Issuer,
+		ClientID:     cfg.ClientID,
+		ClientSecret: cfg.ClientSecret,
+		RedirectURL:  cfg.RedirectURL,
+		Scopes:       []string{"openid", "email", "profile"},
+		Store:        store,
+		Logger:       logger,
+		OnSessionEnd: users.Evict, // the user's AWS credentials go with the session
+	}
+	if cfg.CookieKey != nil {
+		ac.CookieKeys = [][]byte{cfg.CookieKey}
+	}
+	auth, err := authflow.New(ctx, ac)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if awsCfg.Region == "" {
+		awsCfg.Region = "us-east-1"
+	}
+	// A Cognito user pool is named by its own Logins key; any other provider by its issuer
+	// without the scheme (the IAM OIDC provider's URL).
+	logins := func(idToken awscreds.IDTokenFunc) awscreds.LoginsFunc {
+		return awscreds.OIDCLogins(cfg.Issuer, idToken)
+	}
+	if _, err := awscreds.CognitoProviderName(cfg.Issuer); err == nil {
+		logins = func(idToken awscreds.IDTokenFunc) awscreds.LoginsFunc {
+			return awscreds.CognitoLogins(cfg.Issuer, idToken)
+		}
+	} else if _, err := awscreds.OIDCProviderName(cfg.Issuer); err != nil {
+		return nil, err
+	}
+	a := &app{
+		auth: auth,
+		// GetId and GetCredentialsForIdentity are public operations: no server credentials.
+		cognito: cognitoidentity.NewFromConfig(awsCfg, func(o *cognitoidentity.Options) { o.Credentials = aws.AnonymousCredentials{} }),
+		glue:    glue.NewFromConfig(awsCfg),
+		users:   users,
+		store:   store,
+		logins:  logins,
+		cfg:     cfg,
+		logger:  logger,
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.home)
+	mux.Handle("GET /login", auth.Login())
+	mux.Handle("GET /callback", auth.Callback())
+	mux.Handle("POST /logout", auth.Logout())
+	mux.Handle("GET /me", auth.RequireLogin(http.HandlerFunc(a.me)))
+	mux.Handle("GET /databases", auth.RequireLogin(http.HandlerFunc(a.databases)))
+	mux.Handle("GET /jobs", auth.RequireLogin(http.HandlerFunc(a.jobs)))
+	mux.Handle("POST /jobs/{name}/run", auth.RequireLogin(http.HandlerFunc(a.runJob)))
+	a.Handler = mux
+	return a, nil
+}
+
+// pool returns an identity-pool provider for the session's user, fed by the session's
+// refreshing ID token, with the identity ids in the app's store.
+func (a *app) pool(s *authflow.Session) *awscreds.IdentityPool {
+	return awscreds.NewIdentityPool(a.cognito, a.cfg.IdentityPoolID, func(o *awscreds.IdentityPoolOptions) {
+		o.Logins = a.logins(a.auth.IDTokenFunc(s.ID))
+		o.Store = a.store
+		o.Logger = a.logger
+	})
+}
+
+// credentials returns the user's credentials cache: one per session, kept in the UserCache.
+func (a *app) credentials(s *authflow.Session) *aws.CredentialsCache {
+	return a.users.Get(s.ID, func() aws.CredentialsProvider { return a.pool(s) })
+}
+
+var homePage = template.Must(template.New("home").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>awsauth: Glue</title></head><body>
+<h1>AWS Glue with your own credentials</h1>
+{{if .Subject}}
+<p>Signed in as <b id="sub">{{.Subject}}</b>.</p>
+<p><a href="/me">/me</a> · <a href="/databases">/databases</a> · <a href="/jobs">/jobs</a></p>
+<form method="post" action="/logout"><input type="hidden" name="csrf_token" value="{{.CSRF}}">
+<button id="logout" type="submit">Sign out</button></form>
+{{else}}
+<p><a id="login" href="/login?return_to=/me">Sign in</a></p>
+{{end}}
+</body></html>
+`))
+
+func (a *app) home(w http.ResponseWriter, r *http.Request) {
+	var data struct{ Subject, CSRF string }
+	s, err := a.auth.Session(r)
+	switch {
+	case err == nil:
+		data.Subject, data.CSRF = s.Subject, a.auth.CSRFToken(r)
+	case !errors.Is(err, authflow.ErrSessionEnded):
+		a.logger.Error("home: session", "error", err)
+		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	homePage.Execute(w, data)
+}
+
+func (a *app) me(w http.ResponseWriter, r *http.Request) {
+	s := authflow.SessionFrom(r.Context())
+	c, err := a.credentials(s).Retrieve(r.Context())
+	if err != nil {
+		a.awsError(w, err)
+		return
+	}
+	// The identity id is in the store since the first retrieval: no GetId here.
+	id, err := a.pool(s).IdentityID(r.Context())
+	if err != nil {
+		a.awsError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"sub":                 s.Subject,
+		"identity_id":         id,
+		"credentials_source":  c.Source,
+		"credentials_expires": c.Expires.UTC(),
+	})
+}
+
+// databases is Glue GetDatabases, signed with the user's identity-pool credentials.
+func (a *app) databases(w http.ResponseWriter, r *http.Request) {
+	creds := a.credentials(authflow.SessionFrom(r.Context()))
+	out, err := a.glue.GetDatabases(r.Context(), &glue.GetDatabasesInput{}, func(o *glue.Options) { o.Credentials = creds })
+	if err != nil {
+		a.awsError(w, err)
+		return
+	}
+	names := []string{}
+	for _, d := range out.DatabaseList {
+		names = append(names, aws.ToString(d.Name))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"databases": names})
+}
+
+// jobs is Glue GetJobs.
+func (a *app) jobs(w http.ResponseWriter, r *http.Request) {
+	creds := a.credentials(authflow.SessionFrom(r.Context()))
+	out, err := a.glue.GetJobs(r.Context(), &glue.GetJobsInput{}, func(o *glue.Options) { o.Credentials = creds })
+	if err != nil {
+		a.awsError(w, err)
+		return
+	}
+	names := []string{}
+	for _, j := range out.Jobs {
+		names = append(names, aws.ToString(j.Name))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"jobs": names})
+}
+
+// runJob is Glue StartJobRun. It changes state, so it needs the session's CSRF token.
+func (a *app) runJob(w http.ResponseWriter, r *http.Request) {
+	if !a.csrfOK(r) {
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "csrf"})
+		return
+	}
+	creds := a.credentials(authflow.SessionFrom(r.Context()))
+	out, err := a.glue.StartJobRun(r.Context(), &glue.StartJobRunInput{JobName: aws.String(r.PathValue("name"))},
+		func(o *glue.Options) { o.Credentials = creds })
+	if err != nil {
+		a.awsError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"job_run_id": aws.ToString(out.JobRunId)})
+}
+
+func (a *app) csrfOK(r *http.Request) bool {
+	want := a.auth.CSRFToken(r)
+	got := r.Header.Get("X-CSRF-Token")
+	if got == "" {
+		got = r.PostFormValue("csrf_token")
+	}
+	return want != "" && subtle.ConstantTimeCompare([]byte(want), []byte(got)) == 1
+}
+
+func (a *app) awsError(w http.ResponseWriter, err error) {
+	var api smithy.APIError
+	switch {
+	case errors.Is(err, authflow.ErrSessionEnded), errors.Is(err, awscreds.ErrIDTokenRejected):
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "sign in again"})
+	case errors.Is(err, awscreds.ErrConfiguration):
+		a.logger.Error("AWS configuration", "error", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "configuration"})
+	case errors.As(err, &api) && (api.ErrorCode() == "AccessDeniedException" || strings.HasPrefix(api.ErrorCode(), "EntityNotFound")):
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": api.ErrorCode()})
+	default:
+		a.logger.Error("AWS call", "error", err)
+		writeJSON(w, http.StatusBadGateway, map[string]string{"error": "AWS call failed"})
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
