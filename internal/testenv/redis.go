@@ -38,7 +38,7 @@ func StartRedis(ctx context.Context) (*Redis, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := runRedis(ctx, dir, false)
+	r, err := runRedis(ctx, dir, false, nil)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -55,10 +55,10 @@ func StartRedisAt(ctx context.Context, dir string) (*Redis, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("testenv: Redis data dir: %w", err)
 	}
-	return runRedis(ctx, dir, true)
+	return runRedis(ctx, dir, true, nil)
 }
 
-func runRedis(ctx context.Context, dir string, persist bool) (*Redis, error) {
+func runRedis(ctx context.Context, dir string, persist bool, extra []string) (*Redis, error) {
 	bin, err := findBinary("AWSAUTH_REDIS", "", "redis-server")
 	if err != nil {
 		return nil, err
@@ -82,6 +82,7 @@ func runRedis(ctx context.Context, dir string, persist bool) (*Redis, error) {
 	} else {
 		args = append(args, "--appendonly", "no")
 	}
+	args = append(args, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Env = environ(nil)
