@@ -40,10 +40,10 @@ func (s *Store) Acquire(ctx context.Context, name string, ttl time.Duration) (to
 	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(s.table),
 		Key:                 s.key("l/", name),
-		UpdateExpression:    aws.String("SET tok = if_not_exists(tok, :now) + :one, lx = :exp, #ttl = :ttl"),
-		ConditionExpression: aws.String("attribute_not_exists(#pk) OR lx <= :now"),
+		UpdateExpression:    aws.String("SET #tok = if_not_exists(#tok, :now) + :one, #lx = :exp, #ttl = :ttl"),
+		ConditionExpression: aws.String("attribute_not_exists(#pk) OR #lx <= :now"),
 		ExpressionAttributeNames: map[string]string{
-			"#pk": s.pk, "#ttl": TTLAttribute,
+			"#pk": s.pk, "#ttl": TTLAttribute, "#tok": "tok", "#lx": "lx",
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":now": num(now.UnixMicro()),
@@ -80,9 +80,9 @@ func (s *Store) Extend(ctx context.Context, lease tokenstore.Lease, ttl time.Dur
 	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(s.table),
 		Key:                      s.key("l/", lease.Name),
-		UpdateExpression:         aws.String("SET lx = :exp, #ttl = :ttl"),
-		ConditionExpression:      aws.String("tok = :tok AND lx > :now"),
-		ExpressionAttributeNames: map[string]string{"#ttl": TTLAttribute},
+		UpdateExpression:         aws.String("SET #lx = :exp, #ttl = :ttl"),
+		ConditionExpression:      aws.String("#tok = :tok AND #lx > :now"),
+		ExpressionAttributeNames: map[string]string{"#ttl": TTLAttribute, "#tok": "tok", "#lx": "lx"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":tok": tokenValue(lease.Token),
 			":now": num(now.UnixMicro()),
@@ -107,10 +107,11 @@ func (s *Store) Release(ctx context.Context, lease tokenstore.Lease) error {
 		return err
 	}
 	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           aws.String(s.table),
-		Key:                 s.key("l/", lease.Name),
-		UpdateExpression:    aws.String("SET lx = :zero"),
-		ConditionExpression: aws.String("tok = :tok"),
+		TableName:                aws.String(s.table),
+		Key:                      s.key("l/", lease.Name),
+		UpdateExpression:         aws.String("SET #lx = :zero"),
+		ConditionExpression:      aws.String("#tok = :tok"),
+		ExpressionAttributeNames: map[string]string{"#tok": "tok", "#lx": "lx"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":tok": tokenValue(lease.Token), ":zero": num(0),
 		},
@@ -130,10 +131,11 @@ func (s *Store) SetFenced(ctx context.Context, lease tokenstore.Lease, key strin
 		return err
 	}
 	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:            aws.String(s.table),
-		Key:                  s.key("l/", lease.Name),
-		ConsistentRead:       aws.Bool(true),
-		ProjectionExpression: aws.String("tok, lx"),
+		TableName:                aws.String(s.table),
+		Key:                      s.key("l/", lease.Name),
+		ConsistentRead:           aws.Bool(true),
+		ProjectionExpression:     aws.String("#tok, #lx"),
+		ExpressionAttributeNames: map[string]string{"#tok": "tok", "#lx": "lx"},
 	})
 	if err != nil {
 		return fmt.Errorf("dynamostore: set fenced: %w", err)
@@ -145,7 +147,8 @@ func (s *Store) SetFenced(ctx context.Context, lease tokenstore.Lease, key strin
 		return tokenstore.ErrLeaseLost
 	}
 
-	cond := aws.String("attribute_not_exists(fn) OR fn <> :fn OR ft <= :ft")
+	cond := aws.String("attribute_not_exists(#fn) OR #fn <> :fn OR #ft <= :ft")
+	names := map[string]string{"#fn": "fn", "#ft": "ft"}
 	values := map[string]types.AttributeValue{
 		":fn": &types.AttributeValueMemberS{Value: lease.Name},
 		":ft": tokenValue(lease.Token),
@@ -153,7 +156,7 @@ func (s *Store) SetFenced(ctx context.Context, lease tokenstore.Lease, key strin
 	if !expiry.IsZero() && !expiry.After(now) {
 		_, err = s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 			TableName: aws.String(s.table), Key: s.key("e/", key),
-			ConditionExpression: cond, ExpressionAttributeValues: values,
+			ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 		})
 	} else {
 		item := s.entryItem(key, value, expiry)
@@ -161,7 +164,7 @@ func (s *Store) SetFenced(ctx context.Context, lease tokenstore.Lease, key strin
 		item["ft"] = values[":ft"]
 		_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{
 			TableName: aws.String(s.table), Item: item,
-			ConditionExpression: cond, ExpressionAttributeValues: values,
+			ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 		})
 	}
 	if isConditionFailed(err) {

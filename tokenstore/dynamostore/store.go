@@ -139,7 +139,10 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 		TableName:            aws.String(s.table),
 		Key:                  s.key("e/", key),
 		ConsistentRead:       aws.Bool(true),
-		ProjectionExpression: aws.String("v, x"),
+		ProjectionExpression: aws.String("#v, #x"),
+		// Every attribute is named through a placeholder: DynamoDB's
+		// reserved words are many, and change.
+		ExpressionAttributeNames: map[string]string{"#v": "v", "#x": "x"},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dynamostore: get: %w", err)

@@ -62,6 +62,20 @@ func TestOpen(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "v", v)
 	})
+	t.Run("redis cluster", func(t *testing.T) {
+		c, err := testenv.StartRedisCluster(ctx, 3)
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Stop() })
+		s := open(t, "redis://"+c.Addrs[0]+"?cluster=true&addr="+c.Addrs[1]+"&addr="+c.Addrs[2])
+		assert.IsType(t, &redisstore.Store{}, s)
+		roundTrip(t, s)
+		for i := range 20 { // keys on every node, through one client
+			k := "awsauth/session/" + strings.Repeat("k", i+1)
+			require.NoError(t, s.Set(ctx, k, []byte("v"), time.Time{}))
+			_, err := s.Get(ctx, k)
+			require.NoError(t, err)
+		}
+	})
 	t.Run("postgres", func(t *testing.T) {
 		p, err := testenv.StartPostgres(ctx)
 		require.NoError(t, err)
