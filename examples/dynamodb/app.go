@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+
+	"github.com/pubauth/awsauth/authflow"
+	"github.com/pubauth/awsauth/awscreds"
+)
+
+// maxItemText bounds an item's text (DynamoDB's item limit is 400 KB; the example's is 4 KB).
+const maxItemText = 4 << 10
+
+type app struct {
+	http.Handler
+	auth       *authflow.Handler
+	sts        *sts.Client
+	ddb        *dynamodb.Client
+	users      *awscreds.UserCache
+	table      string // the table's name, from its ARN
+	policyJSON string // the session policy, the same for every user
+	cfg        config
+	logger     *slog.Logger
+}
+
+// sessionPolicy is the policy every user's session gets: the table's items whose partition
+// key is the session's sub tag, which AssumeRole sets to EscapeUserID of the verified sub.
+func sessionPolicy(tableARN string) (awscreds.PolicyDocument, error) {
+	return awscreds.DynamoDBPartitionPolicy(tableARN, awscreds.PrincipalTagUser("sub"), func(o *awscreds.DynamoDBPartitionOptions) {
+		o.Actions = []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"}
+	})
+}
+
+// partitionKey is where the user's items live: the value of ${aws:PrincipalTag/sub}.
+func partitionKey(sub string) string { return awscreds.EscapeUserID(sub) }
+
+func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) {
+	a, err := arn.Parse(cfg.TableARN)
+	name, ok := strings.CutPrefix(a.Resource, "table/")
+	if err != nil || !ok {
+		return nil, fmt.Errorf("DYNAMODB_TABLE_ARN %q is not a table ARN", cfg.TableARN)
+	}
+	policy, err := sessionPolicy(cfg.TableARN)
+	if err != nil {
+		return nil, err
+	}
+	policyJSON, err := policy.JSON()
+	if err != nil {
+		return nil, err
+	}
+	users := awscreds.NewUserCache()
+	ac := authflow.Config{
+		Issuer:       cfg.Issuer,
+		ClientID:     cfg.ClientID,
+		ClientSecret: cfg.ClientSecret,
+		RedirectURL:  cfg.RedirectURL,
+		Scopes:       []string{"openid", "email", "profile"},
+		Logger:       logger,
+		OnSessionEnd: users.Evict, // the user's AWS credentials go with the session
+	}
+	if cfg.CookieKey != nil {
+		ac.CookieKeys = [][]byte{cfg.CookieKey}
+	}
+	auth, err := authflow.New(ctx, ac)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if awsCfg.Region == "" {
+		awsCfg.Region = a.Region
+	}
+	app := &app{
+		auth:       auth,
+		sts:        sts.NewFromConfig(awsCfg), // signed with the server's own credentials
+		ddb:        dynamodb.NewFromConfig(awsCfg),
+		users:      users,
+		table:      name,
+		policyJSON: policyJSON,
+		cfg:        cfg,
+		logger:     logger,
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", app.home)
+	mux.Handle("GET /login", auth.Login())
+	mux.Handle("GET /callback", auth.Callback())
+	mux.Handle("POST /logout", auth.Logout())
+	mux.Handle("GET /items", auth.RequireLogin(http.HandlerFunc(app.items)))
+	mux.Handle("POST /items", auth.RequireLogin(http.HandlerFunc(app.addItem)))
+	mux.HandleFunc("GET /policy", app.policy)
+	app.Handler = mux
+	return app, nil
+}
+
+// credentials returns the user's credentials: one AssumeRole provider per session, named,
+// tagged and given a source identity from the session's verified claims.
+func (a *app) credentials(s *authflow.Session) (*aws.CredentialsCache, error) {
+	var claims awscreds.VerifiedClaims
+	if err := s.Claims(&claims); err != nil {
+		return nil, err
+	}
+	return a.users.Get(s.ID, func() aws.CredentialsProvider {
+		return awscreds.NewAssumeRole(a.sts, a.cfg.RoleARN, claims, func(o *awscreds.AssumeRoleOptions) {
+			o.Duration = a.cfg.CredentialsDuration
+			o.Policy = &a.policyJSON
+			o.TagClaims = map[string]string{"sub": "sub"}
+			o.SourceIdentityClaim = "sub"
+			o.Logger = a.logger
+		})
+	}), nil
+}
+
+var homePage = template.Must(template.New("home").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>awsauth: DynamoDB</title></head><body>
+<h1>Your own DynamoDB items</h1>
+{{if .Subject}}
+<p>Signed in as <b id="sub">{{.Subject}}</b>; your partition is <code>{{.Partition}}</code>.</p>
+<p><a href="/items">/items</a> · <a href="/policy">/policy</a></p>
+<form method="post" action="/items"><input type="hidden" name="csrf_token" value="{{.CSRF}}">
+<input name="text" maxlength="4096"> <button type="submit">Add</button></form>
+<form method="post" action="/logout"><input type="hidden" name="csrf_token" value="{{.CSRF}}">
+<button id="logout" type="submit">Sign out</button></form>
+{{else}}
+<p><a id="login" href="/login?return_to=/items">Sign in</a></p>
+{{end}}
+</body></html>
+`))
+
+func (a *app) home(w http.ResponseWriter, r *http.Request) {
+	var data struct{ Subject, Partition, CSRF string }
+	s, err := a.auth.Session(r)
+	switch {
+	case err == nil:
+		data.Subject, data.Partition, data.CSRF = s.Subject, partitionKey(s.Subject), a.auth.CSRFToken(r)
+	case !errors.Is(err, authflow.ErrSessionEnded):
+		a.logger.Error("home: session", "error", err)
+		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	homePage.Execute(w, data)
+}
+
+// items is a Query of the user's partition, signed with the user's credentials.
+func (a *app) items(w http.ResponseWriter, r *http.Request) {
+	s := authflow.SessionFrom(r.Context())
+	creds, err := a.credentials(s)
+	if err != nil {
+		a.awsError(w, err)
+		return
+	}
+	pk := partitionKey(s.Subject)
+	out, err := a.ddb.Query(r.Context(), &dynamodb.QueryInput{
+		TableName:                 aws.String(a.table),
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}},
+	}, func(o *dynamodb.Options) { o.Credentials = creds })
+	if err != nil {
+		a.awsError(w, err)
+		return
+	}
+	items := []map[string]string{}
+	for _, it := range out.Items {
+		sk, _ := it["sk"].(*types.AttributeValueMemberS)
+		text, _ := it["text"].(*types.AttributeValueMemberS)
+		if sk != nil && text != nil {
+			items = append(items, map[string]string{"id": sk.Value, "text": text.Value})
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"partition": pk, "items": items})
+}
+
+// addItem is a PutItem into the user's partition. It changes state, so it needs the
+// session's CSRF token.
+func (a *app) addItem(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 2*maxItemText)
+	if !a.csrfOK(r) {
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "csrf"})
+		return
+	}
+	text := r.PostFormValue("text")
+	if text == "" || len(text) > maxItemText {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "text must be 1-4096 bytes"})
+		return
+	}
+	s := authflow.SessionFrom(r.Context())
+	creds, err := a.credentials(s)
+	if err != nil {
+		a.awsError(w, err)
+		return
+	}
+	id := newItemID()
+	_, err = a.ddb.PutItem(r.Context(), &dynamodb.PutItemInput{
+		TableName: aws.String(a.table),
+		Item: map[string]types.AttributeValue{
+			"pk":   &types.AttributeValueMemberS{Value: partitionKey(s.Subject)},
+			"sk":   &types.AttributeValueMemberS{Value: id},
+			"text": &types.AttributeValueMemberS{Value: text},
+		},
+		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	}, func(o *dynamodb.Options) { o.Credentials = creds })
+	if err != nil {
+		a.awsError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"id": id})
+}
+
+// newItemID is a sort key that sorts by creation time: UTC nanoseconds, then randomness.
+func newItemID() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return fmt.Sprintf("%020d-%s", time.Now().UTC().UnixNano(), hex.EncodeToString(b))
+}
+
+func (a *app) policy(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte(a.policyJSON))
+}
+
+func (a *app) csrfOK(r *http.Request) bool {
+	want := a.auth.CSRFToken(r)
+	got := r.Header.Get("X-CSRF-Token")
+	if got == "" {
+		got = r.PostFormValue("csrf_token")
+	}
+	return want != "" && subtle.ConstantTimeCompare([]byte(want), []byte(got)) == 1
+}
+
+func (a *app) awsError(w http.ResponseWriter, err error) {
+	var api smithy.APIError
+	switch {
+	case errors.Is(err, authflow.ErrSessionEnded):
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "sign in again"})
+	case errors.Is(err, awscreds.ErrConfiguration), errors.Is(err, awscreds.ErrInvalidClaims):
+		a.logger.Error("AWS configuration", "error", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "configuration"})
+	case errors.As(err, &api) && api.ErrorCode() == "AccessDeniedException":
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": api.ErrorCode()})
+	default:
+		a.logger.Error("AWS call", "error", err)
+		writeJSON(w, http.StatusBadGateway, map[string]string{"error": "AWS call failed"})
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
