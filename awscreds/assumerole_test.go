@@ -189,25 +189,3 @@ func TestAssumeRoleAWSErrors(t *testing.T) {
 		assert.False(t, creds.HasKeys())
 	})
 }
-
-// Against moto's STS: the session is named after the user, and the credentials work.
-func TestAssumeRoleMoto(t *testing.T) {
-	m := startMoto(t)
-	client := sts.NewFromConfig(m.Config())
-	p := NewAssumeRole(client, itemsRoleARN, VerifiedClaims{"sub": "auth0|alice"}, func(o *AssumeRoleOptions) {
-		o.Duration = time.Hour
-		o.TagClaims = map[string]string{"sub": "sub"}
-		o.SourceIdentityClaim = "sub"
-	})
-	cache := aws.NewCredentialsCache(p, func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = time.Minute })
-	before := time.Now()
-	creds, err := cache.Retrieve(t.Context())
-	require.NoError(t, err, m.Logs())
-	assert.WithinRange(t, creds.Expires, before.Add(59*time.Minute-time.Second), time.Now().Add(59*time.Minute+time.Second),
-		"an hour, less the cache's one-minute window")
-	cfg := m.Config()
-	cfg.Credentials = cache
-	who, err := sts.NewFromConfig(cfg).GetCallerIdentity(t.Context(), &sts.GetCallerIdentityInput{})
-	require.NoError(t, err)
-	assert.Equal(t, "arn:aws:sts::123456789012:assumed-role/items/"+SanitizeRoleSessionName("auth0|alice"), aws.ToString(who.Arn))
-}

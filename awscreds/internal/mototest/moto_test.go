@@ -1,12 +1,8 @@
-package awscreds
-
-// Against moto server (internal/testenv.StartMoto; scripts/deps.d/moto.sh installs it, and a
-// missing install fails these tests). Moto checks no logins and verifies no token: what these
-// tests show is the wire protocol, the flows' order of calls, the real expiry, the identity
-// id cache and the refresh under aws.CredentialsCache.
+package mototest
 
 import (
 	"context"
+	"encoding/base64"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pubauth/awsauth/awscreds"
 	"github.com/pubauth/awsauth/internal/testenv"
 	"github.com/pubauth/awsauth/tokenstore"
 )
@@ -109,7 +106,7 @@ func (mp *motoPool) callerARN(t *testing.T, creds aws.Credentials) string {
 	return aws.ToString(out.Arn)
 }
 
-func staticLogins(provider, token string) LoginsFunc {
+func staticLogins(provider, token string) awscreds.LoginsFunc {
 	return func(context.Context) (map[string]string, error) { return map[string]string{provider: token}, nil }
 }
 
@@ -123,14 +120,14 @@ func assertMotoExpiry(t *testing.T, creds aws.Credentials, before time.Time) {
 func TestIdentityPoolMotoEnhancedFlow(t *testing.T) {
 	mp := newMotoPool(t)
 	token := fakeJWT(`{"iss":"` + motoUserPoolIssuer + `","sub":"alice"}`)
-	p := NewIdentityPool(mp.cognito, mp.poolID, func(o *IdentityPoolOptions) {
-		o.Logins = CognitoLogins("", func(context.Context) (string, error) { return token, nil })
+	p := awscreds.NewIdentityPool(mp.cognito, mp.poolID, func(o *awscreds.IdentityPoolOptions) {
+		o.Logins = awscreds.CognitoLogins("", func(context.Context) (string, error) { return token, nil })
 	})
 	before := time.Now()
 	creds, err := p.Retrieve(t.Context())
 	require.NoError(t, err, mp.moto.Logs())
 	assert.True(t, creds.HasKeys())
-	assert.Equal(t, IdentityPoolProviderName, creds.Source)
+	assert.Equal(t, awscreds.IdentityPoolProviderName, creds.Source)
 	assertMotoExpiry(t, creds, before)
 
 	id, err := p.IdentityID(t.Context())
@@ -145,8 +142,8 @@ func TestIdentityPoolMotoEnhancedFlow(t *testing.T) {
 func TestIdentityPoolMotoBasicFlow(t *testing.T) {
 	mp := newMotoPool(t)
 	token := fakeJWT(`{"iss":"` + motoUserPoolIssuer + `","sub":"auth0|alice"}`)
-	p := NewIdentityPool(mp.cognito, mp.poolID, func(o *IdentityPoolOptions) {
-		o.Logins = CognitoLogins(motoUserPoolIssuer, func(context.Context) (string, error) { return token, nil })
+	p := awscreds.NewIdentityPool(mp.cognito, mp.poolID, func(o *awscreds.IdentityPoolOptions) {
+		o.Logins = awscreds.CognitoLogins(motoUserPoolIssuer, func(context.Context) (string, error) { return token, nil })
 		o.RoleARN = "arn:aws:iam::123456789012:role/basic-flow"
 		o.STS = mp.sts
 		o.Duration = 15 * time.Minute
@@ -157,7 +154,7 @@ func TestIdentityPoolMotoBasicFlow(t *testing.T) {
 	assert.WithinRange(t, creds.Expires, before.Add(15*time.Minute-time.Second), time.Now().Add(15*time.Minute+time.Second))
 	assert.Equal(t, "123456789012", creds.AccountID)
 	// The session is named after the user (sanitized), as moto's STS remembers it.
-	assert.Equal(t, "arn:aws:sts::123456789012:assumed-role/basic-flow/"+SanitizeRoleSessionName("auth0|alice"), mp.callerARN(t, creds))
+	assert.Equal(t, "arn:aws:sts::123456789012:assumed-role/basic-flow/"+awscreds.SanitizeRoleSessionName("auth0|alice"), mp.callerARN(t, creds))
 	assert.Equal(t, int32(1), mp.cognito.getID.Load())
 	assert.Equal(t, int32(1), mp.cognito.getOpenID.Load())
 	assert.Equal(t, int32(0), mp.cognito.getCreds.Load())
@@ -167,7 +164,7 @@ func TestIdentityPoolMotoGuest(t *testing.T) {
 	for _, flow := range []string{"enhanced", "basic"} {
 		t.Run(flow, func(t *testing.T) {
 			mp := newMotoPool(t)
-			p := NewIdentityPool(mp.cognito, mp.poolID, func(o *IdentityPoolOptions) {
+			p := awscreds.NewIdentityPool(mp.cognito, mp.poolID, func(o *awscreds.IdentityPoolOptions) {
 				if flow == "basic" {
 					o.RoleARN = "arn:aws:iam::123456789012:role/guests"
 					o.STS = mp.sts
@@ -183,7 +180,7 @@ func TestIdentityPoolMotoGuest(t *testing.T) {
 			assert.Equal(t, int32(1), mp.cognito.getID.Load(), "a guest keeps its identity id in memory")
 
 			// A guest identity id kept elsewhere (a cookie) resumes without GetId.
-			again := NewIdentityPool(mp.cognito, mp.poolID, func(o *IdentityPoolOptions) {
+			again := awscreds.NewIdentityPool(mp.cognito, mp.poolID, func(o *awscreds.IdentityPoolOptions) {
 				o.IdentityID = id
 				if flow == "basic" {
 					o.RoleARN = "arn:aws:iam::123456789012:role/guests"
@@ -206,9 +203,9 @@ func TestIdentityPoolMotoDeveloperAuthenticated(t *testing.T) {
 			mp := newMotoPool(t)
 			dev := &countingCognito{Client: cognitoidentity.NewFromConfig(mp.moto.Config())} // signed
 			store := tokenstore.NewMemory()
-			newProvider := func() *IdentityPool {
-				return NewIdentityPool(mp.cognito, mp.poolID, func(o *IdentityPoolOptions) {
-					o.Developer = &DeveloperIdentity{
+			newProvider := func() *awscreds.IdentityPool {
+				return awscreds.NewIdentityPool(mp.cognito, mp.poolID, func(o *awscreds.IdentityPoolOptions) {
+					o.Developer = &awscreds.DeveloperIdentity{
 						Client:         dev,
 						ProviderName:   "login.awsauth.test",
 						UserIdentifier: "user-42",
@@ -243,11 +240,11 @@ func TestIdentityPoolMotoIdentityIDSurvivesRestart(t *testing.T) {
 	mp := newMotoPool(t)
 	store := tokenstore.NewMemory() // stands for a shared store (Redis, SQL, DynamoDB)
 	token := fakeJWT(`{"iss":"` + motoUserPoolIssuer + `","sub":"alice"}`)
-	boot := func() (*IdentityPool, *countingCognito) {
+	boot := func() (*awscreds.IdentityPool, *countingCognito) {
 		anon := mp.moto.Config()
 		anon.Credentials = aws.AnonymousCredentials{}
 		c := &countingCognito{Client: cognitoidentity.NewFromConfig(anon)}
-		return NewIdentityPool(c, mp.poolID, func(o *IdentityPoolOptions) {
+		return awscreds.NewIdentityPool(c, mp.poolID, func(o *awscreds.IdentityPoolOptions) {
 			o.Logins = staticLogins("cognito-idp.us-east-1.amazonaws.com/us-east-1_AwsAuth1", token)
 			o.Store = store
 		}), c
@@ -268,7 +265,7 @@ func TestIdentityPoolMotoIdentityIDSurvivesRestart(t *testing.T) {
 	assert.Equal(t, int32(0), c2.getID.Load(), "the restarted process found the identity id in the store")
 
 	// Another user of the same pool is another key.
-	other := NewIdentityPool(c2, mp.poolID, func(o *IdentityPoolOptions) {
+	other := awscreds.NewIdentityPool(c2, mp.poolID, func(o *awscreds.IdentityPoolOptions) {
 		o.Logins = staticLogins("cognito-idp.us-east-1.amazonaws.com/us-east-1_AwsAuth1", fakeJWT(`{"sub":"bob"}`))
 		o.Store = store
 	})
@@ -285,8 +282,8 @@ func TestIdentityPoolMotoIdentityIDSurvivesRestart(t *testing.T) {
 func TestIdentityPoolMotoRenewsBeforeExpiry(t *testing.T) {
 	mp := newMotoPool(t)
 	token := fakeJWT(`{"iss":"` + motoUserPoolIssuer + `","sub":"alice"}`)
-	p := NewIdentityPool(mp.cognito, mp.poolID, func(o *IdentityPoolOptions) {
-		o.Logins = CognitoLogins(motoUserPoolIssuer, func(context.Context) (string, error) { return token, nil })
+	p := awscreds.NewIdentityPool(mp.cognito, mp.poolID, func(o *awscreds.IdentityPoolOptions) {
+		o.Logins = awscreds.CognitoLogins(motoUserPoolIssuer, func(context.Context) (string, error) { return token, nil })
 	})
 	cache := aws.NewCredentialsCache(p, func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = 90 * time.Second })
 
@@ -314,4 +311,33 @@ func TestIdentityPoolMotoRenewsBeforeExpiry(t *testing.T) {
 	assert.Equal(t, before+1, mp.cognito.getCreds.Load())
 	assert.WithinRange(t, first.Expires, time.Now().Add(25*time.Second), time.Now().Add(31*time.Second),
 		"renewal due 60 s before the 90 s expiry")
+}
+
+// Against moto's STS: the session is named after the user, and the credentials work.
+func TestAssumeRoleMoto(t *testing.T) {
+	m := startMoto(t)
+	client := sts.NewFromConfig(m.Config())
+	p := awscreds.NewAssumeRole(client, "arn:aws:iam::123456789012:role/items", awscreds.VerifiedClaims{"sub": "auth0|alice"}, func(o *awscreds.AssumeRoleOptions) {
+		o.Duration = time.Hour
+		o.TagClaims = map[string]string{"sub": "sub"}
+		o.SourceIdentityClaim = "sub"
+	})
+	cache := aws.NewCredentialsCache(p, func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = time.Minute })
+	before := time.Now()
+	creds, err := cache.Retrieve(t.Context())
+	require.NoError(t, err, m.Logs())
+	assert.WithinRange(t, creds.Expires, before.Add(59*time.Minute-time.Second), time.Now().Add(59*time.Minute+time.Second),
+		"an hour, less the cache's one-minute window")
+	cfg := m.Config()
+	cfg.Credentials = cache
+	who, err := sts.NewFromConfig(cfg).GetCallerIdentity(t.Context(), &sts.GetCallerIdentityInput{})
+	require.NoError(t, err)
+	assert.Equal(t, "arn:aws:sts::123456789012:assumed-role/items/"+awscreds.SanitizeRoleSessionName("auth0|alice"), aws.ToString(who.Arn))
+}
+
+// fakeJWT builds an unsigned compact JWS around payload: moto verifies no token, and awscreds
+// only reads iss and sub.
+func fakeJWT(payload string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"RS256","kid":"k1"}`)) + "." + enc([]byte(payload)) + "." + enc([]byte("signature-bytes-that-are-long"))
 }
