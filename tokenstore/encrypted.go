@@ -8,7 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // EncryptionKey is one AES-256 key of an Encrypted store's key ring.
@@ -53,8 +56,13 @@ const (
 // are secret.
 type Encrypted struct {
 	inner Store
-	write *ringKey // keys[0]
+	write *ringKey // keys[0], or the data key of NewEnvelopeEncrypted
 	byID  map[string]*ringKey
+
+	// Envelope encryption only: unwraps data keys not yet seen.
+	dataKeys DataKeys
+	unwrapMu sync.Mutex
+	unwraps  singleflight.Group
 }
 
 type ringKey struct {
@@ -103,24 +111,129 @@ func NewEncrypted(inner Store, keys []EncryptionKey) (Store, error) {
 		case e.byID[k.ID] != nil:
 			return nil, fmt.Errorf("tokenstore: NewEncrypted: key ID %q repeated", k.ID)
 		}
-		block, err := aes.NewCipher(append([]byte(nil), k.Secret...))
+		rk, err := newRingKey(k.ID, k.Secret)
 		if err != nil {
 			return nil, fmt.Errorf("tokenstore: NewEncrypted: key %q: %w", k.ID, err)
 		}
-		aead, err := cipher.NewGCM(block)
-		if err != nil {
-			return nil, fmt.Errorf("tokenstore: NewEncrypted: key %q: %w", k.ID, err)
-		}
-		rk := &ringKey{id: k.ID, aead: aead}
 		e.byID[k.ID] = rk
 		if i == 0 {
 			e.write = rk
 		}
 	}
-	if l, ok := inner.(Locker); ok {
-		return &encryptedLocker{Encrypted: e, locker: l}, nil
+	return e.withLocker(), nil
+}
+
+// withLocker returns e, as a Locker when its inner store is one.
+func (e *Encrypted) withLocker() Store {
+	if l, ok := e.inner.(Locker); ok {
+		return &encryptedLocker{Encrypted: e, locker: l}
 	}
-	return e, nil
+	return e
+}
+
+func newRingKey(id string, secret []byte) (*ringKey, error) {
+	block, err := aes.NewCipher(secret) // copies the key into its schedule
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &ringKey{id: id, aead: aead}, nil
+}
+
+// DataKeys is a source of data keys for envelope encryption, as AWS KMS's
+// GenerateDataKey (KeySpec AES_256) and Decrypt are: a master key that never
+// leaves the service wraps each data key. Implementations are safe for
+// concurrent use.
+type DataKeys interface {
+	// GenerateDataKey returns a new 32-byte data key and the same key
+	// wrapped by the master key (KMS: Plaintext and CiphertextBlob).
+	GenerateDataKey(ctx context.Context) (plaintext, wrapped []byte, err error)
+	// Decrypt unwraps a key that GenerateDataKey wrapped.
+	Decrypt(ctx context.Context, wrapped []byte) (plaintext []byte, err error)
+}
+
+// maxDataKeys bounds the unwrapped data keys an envelope store keeps; past it
+// the cache starts over. Each process writes with one data key, so the keys
+// in use number about the instances started within the records' lifetime.
+const maxDataKeys = 1024
+
+// NewEnvelopeEncrypted is NewEncrypted with keys from dataKeys: it asks for
+// one data key now (bounded by ctx) and seals every write with it; the record
+// names its key by the wrapped data key (at most 255 bytes; KMS's blob for an
+// AES-256 key is 184), which a reader unwraps with Decrypt once per process
+// and data key (concurrent first reads share one call) and then keeps. A new
+// store, for example at each start, brings a new data key; records sealed with
+// older ones stay readable while the master key unwraps them.
+//
+// A failed Decrypt (the key service down, access denied, a tampered wrapped
+// key) makes Get return an error that does not wrap ErrCorrupt: the caller
+// can't tell a fault from an attack, so it must not treat it as "logged out".
+// The plaintext data key is never logged or put into an error.
+func NewEnvelopeEncrypted(ctx context.Context, inner Store, dataKeys DataKeys) (Store, error) {
+	if inner == nil || dataKeys == nil {
+		return nil, errors.New("tokenstore: NewEnvelopeEncrypted: nil inner store or DataKeys")
+	}
+	plain, wrapped, err := dataKeys.GenerateDataKey(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("tokenstore: NewEnvelopeEncrypted: generating a data key: %w", err)
+	}
+	defer clear(plain)
+	switch {
+	case len(plain) != 32:
+		return nil, fmt.Errorf("tokenstore: NewEnvelopeEncrypted: data key is %d bytes, want 32", len(plain))
+	case len(wrapped) == 0 || len(wrapped) > 255:
+		return nil, fmt.Errorf("tokenstore: NewEnvelopeEncrypted: wrapped data key is %d bytes, want 1 to 255", len(wrapped))
+	}
+	k, err := newRingKey(string(wrapped), plain)
+	if err != nil {
+		return nil, fmt.Errorf("tokenstore: NewEnvelopeEncrypted: %w", err)
+	}
+	e := &Encrypted{inner: inner, write: k, byID: map[string]*ringKey{k.id: k}, dataKeys: dataKeys}
+	return e.withLocker(), nil
+}
+
+// key returns the ring key named id, unwrapping it for an envelope store.
+func (e *Encrypted) key(ctx context.Context, id string) (*ringKey, error) {
+	if e.dataKeys == nil { // a static ring: byID never changes
+		if k := e.byID[id]; k != nil {
+			return k, nil
+		}
+		return nil, fmt.Errorf("%w: encrypted with a key not in the ring", ErrCorrupt)
+	}
+	e.unwrapMu.Lock()
+	k := e.byID[id]
+	e.unwrapMu.Unlock()
+	if k != nil {
+		return k, nil
+	}
+	v, err, _ := e.unwraps.Do(id, func() (any, error) {
+		plain, err := e.dataKeys.Decrypt(ctx, []byte(id))
+		if err != nil {
+			return nil, fmt.Errorf("tokenstore: unwrapping a data key: %w", err)
+		}
+		defer clear(plain)
+		if len(plain) != 32 {
+			return nil, fmt.Errorf("tokenstore: unwrapping a data key: got %d bytes, want 32", len(plain))
+		}
+		k, err := newRingKey(id, plain)
+		if err != nil {
+			return nil, err
+		}
+		e.unwrapMu.Lock()
+		defer e.unwrapMu.Unlock()
+		if len(e.byID) >= maxDataKeys {
+			e.byID = map[string]*ringKey{e.write.id: e.write}
+		}
+		e.byID[id] = k
+		return k, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*ringKey), nil
 }
 
 // header returns the record's header for key k.
@@ -142,8 +255,9 @@ func (e *Encrypted) seal(key string, value []byte) []byte {
 	return k.aead.Seal(out, nonce, value, append(h, key...))
 }
 
-// open returns the value of a record read under key. Errors wrap ErrCorrupt.
-func (e *Encrypted) open(key string, rec []byte) ([]byte, error) {
+// open returns the value of a record read under key. Errors wrap ErrCorrupt,
+// except a failure to unwrap a data key.
+func (e *Encrypted) open(ctx context.Context, key string, rec []byte) ([]byte, error) {
 	if len(rec) < 2 {
 		return nil, fmt.Errorf("%w: encrypted record truncated", ErrCorrupt)
 	}
@@ -155,9 +269,9 @@ func (e *Encrypted) open(key string, rec []byte) ([]byte, error) {
 	if idLen == 0 || len(rec) < hLen+gcmNonceSize+gcmTagSize {
 		return nil, fmt.Errorf("%w: encrypted record truncated", ErrCorrupt)
 	}
-	k := e.byID[string(rec[2:hLen])]
-	if k == nil {
-		return nil, fmt.Errorf("%w: encrypted with a key not in the ring", ErrCorrupt)
+	k, err := e.key(ctx, string(rec[2:hLen]))
+	if err != nil {
+		return nil, err
 	}
 	h := rec[:hLen:hLen] // full slice expression: the append below must copy
 	nonce := rec[hLen : hLen+gcmNonceSize]
@@ -180,7 +294,7 @@ func (e *Encrypted) Get(ctx context.Context, key string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return e.open(key, rec)
+	return e.open(ctx, key, rec)
 }
 
 // Set seals value and stores it under key until expiry.

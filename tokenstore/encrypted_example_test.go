@@ -7,6 +7,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+
 	"github.com/pubauth/awsauth/tokenstore"
 )
 
@@ -42,4 +47,46 @@ func ExampleNewEncrypted() {
 	// tokens <nil>
 	// true
 	// true
+}
+
+// kmsDataKeys adapts an AWS KMS client to tokenstore.DataKeys.
+type kmsDataKeys struct {
+	client *kms.Client
+	keyID  string // a KMS key id, ARN or alias
+}
+
+func (k kmsDataKeys) GenerateDataKey(ctx context.Context) ([]byte, []byte, error) {
+	out, err := k.client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{
+		KeyId: aws.String(k.keyID), KeySpec: kmstypes.DataKeySpecAes256,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return out.Plaintext, out.CiphertextBlob, nil
+}
+
+func (k kmsDataKeys) Decrypt(ctx context.Context, wrapped []byte) ([]byte, error) {
+	out, err := k.client.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: wrapped, KeyId: aws.String(k.keyID)})
+	if err != nil {
+		return nil, err
+	}
+	return out.Plaintext, nil
+}
+
+// Envelope encryption with AWS KMS: one GenerateDataKey per store, one
+// Decrypt per process for each data key other instances wrote with.
+func ExampleNewEnvelopeEncrypted() {
+	ctx := context.Background()
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	keys := kmsDataKeys{client: kms.NewFromConfig(cfg), keyID: "alias/awsauth-sessions"}
+	store, err := tokenstore.NewEnvelopeEncrypted(ctx, tokenstore.NewMemory(), keys)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_ = store.Set(ctx, "awsauth/session/abc", []byte("tokens"), time.Now().Add(time.Hour))
 }

@@ -2,10 +2,16 @@ package tokenstore_test
 
 import (
 	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -197,5 +203,174 @@ func TestEncryptionKeyRedacted(t *testing.T) {
 		assert.Contains(t, out, "k1")
 		assert.NotContains(t, out, string(k.Secret))
 		assert.NotContains(t, out, fmt.Sprint(k.Secret))
+	}
+}
+
+// stubKMS stands in for AWS KMS (no KMS is reachable here): a master key
+// wraps data keys with AES-GCM, as KMS's opaque CiphertextBlob does. It
+// counts calls and can be made to fail.
+type stubKMS struct {
+	master   cipher.AEAD
+	generate atomic.Int64
+	decrypt  atomic.Int64
+	down     atomic.Bool
+}
+
+func newStubKMS(t testing.TB) *stubKMS {
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	block, err := aes.NewCipher(secret)
+	require.NoError(t, err)
+	aead, err := cipher.NewGCM(block)
+	require.NoError(t, err)
+	return &stubKMS{master: aead}
+}
+
+var errKMSDown = errors.New("KMSInternalException: service unavailable")
+
+func (k *stubKMS) GenerateDataKey(ctx context.Context) ([]byte, []byte, error) {
+	k.generate.Add(1)
+	if k.down.Load() {
+		return nil, nil, errKMSDown
+	}
+	plain := make([]byte, 32)
+	_, _ = rand.Read(plain)
+	nonce := make([]byte, k.master.NonceSize())
+	_, _ = rand.Read(nonce)
+	return plain, k.master.Seal(nonce, nonce, plain, nil), nil
+}
+
+func (k *stubKMS) Decrypt(ctx context.Context, wrapped []byte) ([]byte, error) {
+	k.decrypt.Add(1)
+	if k.down.Load() {
+		return nil, errKMSDown
+	}
+	n := k.master.NonceSize()
+	if len(wrapped) < n {
+		return nil, errors.New("InvalidCiphertextException")
+	}
+	plain, err := k.master.Open(nil, wrapped[:n], wrapped[n:], nil)
+	if err != nil {
+		return nil, errors.New("InvalidCiphertextException")
+	}
+	return plain, nil
+}
+
+func newEnvelope(t testing.TB, inner tokenstore.Store, kms tokenstore.DataKeys) tokenstore.Store {
+	t.Helper()
+	s, err := tokenstore.NewEnvelopeEncrypted(context.Background(), inner, kms)
+	require.NoError(t, err)
+	return s
+}
+
+func TestEnvelopeConformance(t *testing.T) {
+	kms := newStubKMS(t)
+	storetest.Run(t, func(t *testing.T) tokenstore.Store { return newEnvelope(t, tokenstore.NewMemory(), kms) })
+}
+
+// Instances (each with its own data key) read each other's records; a
+// foreign data key is unwrapped once, however many requests need it at once.
+func TestEnvelopeAcrossInstances(t *testing.T) {
+	ctx := t.Context()
+	kms := newStubKMS(t)
+	shared := tokenstore.NewMemory()
+	a, b := newEnvelope(t, shared, kms), newEnvelope(t, shared, kms)
+	require.Equal(t, int64(2), kms.generate.Load(), "one data key per store")
+	require.NoError(t, a.Set(ctx, "session", []byte("tokens"), time.Time{}))
+	require.Zero(t, kms.decrypt.Load())
+
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			got, err := b.Get(ctx, "session")
+			if assert.NoError(t, err) {
+				assert.Equal(t, "tokens", string(got))
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, int64(1), kms.decrypt.Load(), "one Decrypt for a's data key")
+	got, err := a.Get(ctx, "session")
+	require.NoError(t, err)
+	assert.Equal(t, "tokens", string(got))
+	assert.Equal(t, int64(1), kms.decrypt.Load(), "a knows its own key")
+
+	// A record copied to another entry is still refused.
+	raw, err := shared.Get(ctx, "session")
+	require.NoError(t, err)
+	require.NoError(t, shared.Set(ctx, "other", raw, time.Time{}))
+	_, err = b.Get(ctx, "other")
+	require.ErrorIs(t, err, tokenstore.ErrCorrupt)
+}
+
+// KMS down: a fault, not corruption (no ErrCorrupt, so no logout), and no
+// data key in the message; once KMS is back the record opens.
+func TestEnvelopeKMSDown(t *testing.T) {
+	ctx := t.Context()
+	kms := newStubKMS(t)
+	shared := tokenstore.NewMemory()
+	a, b := newEnvelope(t, shared, kms), newEnvelope(t, shared, kms)
+	require.NoError(t, a.Set(ctx, "session", []byte("tokens"), time.Time{}))
+	kms.down.Store(true)
+	_, err := b.Get(ctx, "session")
+	require.ErrorIs(t, err, errKMSDown)
+	require.NotErrorIs(t, err, tokenstore.ErrCorrupt)
+	require.ErrorContains(t, err, "tokenstore: unwrapping a data key")
+
+	_, err = tokenstore.NewEnvelopeEncrypted(ctx, shared, kms)
+	require.ErrorIs(t, err, errKMSDown)
+
+	kms.down.Store(false)
+	got, err := b.Get(ctx, "session")
+	require.NoError(t, err)
+	assert.Equal(t, "tokens", string(got))
+}
+
+// A tampered wrapped key fails to unwrap; a tampered body fails to open.
+func TestEnvelopeTampered(t *testing.T) {
+	ctx := t.Context()
+	kms := newStubKMS(t)
+	shared := tokenstore.NewMemory()
+	a, b := newEnvelope(t, shared, kms), newEnvelope(t, shared, kms)
+	require.NoError(t, a.Set(ctx, "session", []byte("tokens"), time.Time{}))
+	raw, err := shared.Get(ctx, "session")
+	require.NoError(t, err)
+
+	bad := append([]byte(nil), raw...)
+	bad[5] ^= 1 // inside the wrapped data key
+	require.NoError(t, shared.Set(ctx, "session", bad, time.Time{}))
+	_, err = b.Get(ctx, "session")
+	require.Error(t, err)
+
+	bad = append([]byte(nil), raw...)
+	bad[len(bad)-1] ^= 1 // the tag
+	require.NoError(t, shared.Set(ctx, "session", bad, time.Time{}))
+	_, err = b.Get(ctx, "session")
+	require.ErrorIs(t, err, tokenstore.ErrCorrupt)
+}
+
+type badKeys struct{ plain, wrapped []byte }
+
+func (k badKeys) GenerateDataKey(context.Context) ([]byte, []byte, error) {
+	return k.plain, k.wrapped, nil
+}
+func (k badKeys) Decrypt(context.Context, []byte) ([]byte, error) { return k.plain, nil }
+
+func TestNewEnvelopeEncryptedRejects(t *testing.T) {
+	inner := tokenstore.NewMemory()
+	for _, tc := range []struct {
+		name string
+		keys tokenstore.DataKeys
+		want string
+	}{
+		{"short data key", badKeys{make([]byte, 16), []byte("w")}, "data key is 16 bytes"},
+		{"no wrapped key", badKeys{make([]byte, 32), nil}, "wrapped data key is 0 bytes"},
+		{"long wrapped key", badKeys{make([]byte, 32), make([]byte, 256)}, "wrapped data key is 256 bytes"},
+		{"nil", nil, "nil inner store or DataKeys"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tokenstore.NewEnvelopeEncrypted(t.Context(), inner, tc.keys)
+			require.ErrorContains(t, err, tc.want)
+		})
 	}
 }
