@@ -1,9 +1,11 @@
 package awscreds
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -790,13 +792,19 @@ func TestIdentityPoolRidesOutTransientFaults(t *testing.T) {
 			case rejected.Load():
 				return nil, notAuthorized()
 			case down.Load():
+				// A server that echoes the login in its error: the log line must not.
 				return nil, &smithy.OperationError{ServiceID: "Cognito Identity", OperationName: "GetCredentialsForIdentity",
-					Err: &citypes.InternalErrorException{Message: aws.String("internal error")}}
+					Err: &citypes.InternalErrorException{Message: aws.String("internal error for " + in.Logins[testProvider])}}
 			}
 			return cognitoCreds(aws.ToString(in.IdentityId), time.Now().Add(5*time.Minute)), nil
 		}}
 		var n atomic.Int32
-		p := NewIdentityPool(stub, testPoolID, func(o *IdentityPoolOptions) { o.Logins = loginTokens(&n, fakeJWT(`{"sub":"alice"}`)) })
+		token := fakeJWT(`{"sub":"alice"}`)
+		var logs bytes.Buffer
+		p := NewIdentityPool(stub, testPoolID, func(o *IdentityPoolOptions) {
+			o.Logins = loginTokens(&n, token)
+			o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		})
 		cache := aws.NewCredentialsCache(p, func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = time.Minute })
 		first, err := cache.Retrieve(context.Background())
 		require.NoError(t, err)
@@ -816,6 +824,10 @@ func TestIdentityPoolRidesOutTransientFaults(t *testing.T) {
 		require.NoError(t, err)
 		_, again, _, _ := stub.counts()
 		assert.Equal(t, after, again, "no new attempt before the retry time")
+		assert.Contains(t, logs.String(), "serving the previous credentials")
+		for _, part := range append(strings.Split(token, "."), token) {
+			assert.NotContains(t, logs.String(), part, "the log line holds (part of) the token")
+		}
 
 		// Close to the real expiry, the fault shows.
 		time.Sleep(time.Until(realExpiry) - rideOutMargin + time.Second)
