@@ -846,3 +846,26 @@ func TestIdentityPoolRidesOutTransientFaults(t *testing.T) {
 		assert.ErrorIs(t, err, ErrIDTokenRejected)
 	})
 }
+
+func TestIdentityPoolRequestFields(t *testing.T) {
+	stub := &stubCognito{}
+	var n atomic.Int32
+	p := NewIdentityPool(stub, testPoolID, func(o *IdentityPoolOptions) {
+		o.Logins = loginTokens(&n, fakeJWT(`{"sub":"alice"}`))
+		o.AccountID = "123456789012"
+		o.CustomRoleArn = "arn:aws:iam::123456789012:role/admins"
+	})
+	creds, err := p.Retrieve(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "123456789012", creds.AccountID)
+	assert.Equal(t, "123456789012", aws.ToString(stub.idIn[0].AccountId))
+	assert.Equal(t, "arn:aws:iam::123456789012:role/admins", aws.ToString(stub.credsIn[0].CustomRoleArn))
+
+	guest := &stubCognito{}
+	_, err = NewIdentityPool(guest, testPoolID).Retrieve(context.Background())
+	require.NoError(t, err)
+	assert.Nil(t, guest.idIn[0].Logins, "a guest sends no Logins")
+	assert.Nil(t, guest.credsIn[0].Logins)
+	assert.Nil(t, guest.idIn[0].AccountId)
+	assert.Nil(t, guest.credsIn[0].CustomRoleArn)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -298,6 +299,25 @@ func TestIdentityPoolMotoRenewsBeforeExpiry(t *testing.T) {
 		assert.NotEmpty(t, mp.callerARN(t, creds))
 	}
 	assert.Equal(t, int32(rounds), mp.cognito.getCreds.Load(), "every round renewed")
+
+	// Concurrent signed calls across renewals: none fails.
+	cfg := mp.moto.Config()
+	cfg.Credentials = cache
+	client := sts.NewFromConfig(cfg)
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for range 4 {
+		wg.Go(func() {
+			for range 5 {
+				if _, err := client.GetCallerIdentity(t.Context(), &sts.GetCallerIdentityInput{}); err != nil {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	assert.Zero(t, failed.Load(), "failed calls across renewals")
+	assert.Greater(t, mp.cognito.getCreds.Load(), int32(rounds+1), "the concurrent calls renewed too")
 	assert.Equal(t, int32(1), mp.cognito.getID.Load())
 
 	// With a production window the cache keeps them, and renews a minute before expiry.
