@@ -54,6 +54,18 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) tokenstore.Store { return newStore(t, c) })
 }
 
+// Encrypted over Redis: sealed values, and the Locker (SetFenced included)
+// passed through to the real scripts.
+func TestConformanceEncrypted(t *testing.T) {
+	c := newClient(t, startRedis(t, ""))
+	key := tokenstore.EncryptionKey{ID: "k1", Secret: make([]byte, 32)}
+	storetest.Run(t, func(t *testing.T) tokenstore.Store {
+		s, err := tokenstore.NewEncrypted(newStore(t, c), []tokenstore.EncryptionKey{key})
+		require.NoError(t, err)
+		return s
+	})
+}
+
 func TestNewRejectsBadOptions(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	defer c.Close()
