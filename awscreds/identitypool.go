@@ -289,7 +289,7 @@ func (p *IdentityPool) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	return creds, nil
 }
 
-// IdentityID returns the user's identity id, from the cache or GetId (for a developer
+// IdentityID returns the user's identity id, from the cache or else GetId (for a developer
 // identity, GetOpenIdTokenForDeveloperIdentity), without getting credentials. It is the value
 // of the policy variable ${cognito-identity.amazonaws.com:sub} in the identity's credentials.
 func (p *IdentityPool) IdentityID(ctx context.Context) (string, error) {
@@ -303,6 +303,9 @@ func (p *IdentityPool) IdentityID(ctx context.Context) (string, error) {
 		return "", err
 	}
 	if p.options.Developer != nil {
+		if id := p.ids.get(ctx, a.key); id != "" {
+			return id, nil
+		}
 		if _, err := p.developerToken(ctx, a); err != nil {
 			return "", p.failure(err, a)
 		}
