@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
+	"github.com/aws/smithy-go"
 )
 
 // WebIdentityProviderName is the Source of the credentials a [WebIdentity] returns.
@@ -56,6 +58,10 @@ type WebIdentityOptions struct {
 	// within it. Zero means DefaultTimeout. aws.CredentialsCache removes the caller's
 	// deadline, so this is the only bound under a cache.
 	Timeout time.Duration
+
+	// Logger receives ridden-out refresh failures (see HandleFailToRefresh), never a token.
+	// Nil discards them.
+	Logger *slog.Logger
 }
 
 // WebIdentity is an [aws.CredentialsProvider] that exchanges one user's OIDC ID token for
@@ -68,7 +74,10 @@ type WebIdentityOptions struct {
 // a user from the context. Wrap it in aws.NewCredentialsCache with an ExpiryWindow and jitter
 // (see the package documentation); Retrieve itself calls STS every time.
 //
-// It is safe for concurrent use and holds no state between calls.
+// It is safe for concurrent use. The only state it keeps between calls is the last
+// credentials, so that under aws.CredentialsCache a transient STS fault (a 5xx, throttling
+// after the SDK's retries, IDPCommunicationError, a timeout) is ridden out while they are
+// still valid (see HandleFailToRefresh); a rejected token never is.
 //
 // stscreds.WebIdentityRoleProvider is not reused: its IdentityTokenRetriever takes no
 // context, so neither the caller's cancellation nor this provider's timeout could reach the
@@ -79,12 +88,15 @@ type WebIdentity struct {
 	roleARN string
 	idToken IDTokenFunc
 	options WebIdentityOptions
+	ride    rideOut
 	err     error // configuration error, returned by every Retrieve
 }
 
 var (
-	_ aws.CredentialsProvider      = (*WebIdentity)(nil)
-	_ aws.CredentialProviderSource = (*WebIdentity)(nil)
+	_ aws.CredentialsProvider                       = (*WebIdentity)(nil)
+	_ aws.CredentialProviderSource                  = (*WebIdentity)(nil)
+	_ aws.HandleFailRefreshCredentialsCacheStrategy = (*WebIdentity)(nil)
+	_ aws.AdjustExpiresByCredentialsCacheStrategy   = (*WebIdentity)(nil)
 )
 
 // NewWebIdentity returns a provider that assumes roleARN with the ID tokens idToken returns.
@@ -101,6 +113,9 @@ func NewWebIdentity(client AssumeRoleWithWebIdentityAPIClient, roleARN string, i
 	}
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = discardLogger()
 	}
 	p := &WebIdentity{client: client, roleARN: roleARN, idToken: idToken, options: o}
 	p.err = p.validate()
@@ -162,7 +177,26 @@ func (p *WebIdentity) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	if err != nil {
 		return aws.Credentials{}, p.stsError(err, token)
 	}
-	return credentialsFrom("WebIdentity", out)
+	creds, err := credentialsFrom("WebIdentity", out)
+	if err != nil {
+		return aws.Credentials{}, err
+	}
+	p.ride.succeeded(creds)
+	return creds, nil
+}
+
+// HandleFailToRefresh implements aws.HandleFailRefreshCredentialsCacheStrategy, as
+// IdentityPool.HandleFailToRefresh does: a transient STS fault is ridden out with the last
+// credentials for 10 s at a time, never within 5 s of their real expiry; a rejected token, a
+// bad token or a configuration error is not.
+func (p *WebIdentity) HandleFailToRefresh(ctx context.Context, _ aws.Credentials, err error) (aws.Credentials, error) {
+	return p.ride.handle(ctx, p.options.Logger, WebIdentityProviderName, err)
+}
+
+// AdjustExpiresBy implements aws.AdjustExpiresByCredentialsCacheStrategy, as
+// IdentityPool.AdjustExpiresBy does.
+func (p *WebIdentity) AdjustExpiresBy(c aws.Credentials, dur time.Duration) (aws.Credentials, error) {
+	return p.ride.adjust(c, dur)
 }
 
 // ProviderSources reports STS web identity as the credential source, for the SDK's
@@ -217,9 +251,29 @@ func (p *WebIdentity) stsError(err error, token string) error {
 		}
 	}
 	return &awsError{
-		msg:  redact("awscreds: WebIdentity: "+err.Error(), token),
-		errs: []error{err},
+		msg:       redact("awscreds: WebIdentity: "+err.Error(), token),
+		errs:      []error{err},
+		transient: transientSTS(err),
 	}
+}
+
+// transientSTS reports whether an STS failure may pass by itself: no answer at all (a
+// timeout, a refused connection), a server fault, throttling that outlasted the SDK's
+// retries, or STS failing to reach the identity provider's keys.
+func transientSTS(err error) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return true
+	}
+	if ae.ErrorFault() == smithy.FaultServer {
+		return true
+	}
+	switch ae.ErrorCode() {
+	case "Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded",
+		"IDPCommunicationError", "IDPCommunicationErrorException", "ServiceUnavailable", "InternalFailure":
+		return true
+	}
+	return false
 }
 
 // credentialsFrom checks an AssumeRoleWithWebIdentity response; provider names the caller in

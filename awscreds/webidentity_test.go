@@ -576,3 +576,54 @@ func TestWebIdentityCredentialsCache(t *testing.T) {
 		}
 	})
 }
+
+// Under aws.CredentialsCache a transient STS fault is ridden out with the last credentials
+// while they are valid; a rejected token is not.
+func TestWebIdentityRidesOutTransientFaults(t *testing.T) {
+	for name, tt := range map[string]struct {
+		err  error
+		ride bool
+	}{
+		"IDPCommunicationError": {err: &types.IDPCommunicationErrorException{Message: aws.String("JWKS unreachable")}, ride: true},
+		"500": {err: &smithy.OperationError{ServiceID: "STS", OperationName: "AssumeRoleWithWebIdentity",
+			Err: &smithy.GenericAPIError{Code: "InternalFailure", Message: "oops", Fault: smithy.FaultServer}}, ride: true},
+		"timeout":               {err: context.DeadlineExceeded, ride: true},
+		"ExpiredTokenException": {err: &types.ExpiredTokenException{Message: aws.String("expired")}},
+		"AccessDenied":          {err: &smithy.GenericAPIError{Code: "AccessDenied", Message: "no", Fault: smithy.FaultClient}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var down atomic.Bool
+				stub := &stubSTS{respond: func(context.Context, *sts.AssumeRoleWithWebIdentityInput, int) (*sts.AssumeRoleWithWebIdentityOutput, error) {
+					if down.Load() {
+						return nil, tt.err
+					}
+					return okOutput(time.Now().Add(15 * time.Minute)), nil
+				}}
+				var n atomic.Int32
+				p := NewWebIdentity(stub, testRoleARN, tokens(&n, fakeJWT(`{"sub":"alice","n":1}`), fakeJWT(`{"sub":"alice","n":2}`)))
+				cache := aws.NewCredentialsCache(p, func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = time.Minute })
+				_, err := cache.Retrieve(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				down.Store(true)
+				time.Sleep(14*time.Minute + time.Second) // inside the window: a refresh is due
+				got, err := cache.Retrieve(context.Background())
+				if tt.ride {
+					if err != nil || got.AccessKeyID != "ASIAEXAMPLE" || !got.Expires.Equal(time.Now().Add(rideOutRetry)) {
+						t.Fatalf("Retrieve = %+v, %v; want the previous credentials until the next try", got, err)
+					}
+					time.Sleep(time.Minute) // past the real expiry
+					if _, err := cache.Retrieve(context.Background()); err == nil {
+						t.Fatal("expired credentials handed out")
+					}
+					return
+				}
+				if err == nil {
+					t.Fatalf("%s ridden out", name)
+				}
+			})
+		})
+	}
+}
