@@ -24,7 +24,7 @@ test: deps lint
 
 # Packages that need no peers, for a quick loop while editing.
 unit:
-	go test -race -count=1 ./pkce/... ./tokenstore/... ./awscreds/... ./authflow/... ./internal/jwks/...
+	go test -race -count=1 ./pkce/... ./tokenstore/ ./awscreds/ ./authflow/... ./internal/jwks/...
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
@@ -33,5 +33,6 @@ lint:
 	$(TOOLS)/staticcheck ./...
 
 bench:
-	go test -run '^$$' -bench . -benchmem -count 6 ./authflow/ ./internal/jwks/ ./tokenstore/ | tee /tmp/awsauth-bench.txt
+	go test -run '^$$' -bench . -benchmem -count 6 ./authflow/ ./internal/jwks/ ./tokenstore/ ./examples/s3/ | tee /tmp/awsauth-bench.txt
+	go test -run '^$$' -bench . -benchmem -count 6 -benchtime 3x ./awscreds/ | tee -a /tmp/awsauth-bench.txt
 	$(TOOLS)/benchstat /tmp/awsauth-bench.txt
