@@ -196,19 +196,21 @@ func NewEnvelopeEncrypted(ctx context.Context, inner Store, dataKeys DataKeys) (
 }
 
 // key returns the ring key named id, unwrapping it for an envelope store.
-func (e *Encrypted) key(ctx context.Context, id string) (*ringKey, error) {
+// (id is a []byte so that the lookups, map[string(id)], allocate nothing.)
+func (e *Encrypted) key(ctx context.Context, rawID []byte) (*ringKey, error) {
 	if e.dataKeys == nil { // a static ring: byID never changes
-		if k := e.byID[id]; k != nil {
+		if k := e.byID[string(rawID)]; k != nil {
 			return k, nil
 		}
 		return nil, fmt.Errorf("%w: encrypted with a key not in the ring", ErrCorrupt)
 	}
 	e.unwrapMu.Lock()
-	k := e.byID[id]
+	k := e.byID[string(rawID)]
 	e.unwrapMu.Unlock()
 	if k != nil {
 		return k, nil
 	}
+	id := string(rawID)
 	v, err, _ := e.unwraps.Do(id, func() (any, error) {
 		plain, err := e.dataKeys.Decrypt(ctx, []byte(id))
 		if err != nil {
@@ -269,7 +271,7 @@ func (e *Encrypted) open(ctx context.Context, key string, rec []byte) ([]byte, e
 	if idLen == 0 || len(rec) < hLen+gcmNonceSize+gcmTagSize {
 		return nil, fmt.Errorf("%w: encrypted record truncated", ErrCorrupt)
 	}
-	k, err := e.key(ctx, string(rec[2:hLen]))
+	k, err := e.key(ctx, rec[2:hLen])
 	if err != nil {
 		return nil, err
 	}
