@@ -200,7 +200,11 @@ func (c *cluster) storm(sid string) {
 	assert.NotEqual(t, before.RefreshToken, after.RefreshToken, "the rotated refresh token was stored")
 	assert.NotEqual(t, before.AccessToken, after.AccessToken)
 	assert.Equal(t, int64(1), c.op.TokenRequests()-calls)
-	assert.NotContains(t, c.logs.String(), "session ended", "nobody was logged out")
+	logs := c.logs.String()
+	assert.NotContains(t, logs, "session ended", "nobody was logged out")
+	for _, secret := range []string{sid, before.RefreshToken, after.RefreshToken, before.AccessToken, after.AccessToken, after.IDToken} {
+		assert.NotContains(t, logs, secret, "a session id or token in the logs")
+	}
 }
 
 // restart checks the store going down under the instances: 503 (fail closed)
