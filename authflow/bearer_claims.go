@@ -234,8 +234,12 @@ func parseClaims(payload []byte, intern func(b []byte) string) (*Claims, error) 
 				c.NotBefore = t
 			}
 		default:
+			// strings.EqualFold folds as encoding/json matches names, by
+			// Unicode rules: "ſub" (U+017F) is sub to it, so only an ASCII
+			// name of another length can be skipped.
+			ascii := isASCII(name)
 			for _, n := range claimNames {
-				if len(n) == len(name) && strings.EqualFold(n, string(name)) {
+				if (len(n) == len(name) || !ascii) && strings.EqualFold(n, string(name)) {
 					return nil, errClaimFold
 				}
 			}
@@ -251,6 +255,15 @@ func parseClaims(payload []byte, intern func(b []byte) string) (*Claims, error) 
 		return nil, errClaimsJSON // trailing data
 	}
 	return c, nil
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // unquote returns the contents of a JSON string value; the result aliases

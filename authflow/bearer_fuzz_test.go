@@ -45,7 +45,7 @@ func FuzzBearerToken(f *testing.F) {
 func FuzzBearerClaims(f *testing.F) {
 	for _, s := range []string{
 		`{"iss":"https://idp","sub":"a","aud":["x","y"],"exp":1.5,"iat":0,"scope":"a b","cognito:groups":["g"]}`,
-		`{"iss":"a","iss":"b"}`, `{"ISS":"a"}`, `{"iss":"\u0061"}`, `{"exp":"1"}`, `{"exp":1e400}`, `{"aud":[]}`,
+		`{"iss":"a","iss":"b"}`, `{"ISS":"a"}`, `{"scope":"a","ſcope":"b"}`, `{"iss":"a","\u017fub":"b"}`, `{"iss":"\u0061"}`, `{"exp":"1"}`, `{"exp":1e400}`, `{"aud":[]}`,
 		`{"x":{"y":[1,2,{"z":null}]}}`, `{} `, `{"a":1}x`, "{\"sub\":\"\xff\"}", `{"sub":"a\u0000"}`, `[]`,
 	} {
 		f.Add([]byte(s))
@@ -97,12 +97,13 @@ func FuzzBearerClaims(f *testing.F) {
 		// Claims.Decode into a struct with the registered names sees the same values.
 		var viaJSON struct {
 			Iss   string   `json:"iss"`
+			Sub   string   `json:"sub"`
 			Scope string   `json:"scope"`
 			Aud   any      `json:"aud"`
 			Grps  []string `json:"cognito:groups"`
 		}
 		if err := c.Decode(&viaJSON); err == nil {
-			if viaJSON.Iss != c.Issuer || viaJSON.Scope != str("scope") {
+			if viaJSON.Iss != c.Issuer || viaJSON.Sub != c.Subject || viaJSON.Scope != str("scope") {
 				t.Fatalf("Decode disagrees: %+v vs %+v", viaJSON, c)
 			}
 			if len(c.Groups) > 0 && !reflect.DeepEqual(viaJSON.Grps, c.Groups) {

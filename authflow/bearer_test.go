@@ -157,6 +157,12 @@ func TestBearerRejections(t *testing.T) {
 			`","client_id":"other","token_use":"access","iat":`+itoa(now.Unix())+`,"exp":`+itoa(now.Unix()+60)+`}`), ErrInvalidToken},
 		{"case-folded claim", access, op.rawPayload("k1", `{"iss":"`+op.iss()+`","sub":"a","client_id":"`+testClient+
 			`","Scope":"admin","token_use":"access","iat":`+itoa(now.Unix())+`,"exp":`+itoa(now.Unix()+60)+`}`), ErrInvalidToken},
+		// encoding/json (Claims.Decode) folds names by Unicode rules: "ſub"
+		// (U+017F) and "K" (Kelvin) match sub and k as "SUB" would.
+		{"Unicode-folded claim (long s)", access, op.rawPayload("k1", `{"iss":"`+op.iss()+`","sub":"a","client_id":"`+testClient+
+			`","ſub":"admin","token_use":"access","iat":`+itoa(now.Unix())+`,"exp":`+itoa(now.Unix()+60)+`}`), ErrInvalidToken},
+		{"Unicode-folded claim (scope)", access, op.rawPayload("k1", `{"iss":"`+op.iss()+`","sub":"a","client_id":"`+testClient+
+			`","scope":"openid","ſcope":"orders/write","token_use":"access","iat":`+itoa(now.Unix())+`,"exp":`+itoa(now.Unix()+60)+`}`), ErrInvalidToken},
 		{"payload not an object", access, op.rawPayload("k1", `["iss"]`), ErrInvalidToken},
 		{"payload trailing data", access, op.rawPayload("k1", `{"sub":"a"} {}`), ErrInvalidToken},
 		{"payload invalid UTF-8", access, op.rawPayload("k1", "{\"sub\":\"\xff\"}"), ErrInvalidToken},
