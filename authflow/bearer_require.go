@@ -94,7 +94,9 @@ func WithBearerClaims(ctx context.Context, c *Claims) context.Context {
 func (b *Bearer) Require(next http.Handler, reqs ...Requirement) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := b.Authenticate(r.Context(), r.Header, reqs...)
-		if err == nil && strings.Contains(r.URL.RawQuery, "access_token") && r.URL.Query().Has("access_token") {
+		// The cheap test first; "%" because access%5Ftoken is access_token too.
+		if q := r.URL.RawQuery; err == nil && (strings.Contains(q, "access_token") || strings.Contains(q, "%")) &&
+			r.URL.Query().Has("access_token") {
 			err = errTwoMethods
 		}
 		if err != nil {

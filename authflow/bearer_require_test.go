@@ -66,6 +66,7 @@ func TestBearerRequire(t *testing.T) {
 		{"two tokens in one header", []string{"Bearer " + tok + " " + tok}, "", 400, "", "invalid_request"},
 		{"comma list", []string{"Bearer " + tok + ", Basic x"}, "", 400, "", "invalid_request"},
 		{"header and query", []string{"Bearer " + tok}, "access_token=" + tok, 400, "", "invalid_request"},
+		{"header and encoded query name", []string{"Bearer " + tok}, "access%5Ftoken=" + tok, 400, "", "invalid_request"},
 		{"oversized header", []string{"Bearer " + strings.Repeat("a", 9<<10)}, "", 400, "", "invalid_request"},
 		{"missing scope", []string{"Bearer " + noScopeTok}, "", 403,
 			`Bearer realm="orders", error="insufficient_scope", error_description="the access token does not grant access to this resource", scope="orders/read"`,
