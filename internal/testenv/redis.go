@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // RedisMajor is the Redis major.minor that scripts/deps.d/redis.sh installs
@@ -152,3 +154,197 @@ func (r *Redis) Logs() string { return r.proc.out.String() }
 // Stop stops the server; a server from StartRedis also loses its data. Safe
 // to call more than once.
 func (r *Redis) Stop() error { return r.proc.stop() }
+
+// RedisCluster is a running Redis Cluster of masters only (no replicas) on
+// loopback, its 16384 hash slots split evenly between them.
+type RedisCluster struct {
+	// Addrs are the nodes' host:port, for redis.ClusterOptions.Addrs.
+	Addrs []string
+
+	nodes []*Redis
+}
+
+// StartRedisCluster starts n (at least 1) cluster-enabled redis-servers
+// without persistence, assigns each a contiguous share of the slots, joins
+// them with CLUSTER MEET and returns once every node reports cluster_state:ok
+// and knows all n. ctx bounds the start only.
+func StartRedisCluster(ctx context.Context, n int) (_ *RedisCluster, err error) {
+	if n < 1 {
+		return nil, errors.New("testenv: a Redis Cluster needs at least one node")
+	}
+	c := &RedisCluster{}
+	defer func() {
+		if err != nil {
+			c.Stop()
+		}
+	}()
+	for range n {
+		dir, err := os.MkdirTemp("", "awsauth-redis-cluster-")
+		if err != nil {
+			return nil, err
+		}
+		r, err := runRedis(ctx, dir, false, []string{
+			"--cluster-enabled", "yes",
+			"--cluster-config-file", "nodes.conf",
+			"--cluster-node-timeout", "2000",
+		})
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		r.proc.cleanup = func() error { return os.RemoveAll(dir) }
+		c.nodes = append(c.nodes, r)
+		c.Addrs = append(c.Addrs, r.Addr)
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	clients := make([]*redis.Client, n)
+	for i, addr := range c.Addrs {
+		clients[i] = redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+		defer clients[i].Close()
+	}
+	const slots = 16384
+	for i, cl := range clients {
+		lo, hi := i*slots/n, (i+1)*slots/n-1
+		if err := cl.ClusterAddSlotsRange(ctx, lo, hi).Err(); err != nil {
+			return nil, fmt.Errorf("testenv: redis cluster: CLUSTER ADDSLOTSRANGE %d %d on %s: %w", lo, hi, c.Addrs[i], err)
+		}
+	}
+	for _, addr := range c.Addrs[1:] {
+		host, port, _ := net.SplitHostPort(addr)
+		if err := clients[0].ClusterMeet(ctx, host, port).Err(); err != nil {
+			return nil, fmt.Errorf("testenv: redis cluster: CLUSTER MEET %s: %w", addr, err)
+		}
+	}
+	want := "cluster_known_nodes:" + strconv.Itoa(n)
+	for i, cl := range clients {
+		err := c.nodes[i].proc.waitReady(ctx, func(ctx context.Context) error {
+			info, err := cl.ClusterInfo(ctx).Result()
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, want+"\r") {
+				return fmt.Errorf("cluster not formed: %q", info)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// Logs returns the tail of every node's output.
+func (c *RedisCluster) Logs() string {
+	var b strings.Builder
+	for i, r := range c.nodes {
+		fmt.Fprintf(&b, "--- node %d (%s) ---\n%s", i, r.Addr, r.Logs())
+	}
+	return b.String()
+}
+
+// Stop stops every node and removes their data. Safe to call more than once.
+func (c *RedisCluster) Stop() error {
+	var errs []error
+	for _, r := range c.nodes {
+		errs = append(errs, r.Stop())
+	}
+	return errors.Join(errs...)
+}
+
+// SentinelMasterName is the name a RedisSentinel monitors its master under.
+const SentinelMasterName = "awsauth"
+
+// RedisSentinel is a Redis master (no persistence) watched by one Sentinel,
+// both on loopback: enough for a client that finds the master through
+// Sentinel (redis.NewFailoverClient), not for failover tests.
+type RedisSentinel struct {
+	// MasterName is SentinelMasterName.
+	MasterName string
+	// SentinelAddr is the Sentinel's host:port, for
+	// redis.FailoverOptions.SentinelAddrs.
+	SentinelAddr string
+	// Master is the monitored server.
+	Master *Redis
+
+	sentinel *process
+}
+
+// StartRedisSentinel starts a master and a Sentinel (redis-server --sentinel,
+// with its config in a temporary directory) and returns once the Sentinel
+// names the master. ctx bounds the start only.
+func StartRedisSentinel(ctx context.Context) (_ *RedisSentinel, err error) {
+	master, err := StartRedis(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := &RedisSentinel{MasterName: SentinelMasterName, Master: master}
+	defer func() {
+		if err != nil {
+			s.Stop()
+		}
+	}()
+	bin, err := findBinary("AWSAUTH_REDIS", "", "redis-server")
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "awsauth-redis-sentinel-")
+	if err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	s.SentinelAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	host, mport, _ := net.SplitHostPort(master.Addr)
+	// Sentinel rewrites its config file, so it must be its own, writable.
+	conf := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor %s %s %s 1\nsentinel down-after-milliseconds %s 5000\n",
+		port, dir, SentinelMasterName, host, mport, SentinelMasterName)
+	confPath := filepath.Join(dir, "sentinel.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	cmd := exec.Command(bin, confPath, "--sentinel")
+	cmd.Dir = dir
+	cmd.Env = environ(nil)
+	s.sentinel, err = startProcess("redis-sentinel", cmd, newOutput())
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	s.sentinel.cleanup = func() error { return os.RemoveAll(dir) }
+
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	sc := redis.NewSentinelClient(&redis.Options{Addr: s.SentinelAddr, MaxRetries: -1})
+	defer sc.Close()
+	err = s.sentinel.waitReady(ctx, func(ctx context.Context) error {
+		addr, err := sc.GetMasterAddrByName(ctx, SentinelMasterName).Result()
+		if err != nil {
+			return err
+		}
+		if len(addr) != 2 || net.JoinHostPort(addr[0], addr[1]) != master.Addr {
+			return fmt.Errorf("sentinel names master %v, want %s", addr, master.Addr)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Stop stops the Sentinel and the master. Safe to call more than once.
+func (s *RedisSentinel) Stop() error {
+	var errs []error
+	if s.sentinel != nil {
+		errs = append(errs, s.sentinel.stop())
+	}
+	errs = append(errs, s.Master.Stop())
+	return errors.Join(errs...)
+}

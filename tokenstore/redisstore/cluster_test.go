@@ -53,3 +53,14 @@ func TestConformanceCluster(t *testing.T) {
 		require.ErrorIs(t, err, tokenstore.ErrNotFound)
 	})
 }
+
+// Through Sentinel: a failover client that finds the master by name.
+func TestConformanceSentinel(t *testing.T) {
+	s, err := testenv.StartRedisSentinel(context.Background())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Stop() })
+	fc := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: s.MasterName, SentinelAddrs: []string{s.SentinelAddr}})
+	t.Cleanup(func() { fc.Close() })
+	store := newStore(t, fc)
+	storetest.Run(t, func(t *testing.T) tokenstore.Store { return store })
+}

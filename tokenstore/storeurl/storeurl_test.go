@@ -76,6 +76,19 @@ func TestOpen(t *testing.T) {
 			require.NoError(t, err)
 		}
 	})
+	t.Run("redis sentinel", func(t *testing.T) {
+		rs, err := testenv.StartRedisSentinel(ctx)
+		require.NoError(t, err)
+		t.Cleanup(func() { rs.Stop() })
+		s := open(t, "redis://"+rs.SentinelAddr+"?master_name="+rs.MasterName+"&prefix=s:")
+		assert.IsType(t, &redisstore.Store{}, s)
+		roundTrip(t, s)
+		raw := redis.NewClient(&redis.Options{Addr: rs.Master.Addr})
+		defer raw.Close()
+		v, err := raw.Get(ctx, "s:{x}:e:awsauth/session/x").Result()
+		require.NoError(t, err, "written on the master the Sentinel names")
+		assert.Equal(t, "v", v)
+	})
 	t.Run("postgres", func(t *testing.T) {
 		p, err := testenv.StartPostgres(ctx)
 		require.NoError(t, err)
