@@ -34,6 +34,10 @@ var (
 // put its files inside alice's. An id with a "/", a control character, or
 // equal to "." or ".." is therefore refused rather than escaped: the policy
 // substitutes the raw id, so an escaped prefix would not match it anyway.
+// So is an id with "*" or "?": MinIO substitutes ${jwt:sub} into the
+// policy's resource and s3:prefix patterns and then matches those
+// characters as wildcards, so a user named "*" would be granted "*/*",
+// every user's files.
 func userPrefix(id string) (string, error) {
 	switch {
 	case id == "" || id == "." || id == "..":
@@ -44,6 +48,8 @@ func userPrefix(id string) (string, error) {
 		return "", fmt.Errorf("%w: not UTF-8", errUnsupportedSubject)
 	case strings.ContainsFunc(id, func(r rune) bool { return r == '/' || r == '\\' || unicode.IsControl(r) }):
 		return "", fmt.Errorf("%w: contains '/', '\\' or a control character", errUnsupportedSubject)
+	case strings.ContainsAny(id, "*?"):
+		return "", fmt.Errorf("%w: contains a policy wildcard ('*' or '?')", errUnsupportedSubject)
 	}
 	return id + "/", nil
 }

@@ -457,3 +457,19 @@ func sortedCopy(s []string) []string {
 	slices.Sort(s)
 	return s
 }
+
+// A user whose id holds a wildcard is refused before any AWS call. MinIO
+// substitutes the raw sub into the prefix policy and then matches * and ?
+// as wildcards: a user signed in as "*" would hold credentials for
+// "demo/*/*", and list bob's files through ?prefix=bob/.
+func TestWildcardSubjectIsRefused(t *testing.T) {
+	e := startE2E(t, nil)
+	bctx := e.newBrowser()
+	assert.Equal(t, map[string]any{"error": "unsupported_user_id"}, e.login(bctx, "/files", "*"))
+	sid := e.sessionID(bctx)
+	r := e.do(http.MethodGet, "/files?prefix=bob/", sid, nil, nil)
+	assert.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+	assert.Equal(t, map[string]any{"error": "unsupported_user_id"}, r.json(t))
+	assert.NotContains(t, string(r.body), "bob/secret.txt")
+	assert.Equal(t, int64(0), e.sts.calls.Load(), "no credentials were asked for")
+}
