@@ -4,7 +4,8 @@ package main
 // client of one shared store, behind one OpenID provider that rotates refresh
 // tokens (node oidc-provider: a reused refresh token revokes the grant), and a
 // headless Chromium for the one real login. Peers: internal/testenv's
-// StartOIDC, StartRedisAt, StartPostgresAt, StartDynamoDB and NewBrowser
+// StartOIDC, StartRedisAt, StartPostgresAt, StartDynamoDB and NewBrowser;
+// SQLite is in process
 // (scripts/deps.sh installs them all).
 
 import (
@@ -289,6 +290,14 @@ func TestSharedStorePostgres(t *testing.T) {
 		p, err = testenv.StartPostgresAt(t.Context(), dir)
 		require.NoError(t, err)
 	})
+}
+
+// SQLite: instances on one host sharing a database file, each with its own
+// *sql.DB (one writer at a time: WAL and a busy timeout).
+func TestSharedStoreSQLite(t *testing.T) {
+	c := startCluster(t, "sqlite://"+filepath.Join(t.TempDir(), "sessions.db"), 3)
+	sid := c.login()
+	c.storm(sid)
 }
 
 // DynamoDB: the restart is dynamostore's own test (a restarted dynalite
