@@ -316,6 +316,17 @@ func TestAppClient(t *testing.T) {
 	assert.Equal(t, []string{"GetAtt:GuestRole.Arn", "Ref:AWS::NoValue"}, strs(roles["unauthenticated"]), "guests only when asked for")
 }
 
+// The identity pool gives every signed-in user the Glue role, whose
+// glue:GetJobs IAM can only grant on "*" (every job definition of the
+// region, default arguments included): with self sign-up open, that would
+// be anyone on the internet. Users are created by an administrator.
+func TestNoSelfSignUp(t *testing.T) {
+	tpl, err := loadTemplate("template.yaml")
+	require.NoError(t, err)
+	cfg, _ := properties(tpl.resource("UserPool"))["AdminCreateUserConfig"].(map[string]any)
+	assert.Equal(t, true, cfg["AllowAdminCreateUserOnly"], "UserPool: self sign-up must be off")
+}
+
 // Every setting the examples read from the stack is an output.
 func TestOutputsCoverTheExamples(t *testing.T) {
 	tpl, err := loadTemplate("template.yaml")
