@@ -45,6 +45,12 @@ func AuthenticateV1(ctx context.Context, b *authflow.Bearer, ev *events.APIGatew
 // the same Deny (403); no token or an invalid one returns ErrUnauthorized
 // (401). A key set that can't be fetched returns an error (500): the token
 // may be good. The context holds the claims (see Context).
+//
+// API Gateway caches the answer per token for the authorizer's result TTL
+// (authorizerResultTtlInSeconds, 300 s unless set, up to 3600 s), whatever
+// the token's exp: a token keeps working that long after it expires or is
+// revoked. Set the TTL no longer than that delay may be (0 checks every
+// request); Cognito's access tokens live 5 minutes to 1 day.
 func TokenAuthorizer(b *authflow.Bearer, reqs ...authflow.Requirement) func(context.Context, events.APIGatewayCustomAuthorizerRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
 	return func(ctx context.Context, ev events.APIGatewayCustomAuthorizerRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
 		h := http.Header{}
@@ -99,16 +105,31 @@ func authorize(ctx context.Context, b *authflow.Bearer, h http.Header, methodARN
 // StageARN turns a methodArn
 // (arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/orders/42)
 // into the ARN of every method and path of its stage
-// (arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/*/*).
+// (arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/*/*). The only
+// wildcards are the method and path it adds: a partition, region, account
+// (12 digits), API id or stage holding "*" or "?" is ErrMethodARN, since
+// the policy is reused for every request carrying the token.
 func StageARN(methodARN string) (string, error) {
 	api, rest, ok := strings.Cut(methodARN, "/")
 	stage, _, _ := strings.Cut(rest, "/")
 	f := strings.Split(api, ":")
 	if !ok || stage == "" || len(f) != 6 || f[0] != "arn" || f[1] == "" || f[2] != "execute-api" ||
-		f[3] == "" || f[4] == "" || f[5] == "" {
+		f[3] == "" || !isAccountID(f[4]) || f[5] == "" || strings.ContainsAny(api+"/"+stage, "*?") {
 		return "", fmt.Errorf("%w", ErrMethodARN)
 	}
 	return api + "/" + stage + "/*/*", nil
+}
+
+func isAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Context is the authorizer context for c: string values only, as API

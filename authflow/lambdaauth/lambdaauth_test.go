@@ -345,6 +345,16 @@ func TestStageARN(t *testing.T) {
 		"arn:aws:execute-api:eu-west-1::abc/prod/GET/x":                    "",
 		"": "",
 		"arn:aws:execute-api:eu-west-1:123456789012:abc:extra/prod/GET/x": "",
+		// The policy is reused for every request with the token: no field
+		// may widen it to another API, stage, account or region.
+		"arn:aws:execute-api:eu-west-1:123456789012:*/prod/GET/x":   "",
+		"arn:aws:execute-api:eu-west-1:123456789012:ab?/prod/GET/x": "",
+		"arn:aws:execute-api:eu-west-1:123456789012:abc/*/GET/x":    "",
+		"arn:aws:execute-api:eu-west-1:*:abc/prod/GET/x":            "",
+		"arn:aws:execute-api:eu-west-1:12345678901*:abc/prod/GET/x": "",
+		"arn:aws:execute-api:eu-west-1:1234:abc/prod/GET/x":         "",
+		"arn:aws:execute-api:*:123456789012:abc/prod/GET/x":         "",
+		"arn:*:execute-api:eu-west-1:123456789012:abc/prod/GET/x":   "",
 	} {
 		got, err := StageARN(in)
 		if got != want || (want == "") != (err != nil) {
