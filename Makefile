@@ -5,7 +5,7 @@
 SHELL := bash
 export GOFLAGS := -buildvcs=false
 TOOLS := $(or $(AWSAUTH_TOOLS),$(HOME)/.cache/awsauth)/bin
-FUZZTIME ?= 5s
+FUZZTIME ?= 20000x
 
 .PHONY: deps demo dev test unit lint fuzz bench
 
