@@ -341,6 +341,16 @@ func TestEndToEnd(t *testing.T) {
 		assert.Equal(t, http.StatusForbidden, r.status)
 		assert.Equal(t, map[string]any{"error": "AccessDenied"}, r.json(t))
 		assert.Equal(t, map[string]any{"error": "AccessDenied"}, e.pageJSON(bctx, e.appURL+"/files?prefix=shared"))
+		// Prefix confusion: "alice" without its slash would also list
+		// "alice-evil/"; neither is alice's prefix.
+		for _, p := range []string{"alice", "alice-evil/", "alic", ""} {
+			r := e.do(http.MethodGet, "/files?prefix="+url.QueryEscape(p), sid, nil, nil)
+			if p == "" { // no prefix parameter: her own
+				assert.Equal(t, http.StatusOK, r.status, "%s", r.body)
+				continue
+			}
+			assert.Equal(t, http.StatusForbidden, r.status, "prefix %q: %s", p, r.body)
+		}
 
 		// Not only the app's key check: alice's credentials themselves can't
 		// read or write bob's objects.
