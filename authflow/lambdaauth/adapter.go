@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 )
@@ -23,9 +24,10 @@ type Options struct {
 	// path; HTTP API: "/"+stage when rawPath starts with it). Set it to "/"
 	// to prepend nothing.
 	BasePath string
-	// MaxResponseBytes bounds the body the handler may write; a larger one
-	// becomes a 502 (Lambda refuses responses above 6 MB). Default 6 MB less
-	// room for the envelope.
+	// MaxResponseBytes bounds the body as it travels in the response: base64
+	// for binary content (4/3 of it), text with its JSON escapes (a "<" is
+	// 6 bytes). A larger one becomes a 502 (Lambda refuses responses above
+	// 6 MB). Default 6 MB less room for the envelope.
 	MaxResponseBytes int
 }
 
@@ -93,7 +95,7 @@ func HTTPAPI(h http.Handler, o Options) func(context.Context, events.APIGatewayV
 			}
 			resp.Headers[k] = strings.Join(vs, ", ")
 		}
-		resp.Body, resp.IsBase64Encoded = w.encodedBody()
+		resp.Body, resp.IsBase64Encoded = w.encoded, w.b64
 		return resp, nil
 	}
 }
@@ -129,7 +131,7 @@ func REST(h http.Handler, o Options) func(context.Context, events.APIGatewayProx
 		}
 		w := serve(h, r, base, o.MaxResponseBytes)
 		resp := events.APIGatewayProxyResponse{StatusCode: w.status, MultiValueHeaders: map[string][]string(w.header)}
-		resp.Body, resp.IsBase64Encoded = w.encodedBody()
+		resp.Body, resp.IsBase64Encoded = w.encoded, w.b64
 		return resp, nil
 	}
 }
@@ -198,6 +200,8 @@ type response struct {
 	body     bytes.Buffer
 	max      int
 	overflow bool
+	encoded  string // the body as sent: text, or base64 when b64
+	b64      bool
 }
 
 func (w *response) Header() http.Header { return w.header }
@@ -226,11 +230,15 @@ func serve(h http.Handler, r *http.Request, base string, max int) *response {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
+	if !w.overflow {
+		w.encoded, w.b64 = w.encodedBody()
+		w.overflow = jsonStringLen(w.encoded) > w.max
+	}
 	if w.overflow {
 		w.header = http.Header{"Content-Type": {"text/plain; charset=utf-8"}}
 		w.status = http.StatusBadGateway
 		w.body.Reset()
-		w.body.WriteString("response too large\n")
+		w.encoded, w.b64 = "response too large\n", false
 	}
 	if loc := w.header.Get("Location"); base != "" && base != "/" && strings.HasPrefix(loc, "/") &&
 		!strings.HasPrefix(loc, "//") && !strings.HasPrefix(loc, `/\`) &&
@@ -251,6 +259,36 @@ func (w *response) encodedBody() (string, bool) {
 		return w.body.String(), false
 	}
 	return base64.StdEncoding.EncodeToString(w.body.Bytes()), true
+}
+
+// jsonStringLen is the length of s inside the quotes of encoding/json's
+// encoding (aws-lambda-go's), which escapes quotes, backslashes, control
+// characters, <, >, &, U+2028, U+2029 and invalid UTF-8.
+func jsonStringLen(s string) int {
+	n := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f':
+				n += 2
+			case c < 0x20 || c == '<' || c == '>' || c == '&':
+				n += 6
+			default:
+				n++
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if (r == utf8.RuneError && size == 1) || r == '\u2028' || r == '\u2029' {
+			n += 6
+		} else {
+			n += size
+		}
+		i += size
+	}
+	return n
 }
 
 func isText(ct string) bool {

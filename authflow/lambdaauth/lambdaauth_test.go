@@ -1,6 +1,7 @@
 package lambdaauth
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -361,4 +362,74 @@ func TestStageARN(t *testing.T) {
 			t.Errorf("StageARN(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
+}
+
+// TestResponseSize: a body larger than MaxResponseBytes, as it travels in
+// the response (base64 for binary, JSON-escaped text), is a 502 with none of
+// the handler's headers; by default that bound is Lambda's 6 MB payload.
+func TestResponseSize(t *testing.T) {
+	body := func(ct string, b []byte) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", ct)
+			w.Header().Add("Set-Cookie", "a=1")
+			w.Write(b)
+		})
+	}
+	ev := events.APIGatewayV2HTTPRequest{RawPath: "/x"}
+	ev.RequestContext.HTTP.Method = http.MethodGet
+	for _, tc := range []struct {
+		name   string
+		h      http.Handler
+		max    int
+		status int
+	}{
+		{"text at the limit", body("text/plain", bytes.Repeat([]byte("a"), 1000)), 1000, 200},
+		{"text over the limit", body("text/plain", bytes.Repeat([]byte("a"), 1001)), 1000, 502},
+		{"binary whose base64 is over the limit", body("image/png", bytes.Repeat([]byte{0}, 751)), 1000, 502},
+		{"binary whose base64 fits", body("image/png", bytes.Repeat([]byte{0}, 750)), 1000, 200},
+		{"text whose JSON escapes are over the limit", body("text/html", bytes.Repeat([]byte("<"), 200)), 1000, 502},
+		{"5 MB binary under Lambda's 6 MB", body("application/octet-stream", make([]byte, 5<<20)), 0, 502},
+		{"4 MB binary under Lambda's 6 MB", body("application/octet-stream", make([]byte, 4<<20)), 0, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := HTTPAPI(tc.h, Options{MaxResponseBytes: tc.max})(context.Background(), ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.status)
+			}
+			out, err := json.Marshal(resp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			limit := tc.max
+			if limit == 0 {
+				limit = 6 << 20
+			}
+			if len(out) > limit+64<<10 {
+				t.Errorf("response JSON is %d bytes, over %d", len(out), limit)
+			}
+			if tc.status == 502 && (len(resp.Cookies) != 0 || resp.Body != "response too large\n") {
+				t.Errorf("502 keeps the handler's cookies or body: %v %.40q", resp.Cookies, resp.Body)
+			}
+		})
+	}
+}
+
+// FuzzJSONStringLen: jsonStringLen is the length encoding/json gives a
+// string, quotes aside.
+func FuzzJSONStringLen(f *testing.F) {
+	for _, s := range []string{"", "abc", `"\`, "\n\r\t\b\f\x00\x1f\x7f", "<>&", "é☕\U0001F600", "\u2028\u2029", "\xff\xfe", "a\xe2\x82"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := jsonStringLen(s); got != len(b)-2 {
+			t.Fatalf("jsonStringLen(%q) = %d, encoding/json %d", s, got, len(b)-2)
+		}
+	})
 }
