@@ -55,7 +55,10 @@ func EventV1From(ctx context.Context) *events.APIGatewayProxyRequest {
 
 // HTTPAPI adapts h to API Gateway HTTP API events (payload format 2.0), for
 // lambda.Start. The request's path has the stage prefix removed (see
-// Options.BasePath); cookies come from the event's cookies; the body is
+// Options.BasePath) and is rawPath as it comes: HTTP APIs percent-decode it
+// before the function sees it, so it is never decoded a second time (a
+// client's %252e%252e stays "%2e%2e", not ".."). Cookies come from the
+// event's cookies; the body is
 // decoded when isBase64Encoded. The response puts every Set-Cookie in
 // cookies and joins other repeated headers with ", ".
 func HTTPAPI(h http.Handler, o Options) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
@@ -81,7 +84,7 @@ func HTTPAPI(h http.Handler, o Options) func(context.Context, events.APIGatewayV
 			header.Set("Cookie", strings.Join(ev.Cookies, "; "))
 		}
 		ctx = context.WithValue(ctx, eventV2Key{}, &ev)
-		r, err := newRequest(ctx, ev.RequestContext.HTTP.Method, path, ev.RawQueryString, header,
+		r, err := newRequest(ctx, ev.RequestContext.HTTP.Method, &url.URL{Path: path}, ev.RawQueryString, header,
 			ev.Body, ev.IsBase64Encoded, ev.RequestContext.DomainName, ev.RequestContext.HTTP.SourceIP)
 		if err != nil {
 			return events.APIGatewayV2HTTPResponse{}, err
@@ -124,7 +127,15 @@ func REST(h http.Handler, o Options) func(context.Context, events.APIGatewayProx
 			}
 		}
 		ctx = context.WithValue(ctx, eventV1Key{}, &ev)
-		r, err := newRequest(ctx, ev.HTTPMethod, ev.Path, q.Encode(), header, ev.Body, ev.IsBase64Encoded,
+		path := ev.Path
+		if !strings.HasPrefix(path, "/") {
+			path = "/" + path
+		}
+		u, err := url.ParseRequestURI(path) // REST APIs pass the path still percent-encoded
+		if err != nil {
+			return events.APIGatewayProxyResponse{}, fmt.Errorf("%w: path", ErrBadEvent)
+		}
+		r, err := newRequest(ctx, ev.HTTPMethod, u, q.Encode(), header, ev.Body, ev.IsBase64Encoded,
 			ev.RequestContext.DomainName, ev.RequestContext.Identity.SourceIP)
 		if err != nil {
 			return events.APIGatewayProxyResponse{}, err
@@ -154,7 +165,9 @@ func headerV1(single map[string]string, multi map[string][]string) http.Header {
 	return h
 }
 
-func newRequest(ctx context.Context, method, path, rawQuery string, header http.Header, body string, b64 bool, domain, sourceIP string) (*http.Request, error) {
+// newRequest builds the request for u (its path decoded; its query is
+// replaced by rawQuery).
+func newRequest(ctx context.Context, method string, u *url.URL, rawQuery string, header http.Header, body string, b64 bool, domain, sourceIP string) (*http.Request, error) {
 	var data []byte
 	if b64 {
 		var err error
@@ -167,12 +180,8 @@ func newRequest(ctx context.Context, method, path, rawQuery string, header http.
 	if method == "" {
 		method = http.MethodGet
 	}
-	if !strings.HasPrefix(path, "/") {
-		path = "/" + path
-	}
-	u, err := url.ParseRequestURI(path)
-	if err != nil {
-		return nil, fmt.Errorf("%w: path", ErrBadEvent)
+	if !strings.HasPrefix(u.Path, "/") {
+		u.Path = "/" + u.Path
 	}
 	u.RawQuery = rawQuery
 	r, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(data))

@@ -433,3 +433,25 @@ func FuzzJSONStringLen(f *testing.F) {
 		}
 	})
 }
+
+// TestHTTPAPIPathIsDecodedOnce: HTTP APIs hand the function rawPath already
+// percent-decoded (a client's /files/%252e%252e arrives as /files/%2e%2e),
+// so the adapter must not decode it again: that second decoding would turn
+// it into /files/.., past any check made on the path API Gateway routed.
+func TestHTTPAPIPathIsDecodedOnce(t *testing.T) {
+	var seen *http.Request
+	h := HTTPAPI(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = r }), Options{})
+	for _, path := range []string{"/files/%2e%2e%2fbob%2fsecret.txt", "/files/100%", "/files/a b?c#d", "/files/caf\u00e9"} {
+		ev := events.APIGatewayV2HTTPRequest{RawPath: "/prod" + path, RawQueryString: "x=1"}
+		ev.RequestContext.Stage = "prod"
+		ev.RequestContext.HTTP.Method = http.MethodGet
+		seen = nil
+		resp, err := h(context.Background(), ev)
+		if err != nil || resp.StatusCode != 200 || seen == nil {
+			t.Fatalf("%q: %v %d", path, err, resp.StatusCode)
+		}
+		if seen.URL.Path != path || seen.URL.RawQuery != "x=1" {
+			t.Errorf("rawPath %q reached the handler as path %q, query %q", path, seen.URL.Path, seen.URL.RawQuery)
+		}
+	}
+}
