@@ -251,7 +251,7 @@ func TestUnderLambda(t *testing.T) {
 	e := startE2E(t)
 	alice := e.tokens("web", "alice", "openid orders/read")
 	idToken, _ := alice.Extra("id_token").(string)
-	h := lambdaHandler(e.handler)
+	h := lambdaHandler(e.handler, publicBasePath(e.base))
 	for _, fixture := range []string{"httpapi_v2_api_orders.json", "rest_v1_api_orders.json"} {
 		for _, tc := range []struct {
 			name, token string
@@ -306,5 +306,44 @@ func TestParseConfig(t *testing.T) {
 	}
 	if _, err := parseConfig(nil, func(string) string { return "" }); err == nil {
 		t.Error("missing issuer accepted")
+	}
+}
+
+// TestLambdaRedirectsKeepThePublicBasePath: redirects to an absolute path
+// get PUBLIC_URL's path, also where the event can't tell it (an HTTP API
+// behind a custom domain's API mapping: rawPath lacks the mapping).
+func TestLambdaRedirectsKeepThePublicBasePath(t *testing.T) {
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/login?return_to="+r.URL.Path, http.StatusFound)
+	})
+	h := lambdaHandler(app, publicBasePath("https://api.example.com/v1"))
+	for name, ev := range map[string]string{
+		"HTTP API": `{"version":"2.0","rawPath":"/orders","requestContext":{"domainName":"api.example.com","stage":"$default","http":{"method":"GET"}}}`,
+		"REST":     `{"path":"/orders","httpMethod":"GET","requestContext":{"domainName":"api.example.com","stage":"prod","path":"/v1/orders"}}`,
+	} {
+		out, err := h(context.Background(), json.RawMessage(ev))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		b, _ := json.Marshal(out)
+		var resp struct {
+			Headers           map[string]string   `json:"headers"`
+			MultiValueHeaders map[string][]string `json:"multiValueHeaders"`
+		}
+		if err := json.Unmarshal(b, &resp); err != nil {
+			t.Fatal(err)
+		}
+		loc := resp.Headers["Location"]
+		if l := resp.MultiValueHeaders["Location"]; len(l) == 1 {
+			loc = l[0]
+		}
+		if loc != "/v1/login?return_to=/orders" {
+			t.Errorf("%s: Location %q, want /v1/login?return_to=/orders", name, loc)
+		}
+	}
+	for pub, want := range map[string]string{"https://abc.execute-api.eu-west-1.amazonaws.com/prod": "/prod", "https://api.example.com": "/", "http://127.0.0.1:8080": "/"} {
+		if got := publicBasePath(pub); got != want {
+			t.Errorf("publicBasePath(%q) = %q, want %q", pub, got, want)
+		}
 	}
 }

@@ -79,7 +79,7 @@ func main() {
 			logger.Error("lambda example: start", "error", err)
 			os.Exit(1)
 		}
-		lambda.StartWithOptions(lambdaHandler(h), lambda.WithContext(ctx))
+		lambda.StartWithOptions(lambdaHandler(h, publicBasePath(cfg.PublicURL)), lambda.WithContext(ctx))
 		return
 	}
 	if err := run(ctx, cfg, logger); err != nil {
