@@ -187,7 +187,7 @@ func parseClaims(payload []byte, intern func(b []byte) string) (*Claims, error) 
 			case cTokenUse:
 				c.TokenUse = s
 			case cScope:
-				c.Scopes = strings.Fields(s)
+				c.Scopes = strings.FieldsFunc(s, isScopeDelimiter)
 			case cUsername:
 				c.Username = s
 			case cCognitoUsername:
@@ -256,6 +256,10 @@ func parseClaims(payload []byte, intern func(b []byte) string) (*Claims, error) 
 	}
 	return c, nil
 }
+
+// isScopeDelimiter: scope is scope-tokens delimited by spaces (RFC 6749
+// §3.3); a tab or NBSP is not one (strings.Fields would split on it).
+func isScopeDelimiter(r rune) bool { return r == ' ' }
 
 func isASCII(b []byte) bool {
 	for _, c := range b {

@@ -75,7 +75,13 @@ func FuzzBearerClaims(f *testing.F) {
 			c.TokenUse != str("token_use") || c.ID != str("jti") || c.AuthorizedParty != str("azp") {
 			t.Fatalf("string claims differ from encoding/json: %+v", c)
 		}
-		if want := strings.Fields(str("scope")); len(want) > 0 && !reflect.DeepEqual(c.Scopes, want) {
+		var want []string // RFC 6749 §3.3: delimited by spaces, and only by spaces
+		for _, tok := range strings.Split(str("scope"), " ") {
+			if tok != "" {
+				want = append(want, tok)
+			}
+		}
+		if len(want) > 0 && !reflect.DeepEqual(c.Scopes, want) {
 			t.Fatalf("scope %q vs %q", c.Scopes, want)
 		}
 		for name, got := range map[string]time.Time{"exp": c.Expiry, "iat": c.IssuedAt, "nbf": c.NotBefore} {

@@ -195,3 +195,28 @@ func TestBearerToken(t *testing.T) {
 		}
 	}
 }
+
+// TestBearerScopesSplitOnSpacesOnly: scope is a list delimited by spaces
+// (RFC 6749 §3.3, RFC 8693 §4.2); other white space (tab, NBSP, NEL,
+// U+3000) is inside one scope-token, never a delimiter that could make a
+// token named "openid\u00a0orders/read" grant orders/read.
+func TestBearerScopesSplitOnSpacesOnly(t *testing.T) {
+	op := newBearerOP(t)
+	clock := newTestClock()
+	b := newTestBearer(t, op, clock, nil)
+	for _, scope := range []string{"openid\u00a0orders/read", "openid\torders/read", "openid\u0085orders/read", "openid\u3000orders/read"} {
+		c := op.claims(clock.Now(), testClient)
+		c["scope"] = scope
+		h := http.Header{"Authorization": {"Bearer " + op.mint("k1", c)}}
+		if _, err := b.Authenticate(t.Context(), h, Scopes("orders/read")); !errors.Is(err, ErrInsufficientScope) {
+			t.Errorf("scope %q: %v, want ErrInsufficientScope", scope, err)
+		}
+	}
+	c := op.claims(clock.Now(), testClient)
+	c["scope"] = "  openid   orders/read "
+	h := http.Header{"Authorization": {"Bearer " + op.mint("k1", c)}}
+	got, err := b.Authenticate(t.Context(), h, Scopes("openid", "orders/read"))
+	if err != nil || len(got.Scopes) != 2 {
+		t.Fatalf("runs of spaces: %v %q", err, got.Scopes)
+	}
+}
