@@ -33,6 +33,6 @@ lint:
 	$(TOOLS)/staticcheck ./...
 
 bench:
-	go test -run '^$$' -bench . -benchmem -count 6 ./authflow/ ./internal/jwks/ ./tokenstore/ ./examples/s3/ | tee /tmp/awsauth-bench.txt
+	go test -run '^$$' -bench . -benchmem -count 6 ./authflow/ ./internal/jwks/ ./tokenstore/ ./tokenstore/storeurl/ ./examples/s3/ | tee /tmp/awsauth-bench.txt
 	go test -run '^$$' -bench . -benchmem -count 6 -benchtime 3x ./awscreds/ | tee -a /tmp/awsauth-bench.txt
 	$(TOOLS)/benchstat /tmp/awsauth-bench.txt
