@@ -259,6 +259,11 @@ func (p *AssumeRole) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	if err != nil {
 		return aws.Credentials{}, assumeRoleError(err)
 	}
+	// stscreds checks only that the response has Credentials: without an Expiration its
+	// credentials would say CanExpire with a zero Expires.
+	if !creds.HasKeys() || creds.Expires.IsZero() {
+		return aws.Credentials{}, &awsError{msg: "awscreds: AssumeRole: STS response has an empty access key or no expiration", transient: true}
+	}
 	creds.Source = AssumeRoleProviderName
 	p.ride.succeeded(creds)
 	return creds, nil

@@ -182,6 +182,23 @@ func TestAssumeRoleAWSErrors(t *testing.T) {
 			assert.Len(t, stub.calls(), 1)
 		})
 	}
+	// stscreds checks only that Credentials is present: a response without Expiration would
+	// be credentials with CanExpire and a zero Expires, and one without a secret key unusable.
+	for name, c := range map[string]*types.Credentials{
+		"no expiration": {AccessKeyId: aws.String("ASIAROLE"), SecretAccessKey: aws.String("s"), SessionToken: aws.String("t")},
+		"no secret key": {AccessKeyId: aws.String("ASIAROLE"), SessionToken: aws.String("t"), Expiration: aws.Time(time.Now().Add(time.Hour))},
+		"no access key": {SecretAccessKey: aws.String("s"), SessionToken: aws.String("t"), Expiration: aws.Time(time.Now().Add(time.Hour))},
+	} {
+		t.Run(name, func(t *testing.T) {
+			stub := &stubAssumeRole{respond: func(*sts.AssumeRoleInput) (*sts.AssumeRoleOutput, error) {
+				return &sts.AssumeRoleOutput{Credentials: c}, nil
+			}}
+			creds, err := NewAssumeRole(stub, itemsRoleARN, VerifiedClaims{"sub": "alice"}).Retrieve(context.Background())
+			require.Error(t, err)
+			assert.True(t, strings.HasPrefix(err.Error(), "awscreds: AssumeRole: "), err.Error())
+			assert.Equal(t, aws.Credentials{}, creds)
+		})
+	}
 	t.Run("response without credentials", func(t *testing.T) {
 		stub := &stubAssumeRole{respond: func(*sts.AssumeRoleInput) (*sts.AssumeRoleOutput, error) { return &sts.AssumeRoleOutput{}, nil }}
 		creds, err := NewAssumeRole(stub, itemsRoleARN, VerifiedClaims{"sub": "alice"}).Retrieve(context.Background())

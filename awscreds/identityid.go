@@ -9,6 +9,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,16 +33,24 @@ func isIdentityID(s string) bool { return len(s) <= 55 && validIdentityID.MatchS
 // identityKey names one user of one pool: the pool id, then each Logins provider name with
 // the user's id at that provider (the token's sub, or a developer user identifier), sorted by
 // provider. It is hashed so that no user id appears in the store's keys. ok is false when a
-// token yields no sub: such a user can't be named, and the id is not stored.
+// token yields no sub, or a provider name or user id contains NUL: such a user can't be named,
+// and the id is not stored.
 func identityKey(poolID string, users map[string]string) (key string, ok bool) {
 	if len(users) == 0 {
 		return "", false
 	}
+	for provider, user := range users {
+		// NUL separates the parts below, which keeps the encoding injective only while no
+		// part contains one. A pool id can't; a JSON sub ("\u0000") and a LoginsFunc's
+		// provider name can, and {"p": "a\x00q\x00b"} would otherwise name the user of
+		// {"p": "a", "q": "b"}.
+		if strings.IndexByte(provider, 0) >= 0 || strings.IndexByte(user, 0) >= 0 {
+			return "", false
+		}
+	}
 	h := sha256.New()
 	h.Write([]byte(poolID))
 	for _, provider := range slices.Sorted(maps.Keys(users)) {
-		// NUL can't occur in a pool id, a provider name or a sub, so the encoding is
-		// injective.
 		h.Write([]byte{0})
 		h.Write([]byte(provider))
 		h.Write([]byte{0})
@@ -50,12 +59,13 @@ func identityKey(poolID string, users map[string]string) (key string, ok bool) {
 	return identityIDKeyPrefix + base64.RawURLEncoding.EncodeToString(h.Sum(nil)), true
 }
 
-// usersOf returns each Logins provider's sub, or ok=false when a token is not a JWT with one.
+// usersOf returns each Logins provider's sub, or ok=false when a token is not a JWT with one
+// or a provider name or sub contains NUL (see identityKey).
 func usersOf(logins map[string]string) (map[string]string, bool) {
 	users := make(map[string]string, len(logins))
 	for provider, token := range logins {
 		sub, err := subjectFromIDToken(token)
-		if err != nil {
+		if err != nil || strings.IndexByte(provider, 0) >= 0 || strings.IndexByte(sub, 0) >= 0 {
 			return nil, false
 		}
 		users[provider] = sub

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -255,6 +256,9 @@ func (p *IdentityPool) validate() error {
 			return errors.New("Developer.ProviderName must be 1-128 characters")
 		case d.UserIdentifier == "" || len(d.UserIdentifier) > 1024:
 			return errors.New("Developer.UserIdentifier must be 1-1024 characters")
+		case strings.ContainsRune(d.ProviderName, 0) || strings.ContainsRune(d.UserIdentifier, 0):
+			// NUL separates the parts of the identity-id cache key.
+			return errors.New("Developer.ProviderName and UserIdentifier must not contain NUL")
 		case d.TokenDuration < 0 || d.TokenDuration > MaxDeveloperTokenDuration:
 			return fmt.Errorf("Developer.TokenDuration %v outside [0, %v]", d.TokenDuration, MaxDeveloperTokenDuration)
 		}
@@ -382,14 +386,18 @@ func (p *IdentityPool) begin(ctx context.Context) (*attempt, error) {
 	named := true
 	if a.logins != nil {
 		var ok bool
-		if users, ok = usersOf(a.logins); !ok {
-			named = false
-		}
-		if ok {
+		if users, ok = usersOf(a.logins); ok {
 			a.user = users[slices.Sorted(maps.Keys(users))[0]]
+		} else {
+			named = false
 		}
 	}
 	if d := p.options.Developer; d != nil {
+		// The developer user identifier names the identity on its own (Cognito links it to
+		// one identity), so linked logins that can't be named don't unname it.
+		if !named {
+			users, named = map[string]string{}, true
+		}
 		users[d.ProviderName] = d.UserIdentifier
 		a.user = d.UserIdentifier
 	}

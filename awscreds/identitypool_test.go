@@ -165,6 +165,8 @@ func TestOIDCProviderName(t *testing.T) {
 		testIssuer:                              testProvider,
 		"http://127.0.0.1:4444":                 "127.0.0.1:4444",
 		"http://localhost:4444/op":              "localhost:4444/op",
+		"HTTPS://Example.eu.auth0.com/":         "Example.eu.auth0.com",
+		"https://example.eu.auth0.com//":        "example.eu.auth0.com",
 		"http://example.com":                    "",
 		"ftp://example.com":                     "",
 		"https://example.com/?a=b":              "",
@@ -291,6 +293,12 @@ func TestIdentityPoolConfigErrors(t *testing.T) {
 		}},
 		{name: "developer without user", client: stub, poolID: testPoolID, opt: func(o *IdentityPoolOptions) {
 			o.Developer = &DeveloperIdentity{Client: stub, ProviderName: "login.app"}
+		}},
+		{name: "developer user with NUL", client: stub, poolID: testPoolID, opt: func(o *IdentityPoolOptions) {
+			o.Developer = &DeveloperIdentity{Client: stub, ProviderName: "login.app", UserIdentifier: "u\x00login.x\x00v"}
+		}},
+		{name: "developer provider with NUL", client: stub, poolID: testPoolID, opt: func(o *IdentityPoolOptions) {
+			o.Developer = &DeveloperIdentity{Client: stub, ProviderName: "login\x00app", UserIdentifier: "u"}
 		}},
 		{name: "developer token for 2 days", client: stub, poolID: testPoolID, opt: func(o *IdentityPoolOptions) {
 			o.Developer = &DeveloperIdentity{Client: stub, ProviderName: "login.app", UserIdentifier: "u", TokenDuration: 48 * time.Hour}
@@ -520,6 +528,28 @@ func TestIdentityPoolIdentityIDCache(t *testing.T) {
 		}
 		_, ok := identityKey(testPoolID, nil)
 		assert.False(t, ok)
+		// A JSON sub may hold NUL ("\u0000"), and a LoginsFunc may name any provider: the
+		// separator must not let one user's pairs spell another's.
+		linked, ok := identityKey(testPoolID, map[string]string{"p": "a", "q": "b"})
+		require.True(t, ok)
+		for name, users := range map[string]map[string]string{
+			"NUL in sub":      {"p": "a\x00q\x00b"},
+			"NUL in provider": {"p\x00a\x00q": "b"},
+		} {
+			k, ok := identityKey(testPoolID, users)
+			assert.False(t, ok && k == linked, "%s: %q names the user of %q", name, users, map[string]string{"p": "a", "q": "b"})
+		}
+	})
+	t.Run("sub with NUL: memory only", func(t *testing.T) {
+		store := &countingStore{Memory: tokenstore.NewMemory()}
+		stub := &stubCognito{}
+		var n atomic.Int32
+		p := NewIdentityPool(stub, testPoolID, func(o *IdentityPoolOptions) {
+			o.Logins, o.Store = loginTokens(&n, fakeJWT(`{"sub":"alice\u0000`+testProvider+`\u0000x"}`)), store
+		})
+		_, err := p.Retrieve(ctx)
+		require.NoError(t, err)
+		assert.Zero(t, store.sets.Load(), "a sub with NUL can't be told apart from linked logins in a key")
 	})
 	t.Run("opaque tokens: memory only", func(t *testing.T) {
 		store := &countingStore{Memory: tokenstore.NewMemory()}
@@ -640,6 +670,35 @@ func TestIdentityPoolDeveloperIdentity(t *testing.T) {
 	assert.Equal(t, testIdentityID, aws.ToString(stub.devIn[1].IdentityId), "the stored identity id is passed back")
 	getID, _, _, _ := stub.counts()
 	assert.Zero(t, getID)
+
+	// Linked logins whose tokens name no user (opaque, or a sub Cognito can't tell apart) must
+	// not stop a developer identity: the developer user identifier names it on its own.
+	t.Run("linked opaque logins: named by the developer identifier", func(t *testing.T) {
+		store := tokenstore.NewMemory()
+		stub := &stubCognito{}
+		newP := func(token string) *IdentityPool {
+			return NewIdentityPool(stub, testPoolID, func(o *IdentityPoolOptions) {
+				o.Developer = &DeveloperIdentity{Client: stub, ProviderName: "login.app", UserIdentifier: "user-1"}
+				o.Logins = func(context.Context) (map[string]string, error) {
+					return map[string]string{"graph.facebook.com": token}, nil
+				}
+				o.Store = store
+			})
+		}
+		for i, token := range []string{"EAAopaque-access-token", fakeJWT(`{"sub":"a\u0000b"}`)} {
+			var err error
+			require.NotPanics(t, func() { _, err = newP(token).Retrieve(ctx) })
+			require.NoError(t, err)
+			require.Len(t, stub.devIn, i+1)
+			assert.Equal(t, map[string]string{"login.app": "user-1", "graph.facebook.com": token}, stub.devIn[i].Logins)
+		}
+		assert.Nil(t, stub.devIn[0].IdentityId)
+		assert.Equal(t, testIdentityID, aws.ToString(stub.devIn[1].IdentityId), "the identity id is stored under the developer identifier")
+		key, _ := identityKey(testPoolID, map[string]string{"login.app": "user-1"})
+		b, err := store.Get(ctx, key)
+		require.NoError(t, err)
+		assert.Equal(t, testIdentityID, string(b))
+	})
 
 	t.Run("refused: configuration error", func(t *testing.T) {
 		refuse := &stubCognito{getDev: func(context.Context, *cognitoidentity.GetOpenIdTokenForDeveloperIdentityInput, int) (*cognitoidentity.GetOpenIdTokenForDeveloperIdentityOutput, error) {

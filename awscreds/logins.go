@@ -62,7 +62,8 @@ func OIDCProviderName(issuer string) (string, error) {
 	default:
 		return "", fmt.Errorf("%w: issuer %q is not https", ErrConfiguration, issuer)
 	}
-	return strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(issuer, "https://"), "http://"), "/"), nil
+	// url.Parse accepts the scheme in any case ("HTTPS://"); a Host means "//" follows it.
+	return strings.TrimRight(issuer[len(u.Scheme+"://"):], "/"), nil
 }
 
 // CognitoLogins returns a LoginsFunc that maps a Cognito user pool's provider name to the ID
