@@ -18,17 +18,14 @@ import (
 
 	"github.com/pubauth/awsauth/authflow"
 	"github.com/pubauth/awsauth/awscreds"
-	"github.com/pubauth/awsauth/tokenstore/storeurl"
+	"github.com/pubauth/awsauth/examples/internal/exampleapp"
 )
 
 type config struct {
-	Issuer, ClientID, ClientSecret, RedirectURL string
-	ListenAddr                                  string
-	RoleARN, Bucket                             string
-	PathStyle                                   bool
-	CookieKey                                   []byte
-	CredentialsDuration                         time.Duration
-	TokenStoreURL                               string // "" means memory://
+	exampleapp.Login
+	RoleARN, Bucket     string
+	PathStyle           bool
+	CredentialsDuration time.Duration
 
 	now func() time.Time // tests move the clock; nil = time.Now
 }
@@ -46,11 +43,7 @@ type app struct {
 }
 
 func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err error) {
-	storeURL := cfg.TokenStoreURL
-	if storeURL == "" {
-		storeURL = "memory://"
-	}
-	store, closeStore, err := storeurl.Open(ctx, storeURL)
+	store, closeStore, err := cfg.OpenStore(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -60,20 +53,8 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err e
 		}
 	}()
 	users := awscreds.NewUserCache()
-	ac := authflow.Config{
-		Issuer:       cfg.Issuer,
-		ClientID:     cfg.ClientID,
-		ClientSecret: cfg.ClientSecret,
-		RedirectURL:  cfg.RedirectURL,
-		Scopes:       []string{"openid", "email", "profile"},
-		Logger:       logger,
-		Now:          cfg.now,
-		Store:        store,
-		OnSessionEnd: users.Evict, // the user's AWS credentials go with the session
-	}
-	if cfg.CookieKey != nil {
-		ac.CookieKeys = [][]byte{cfg.CookieKey}
-	}
+	ac := cfg.AuthflowConfig(store, logger, cfg.now)
+	ac.OnSessionEnd = users.Evict // the user's AWS credentials go with the session
 	auth, err := authflow.New(ctx, ac)
 	if err != nil {
 		return nil, err
@@ -163,10 +144,18 @@ func (a *app) credentials(s *authflow.Session) *aws.CredentialsCache {
 
 // files lists the keys under the user's own prefix ("<sub>/"). A prefix
 // query parameter asks for another one: the storage's policy, not this app,
-// decides, which is the point of per-user credentials.
+// decides, which is the point of per-user credentials. That policy
+// substitutes the raw sub, so a sub that is not a safe prefix (a "/", or a
+// wildcard "*" or "?") is refused first (exampleapp.UserPrefix).
 func (a *app) files(w http.ResponseWriter, r *http.Request) {
 	s := authflow.SessionFrom(r.Context())
-	prefix := s.Subject + "/"
+	prefix, err := exampleapp.UserPrefix(s.Subject)
+	if err != nil {
+		// An id such as "*" would widen the storage's ${jwt:sub} policy.
+		a.logger.Warn("files: user id unusable as a prefix", "error", err)
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "unsupported_user_id"})
+		return
+	}
 	if p := r.URL.Query().Get("prefix"); p != "" {
 		prefix = p
 	}

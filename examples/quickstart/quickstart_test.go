@@ -188,6 +188,19 @@ func TestEndToEnd(t *testing.T) {
 		assert.Equal(t, map[string]any{"error": "AccessDenied"}, e.pageJSON(bctx, e.appURL+"/files?prefix=shared"))
 	})
 
+	// MinIO substitutes the raw sub into the ${jwt:sub} policy and matches
+	// "*" as a wildcard there: a user signed in as "*" must get no
+	// credentials at all, or its policy would cover every user's prefix.
+	t.Run("a wildcard user id is refused before any STS call", func(t *testing.T) {
+		star := e.newBrowser()
+		require.NoError(t, chromedp.Do(star, chromedp.Navigate(e.appURL+"/me")))
+		require.NoError(t, testenv.ProviderLogin(star, "*"))
+		assert.Equal(t, "*", e.pageJSON(star, "")["sub"])
+		for _, u := range []string{"/files", "/files?prefix=bob/"} {
+			assert.Equal(t, map[string]any{"error": "unsupported_user_id"}, e.pageJSON(star, e.appURL+u), u)
+		}
+	})
+
 	t.Run("expired access token: 100 concurrent requests refresh once", func(t *testing.T) {
 		sid := e.sessionID(bctx)
 		before := e.stack.OIDC.TokenRequests()

@@ -30,6 +30,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pubauth/awsauth/examples/internal/exampleapp"
 	"github.com/pubauth/awsauth/internal/testenv"
 	"github.com/pubauth/awsauth/tokenstore/dynamostore"
 )
@@ -98,15 +99,17 @@ func startCluster(t *testing.T, storeURL string, n int) *cluster {
 	_, _ = rand.Read(cookieKey)
 	for _, ln := range lns {
 		a, err := newApp(ctx, config{
-			Issuer:              op.Issuer,
-			ClientID:            "quickstart",
-			RedirectURL:         urls[0] + "/callback", // logins complete on instance 0
-			ListenAddr:          ln.Addr().String(),
+			Login: exampleapp.Login{
+				Issuer:        op.Issuer,
+				ClientID:      "quickstart",
+				RedirectURL:   urls[0] + "/callback", // logins complete on instance 0
+				ListenAddr:    ln.Addr().String(),
+				CookieKey:     cookieKey, // shared, as the flow cookie may come back to any instance
+				TokenStoreURL: storeURL,  // each instance opens its own client
+			},
 			RoleARN:             "arn:aws:iam::000000000000:role/unused",
 			Bucket:              "unused",
-			CookieKey:           cookieKey, // shared, as the flow cookie may come back to any instance
 			CredentialsDuration: 15 * time.Minute,
-			TokenStoreURL:       storeURL, // each instance opens its own client
 			now:                 c.clock.Now,
 		}, logger)
 		require.NoError(t, err)
@@ -331,7 +334,7 @@ func TestTokenStoreFlag(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "sqlite:///tmp/t.db", cfg.TokenStoreURL)
 
-	_, err = newApp(t.Context(), config{TokenStoreURL: "mongodb://x"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	_, err = newApp(t.Context(), config{Login: exampleapp.Login{TokenStoreURL: "mongodb://x"}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.ErrorContains(t, err, "storeurl: unsupported")
 	assert.True(t, strings.HasPrefix(err.Error(), "storeurl:"))
 }

@@ -6,14 +6,13 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/pubauth/awsauth/examples/internal/exampleapp"
 )
 
 // Limits on names. S3 keys are at most 1,024 bytes of UTF-8; the user's
 // prefix takes part of that.
-const (
-	maxSubjectBytes = 256
-	maxNameBytes    = 512
-)
+const maxNameBytes = 512
 
 var (
 	// errInvalidName is returned for a file name the app refuses to turn
@@ -22,37 +21,11 @@ var (
 
 	// errUnsupportedSubject is returned for a user id that can't be used as
 	// a prefix without overlapping another user's. Callers answer 403.
-	errUnsupportedSubject = errors.New("examples/s3: user id unusable as an S3 prefix")
+	errUnsupportedSubject = exampleapp.ErrUnsupportedUserID
 )
 
-// userPrefix is the key prefix of one user: "<id>/", where id is what the
-// storage policy substitutes (MinIO's ${jwt:sub}, IAM's
-// ${aws:PrincipalTag/sub} or ${cognito-identity.amazonaws.com:sub}).
-//
-// The mapping from id to prefix must be injective, or one user's prefix
-// could contain another's: "alice" owns "alice/*", so an id "alice/x" would
-// put its files inside alice's. An id with a "/", a control character, or
-// equal to "." or ".." is therefore refused rather than escaped: the policy
-// substitutes the raw id, so an escaped prefix would not match it anyway.
-// So is an id with "*" or "?": MinIO substitutes ${jwt:sub} into the
-// policy's resource and s3:prefix patterns and then matches those
-// characters as wildcards, so a user named "*" would be granted "*/*",
-// every user's files.
-func userPrefix(id string) (string, error) {
-	switch {
-	case id == "" || id == "." || id == "..":
-		return "", fmt.Errorf("%w: %q", errUnsupportedSubject, id)
-	case len(id) > maxSubjectBytes:
-		return "", fmt.Errorf("%w: longer than %d bytes", errUnsupportedSubject, maxSubjectBytes)
-	case !utf8.ValidString(id):
-		return "", fmt.Errorf("%w: not UTF-8", errUnsupportedSubject)
-	case strings.ContainsFunc(id, func(r rune) bool { return r == '/' || r == '\\' || unicode.IsControl(r) }):
-		return "", fmt.Errorf("%w: contains '/', '\\' or a control character", errUnsupportedSubject)
-	case strings.ContainsAny(id, "*?"):
-		return "", fmt.Errorf("%w: contains a policy wildcard ('*' or '?')", errUnsupportedSubject)
-	}
-	return id + "/", nil
-}
+// userPrefix is the key prefix of one user (see exampleapp.UserPrefix).
+func userPrefix(id string) (string, error) { return exampleapp.UserPrefix(id) }
 
 // objectKey returns prefix+name, the key of the user's file name, after
 // checking that name stays inside prefix whatever later normalizes it.
