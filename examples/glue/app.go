@@ -8,9 +8,9 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentity"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
@@ -219,6 +219,10 @@ func (a *app) csrfOK(r *http.Request) bool {
 	return want != "" && subtle.ConstantTimeCompare([]byte(want), []byte(got)) == 1
 }
 
+// awsError answers a failed Glue call (or a failure to get the user's credentials for it):
+// 401 when the user must sign in again, 403 when IAM refuses, 404 for a missing job or
+// database, 503 with Retry-After for a fault that passes by itself (throttling, a 5xx, a
+// timeout, a token refresh that failed for now), 500 for a configuration error, else 502.
 func (a *app) awsError(w http.ResponseWriter, err error) {
 	var api smithy.APIError
 	switch {
@@ -227,12 +231,26 @@ func (a *app) awsError(w http.ResponseWriter, err error) {
 	case errors.Is(err, awscreds.ErrConfiguration):
 		a.logger.Error("AWS configuration", "error", err)
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "configuration"})
-	case errors.As(err, &api) && (api.ErrorCode() == "AccessDeniedException" || strings.HasPrefix(api.ErrorCode(), "EntityNotFound")):
+	case errors.As(err, &api) && api.ErrorCode() == "AccessDeniedException":
 		writeJSON(w, http.StatusForbidden, map[string]string{"error": api.ErrorCode()})
+	case errors.As(err, &api) && api.ErrorCode() == "EntityNotFoundException":
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": api.ErrorCode()})
+	case errors.Is(err, authflow.ErrRefreshFailed) || transient(err):
+		a.logger.Warn("AWS call failed for now", "error", err)
+		w.Header().Set("Retry-After", "5")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily unavailable"})
 	default:
 		a.logger.Error("AWS call", "error", err)
 		writeJSON(w, http.StatusBadGateway, map[string]string{"error": "AWS call failed"})
 	}
+}
+
+// transient reports whether err is one the SDK's standard retryer would retry (throttling, a
+// 5xx, a broken connection) or a timeout: it may pass by itself.
+func transient(err error) bool {
+	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary ||
+		retry.IsErrorTimeouts(retry.DefaultTimeouts).IsErrorTimeout(err) == aws.TrueTernary ||
+		errors.Is(err, context.DeadlineExceeded)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -242,7 +242,7 @@ func TestEndToEnd(t *testing.T) {
 		assert.Equal(t, runID, aws.ToString(out.JobRun.Id), "Glue knows the run")
 
 		status, missing := e.call("POST", "/jobs/no-such-job/run", alice, map[string]string{"X-CSRF-Token": e.csrf(alice)})
-		assert.Equal(t, http.StatusForbidden, status, missing)
+		assert.Equal(t, http.StatusNotFound, status, missing)
 		assert.Equal(t, "EntityNotFoundException", missing["error"])
 	})
 
