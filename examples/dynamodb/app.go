@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -248,6 +249,10 @@ func (a *app) csrfOK(r *http.Request) bool {
 	return want != "" && subtle.ConstantTimeCompare([]byte(want), []byte(got)) == 1
 }
 
+// awsError answers a failed DynamoDB call (or a failure to get the user's credentials for
+// it): 401 when the user must sign in again, 403 when IAM refuses, 503 with Retry-After for a
+// fault that passes by itself (throttling, exceeded throughput, a 5xx, a timeout), 500 for a
+// configuration error or claims that can't name the session, else 502.
 func (a *app) awsError(w http.ResponseWriter, err error) {
 	var api smithy.APIError
 	switch {
@@ -258,10 +263,22 @@ func (a *app) awsError(w http.ResponseWriter, err error) {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "configuration"})
 	case errors.As(err, &api) && api.ErrorCode() == "AccessDeniedException":
 		writeJSON(w, http.StatusForbidden, map[string]string{"error": api.ErrorCode()})
+	case transient(err):
+		a.logger.Warn("AWS call failed for now", "error", err)
+		w.Header().Set("Retry-After", "5")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily unavailable"})
 	default:
 		a.logger.Error("AWS call", "error", err)
 		writeJSON(w, http.StatusBadGateway, map[string]string{"error": "AWS call failed"})
 	}
+}
+
+// transient reports whether err is one the SDK's standard retryer would retry (throttling,
+// exceeded throughput, a 5xx, a broken connection) or a timeout: it may pass by itself.
+func transient(err error) bool {
+	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary ||
+		retry.IsErrorTimeouts(retry.DefaultTimeouts).IsErrorTimeout(err) == aws.TrueTernary ||
+		errors.Is(err, context.DeadlineExceeded)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
