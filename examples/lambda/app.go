@@ -26,24 +26,19 @@ type app struct {
 // newApp builds the whole handler: the web app's pages and authflow
 // endpoints, and the API behind authflow.Bearer.
 func newApp(ctx context.Context, cfg config, logger *slog.Logger) (http.Handler, error) {
-	ac := authflow.Config{
-		Issuer:       cfg.Issuer,
-		ClientID:     cfg.ClientID,
-		ClientSecret: cfg.ClientSecret,
-		RedirectURL:  cfg.PublicURL + "/callback",
-		// Cognito: the logout redirect must be an allowed sign-out URL of the app client.
-		PostLogoutRedirectURL: cfg.PublicURL + "/",
-		Scopes:                cfg.Scopes,
-		Logger:                logger,
+	// Under Lambda every request may reach another instance: sessions belong
+	// in a shared store (TOKENSTORE_URL=dynamodb://TABLE), not in memory.
+	// The store lives as long as the process, as a Lambda instance does.
+	store, _, err := cfg.OpenStore(ctx)
+	if err != nil {
+		return nil, err
 	}
+	ac := cfg.AuthflowConfig(store, logger, nil)
+	// Cognito: the logout redirect must be an allowed sign-out URL of the app client.
+	ac.PostLogoutRedirectURL = cfg.PublicURL + "/"
+	ac.Scopes = cfg.Scopes
 	if cfg.Resource != "" {
 		ac.AuthParams = map[string]string{"resource": cfg.Resource}
-	}
-	if cfg.CognitoDomain != "" {
-		ac.Cognito = &authflow.Cognito{Domain: cfg.CognitoDomain}
-	}
-	if cfg.CookieKey != nil {
-		ac.CookieKeys = [][]byte{cfg.CookieKey}
 	}
 	auth, err := authflow.New(ctx, ac)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/pubauth/awsauth/examples/internal/exampleapp"
 	"github.com/pubauth/awsauth/internal/testenv"
 )
 
@@ -57,9 +58,10 @@ func startE2E(t *testing.T) *e2e {
 	})
 	logs := &bytes.Buffer{}
 	cfg := config{
-		Issuer: p.Issuer, ClientID: "web", PublicURL: base, APIURL: base + "/api",
+		Login:     exampleapp.Login{Issuer: p.Issuer, ClientID: "web", RedirectURL: base + "/callback", CookieKey: bytes.Repeat([]byte{7}, 32)},
+		PublicURL: base, APIURL: base + "/api",
 		Resource: testenv.DefaultAPIResource, APIAudience: testenv.DefaultAPIResource,
-		Scopes: []string{"openid", "email", "profile", "orders/read"}, CookieKey: bytes.Repeat([]byte{7}, 32),
+		Scopes: []string{"openid", "email", "profile", "orders/read"},
 	}
 	h, err := newApp(t.Context(), cfg, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
@@ -298,7 +300,8 @@ func TestParseConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.PublicURL != "https://abc.execute-api.eu-west-1.amazonaws.com/prod" ||
-		c.APIURL != "https://abc.execute-api.eu-west-1.amazonaws.com/prod/api" || strings.Join(c.APIClientIDs, "|") != "a|b" {
+		c.APIURL != "https://abc.execute-api.eu-west-1.amazonaws.com/prod/api" || strings.Join(c.APIClientIDs, "|") != "a|b" ||
+		c.RedirectURL != "https://abc.execute-api.eu-west-1.amazonaws.com/prod/callback" || c.TokenStoreURL != "memory://" {
 		t.Errorf("%+v", c)
 	}
 	if _, err := parseConfig([]string{"-cookie-key", "short"}, func(k string) string { return env[k] }); err == nil {

@@ -19,7 +19,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -34,10 +33,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/pubauth/awsauth/examples/internal/exampleapp"
 )
 
 type config struct {
-	Issuer, ClientID, ClientSecret string
+	// Login is the sign-in part every example shares; its RedirectURL
+	// defaults to PublicURL + "/callback" here.
+	exampleapp.Login
 	// PublicURL is the app's public base URL, stage included under API
 	// Gateway (https://abc123.execute-api.eu-west-1.amazonaws.com/prod).
 	PublicURL string
@@ -51,13 +54,7 @@ type config struct {
 	// Resource is sent as the RFC 8707 resource parameter at login; empty
 	// sends none (Cognito needs none).
 	Resource string
-	// CognitoDomain is the user pool's managed login domain, for logout and
-	// revocation (Cognito's discovery document names neither); empty for
-	// other providers.
-	CognitoDomain string
-	Scopes        []string
-	ListenAddr    string
-	CookieKey     []byte
+	Scopes   []string
 }
 
 func main() {
@@ -91,35 +88,20 @@ func main() {
 // parseConfig reads flags, each falling back to an environment variable.
 func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs := flag.NewFlagSet("lambda", flag.ContinueOnError)
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
+	env := func(name, def string) string { return exampleapp.Env(getenv, name, def) }
 	var c config
-	var cookieKey, apiClients, scopes string
-	fs.StringVar(&c.Issuer, "issuer", env("OIDC_ISSUER", ""), "OpenID provider issuer URL (OIDC_ISSUER)")
-	fs.StringVar(&c.ClientID, "client-id", env("OIDC_CLIENT_ID", ""), "OAuth client id of the web app (OIDC_CLIENT_ID)")
-	fs.StringVar(&c.ClientSecret, "client-secret", env("OIDC_CLIENT_SECRET", ""), "client secret; empty = public client (OIDC_CLIENT_SECRET)")
-	fs.StringVar(&c.ListenAddr, "listen", env("LISTEN_ADDR", "127.0.0.1:8080"), "listen address when not under Lambda (LISTEN_ADDR)")
+	c.Login.Register(fs, getenv)
+	var apiClients, scopes string
 	fs.StringVar(&c.PublicURL, "public-url", env("PUBLIC_URL", ""), "public base URL, API Gateway stage included; default http://LISTEN_ADDR (PUBLIC_URL)")
 	fs.StringVar(&c.APIURL, "api-url", env("API_URL", ""), "base URL of the orders API; default PUBLIC_URL/api (API_URL)")
 	fs.StringVar(&apiClients, "api-client-ids", env("API_CLIENT_IDS", ""), "comma-separated further app clients the API accepts (API_CLIENT_IDS)")
 	fs.StringVar(&c.APIAudience, "api-audience", env("API_AUDIENCE", ""), "required aud of access tokens, if any (API_AUDIENCE)")
 	fs.StringVar(&c.Resource, "resource", env("OIDC_RESOURCE", ""), "RFC 8707 resource sent at login, if any (OIDC_RESOURCE)")
-	fs.StringVar(&c.CognitoDomain, "cognito-domain", env("COGNITO_DOMAIN", ""), "Cognito managed login domain, for logout and revocation (COGNITO_DOMAIN)")
 	fs.StringVar(&scopes, "scopes", env("OIDC_SCOPES", "openid email profile orders/read"), "space-separated scopes asked at login (OIDC_SCOPES)")
-	fs.StringVar(&cookieKey, "cookie-key", env("COOKIE_KEY", ""), "base64 of 32 random bytes sealing login cookies; share it across instances (COOKIE_KEY)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	var errs []error
-	for name, v := range map[string]string{"OIDC_ISSUER": c.Issuer, "OIDC_CLIENT_ID": c.ClientID} {
-		if v == "" {
-			errs = append(errs, fmt.Errorf("%s (or its flag) is required", name))
-		}
-	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.ListenAddr
 	}
@@ -127,6 +109,10 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	if u, err := url.Parse(c.PublicURL); err != nil || u.Host == "" || u.RawQuery != "" {
 		errs = append(errs, errors.New("PUBLIC_URL must be an absolute URL without a query"))
 	}
+	if c.RedirectURL == "" {
+		c.RedirectURL = c.PublicURL + "/callback"
+	}
+	errs = append(errs, c.Login.Check()...)
 	if c.APIURL == "" {
 		c.APIURL = c.PublicURL + "/api"
 	}
@@ -137,13 +123,6 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		}
 	}
 	c.Scopes = strings.Fields(scopes)
-	if cookieKey != "" {
-		k, err := base64.StdEncoding.DecodeString(cookieKey)
-		if err != nil || len(k) != 32 {
-			errs = append(errs, errors.New("COOKIE_KEY must be base64 of 32 bytes"))
-		}
-		c.CookieKey = k
-	}
 	return c, errors.Join(errs...)
 }
 

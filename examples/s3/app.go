@@ -19,6 +19,7 @@ import (
 
 	"github.com/pubauth/awsauth/authflow"
 	"github.com/pubauth/awsauth/awscreds"
+	"github.com/pubauth/awsauth/examples/internal/exampleapp"
 	"github.com/pubauth/awsauth/tokenstore"
 )
 
@@ -26,17 +27,14 @@ import (
 const defaultMaxUpload = 10 << 20
 
 type config struct {
-	Issuer, ClientID, ClientSecret, RedirectURL string
-	CognitoDomain                               string
-	ListenAddr                                  string
-	RoleARN, Bucket                             string
+	exampleapp.Login
+	RoleARN, Bucket string
 	// IdentityPoolID selects the identity-pool (basic flow) mode: the user's
 	// ID token goes to Cognito GetId and GetOpenIdToken, and the identity
 	// pool's token to STS; the prefix is the identity id. Empty: STS web
 	// identity with the ID token itself, and the prefix is the sub.
 	IdentityPoolID string
 	PathStyle      bool
-	CookieKey      []byte
 	MaxUploadBytes int64
 
 	// CredentialsDuration is the lifetime asked of STS (DurationSeconds).
@@ -65,29 +63,27 @@ type app struct {
 	cfg         config
 	origin      string // the app's own origin, for the upload's Origin check
 	logger      *slog.Logger
+
+	closeStore func() error // releases the session store's connections
 }
 
 // newApp builds the app: discovery at the provider happens here, no AWS call.
-func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) {
+func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err error) {
+	store, closeStore, err := cfg.OpenStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			closeStore()
+		}
+	}()
 	users := awscreds.NewUserCache(func(o *awscreds.UserCacheOptions) {
 		o.ExpiryWindow = cfg.ExpiryWindow
 		o.ExpiryWindowJitterFrac = cfg.ExpiryWindowJitterFrac
 	})
-	ac := authflow.Config{
-		Issuer:       cfg.Issuer,
-		ClientID:     cfg.ClientID,
-		ClientSecret: cfg.ClientSecret,
-		RedirectURL:  cfg.RedirectURL,
-		Scopes:       []string{"openid", "email", "profile"},
-		Logger:       logger,
-		OnSessionEnd: users.Evict, // the user's AWS credentials go with the session
-	}
-	if cfg.CognitoDomain != "" {
-		ac.Cognito = &authflow.Cognito{Domain: cfg.CognitoDomain}
-	}
-	if cfg.CookieKey != nil {
-		ac.CookieKeys = [][]byte{cfg.CookieKey}
-	}
+	ac := cfg.AuthflowConfig(store, logger, nil)
+	ac.OnSessionEnd = users.Evict // the user's AWS credentials go with the session
 	auth, err := authflow.New(ctx, ac)
 	if err != nil {
 		return nil, err
@@ -112,6 +108,8 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		cfg:    cfg,
 		origin: redirect.Scheme + "://" + redirect.Host,
 		logger: logger,
+
+		closeStore: closeStore,
 	}
 	if cfg.wrapSTS != nil {
 		a.sts = cfg.wrapSTS(a.sts)
@@ -122,10 +120,10 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		if cfg.wrapCognito != nil {
 			a.cognito = cfg.wrapCognito(a.cognito)
 		}
-		// One identity id per user, kept across sessions: GetId runs once per
-		// user while the process lives. A shared store (redisstore, ...) keeps
-		// it across instances and restarts too.
-		a.identityIDs = tokenstore.NewMemory()
+		// One identity id per user, kept across sessions in the session store:
+		// GetId runs once per user, and a shared store (TOKENSTORE_URL
+		// redis://, postgres://, ...) keeps it across instances and restarts.
+		a.identityIDs = store
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.home)

@@ -31,77 +31,44 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"regexp"
 	"strconv"
-	"syscall"
 	"time"
+
+	"github.com/pubauth/awsauth/examples/internal/exampleapp"
 )
 
-func main() {
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	cfg, err := parseConfig(os.Args[1:], os.Getenv)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "s3:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, cfg, logger); err != nil {
-		logger.Error("s3 example stopped", "error", err)
-		os.Exit(1)
-	}
-}
+func main() { exampleapp.Main("s3", parseConfig, run) }
 
-// parseConfig reads flags, each falling back to an environment variable.
+// parseConfig reads flags, each falling back to an environment variable:
+// the sign-in settings every example shares (exampleapp.Login) and the
+// example's own.
 func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs := flag.NewFlagSet("s3", flag.ContinueOnError)
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
+	env := func(name, def string) string { return exampleapp.Env(getenv, name, def) }
 	c := config{ExpiryWindowJitterFrac: 0.5}
-	var cookieKey, pathStyle, maxUpload string
-	fs.StringVar(&c.Issuer, "issuer", env("OIDC_ISSUER", ""), "OpenID provider issuer URL (OIDC_ISSUER)")
-	fs.StringVar(&c.ClientID, "client-id", env("OIDC_CLIENT_ID", ""), "OAuth client id (OIDC_CLIENT_ID)")
-	fs.StringVar(&c.ClientSecret, "client-secret", env("OIDC_CLIENT_SECRET", ""), "client secret; empty = public client (OIDC_CLIENT_SECRET)")
-	fs.StringVar(&c.RedirectURL, "redirect-url", env("OIDC_REDIRECT_URL", ""), "callback URL registered at the provider; default http://LISTEN_ADDR/callback (OIDC_REDIRECT_URL)")
-	fs.StringVar(&c.CognitoDomain, "cognito-domain", env("COGNITO_DOMAIN", ""), "Cognito managed login domain, for sign-out and revocation; empty for other providers (COGNITO_DOMAIN)")
-	fs.StringVar(&c.ListenAddr, "listen", env("LISTEN_ADDR", "127.0.0.1:8080"), "listen address (LISTEN_ADDR)")
+	c.Login.Register(fs, getenv)
+	var pathStyle, maxUpload string
 	fs.StringVar(&c.RoleARN, "role-arn", env("ROLE_ARN", ""), "IAM role assumed with the user's ID token (ROLE_ARN)")
 	fs.StringVar(&c.IdentityPoolID, "identity-pool-id", env("IDENTITY_POOL_ID", ""), "Cognito identity pool (REGION:GUID) whose basic flow gives the credentials; empty = STS web identity with the ID token (IDENTITY_POOL_ID)")
 	fs.StringVar(&c.Bucket, "bucket", env("S3_BUCKET", ""), "S3 bucket holding one prefix per user (S3_BUCKET)")
 	fs.StringVar(&pathStyle, "s3-path-style", env("S3_PATH_STYLE", "false"), "path-style S3 addressing, for S3-compatible stores such as MinIO (S3_PATH_STYLE)")
-	fs.StringVar(&cookieKey, "cookie-key", env("COOKIE_KEY", ""), "base64 of 32 random bytes sealing login cookies; share it across instances (COOKIE_KEY)")
 	fs.StringVar(&maxUpload, "max-upload", env("MAX_UPLOAD_BYTES", strconv.Itoa(defaultMaxUpload)), "largest accepted upload, in bytes (MAX_UPLOAD_BYTES)")
 	fs.DurationVar(&c.CredentialsDuration, "credentials-duration", 15*time.Minute, "lifetime asked of STS for the user's credentials (at least 15m)")
 	fs.DurationVar(&c.ExpiryWindow, "credentials-expiry-window", time.Minute, "renew the user's credentials this long before they expire (less up to half of it, at random)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
-	var errs []error
-	for _, req := range []struct{ name, v string }{
-		{"OIDC_ISSUER", c.Issuer}, {"OIDC_CLIENT_ID", c.ClientID}, {"ROLE_ARN", c.RoleARN}, {"S3_BUCKET", c.Bucket},
-	} {
-		if req.v == "" {
-			errs = append(errs, fmt.Errorf("%s (or its flag) is required", req.name))
-		}
-	}
+	errs := c.Login.Check()
+	errs = append(errs, exampleapp.Required("ROLE_ARN", c.RoleARN, "S3_BUCKET", c.Bucket)...)
 	if c.IdentityPoolID != "" && !identityPoolID.MatchString(c.IdentityPoolID) {
 		errs = append(errs, errors.New("IDENTITY_POOL_ID must be REGION:GUID"))
-	}
-	if c.RedirectURL == "" {
-		c.RedirectURL = "http://" + c.ListenAddr + "/callback"
 	}
 	var err error
 	if c.PathStyle, err = strconv.ParseBool(pathStyle); err != nil {
@@ -112,13 +79,6 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	}
 	if c.ExpiryWindow < 0 || c.ExpiryWindow >= c.CredentialsDuration {
 		errs = append(errs, errors.New("credentials-expiry-window must be at least 0 and shorter than credentials-duration"))
-	}
-	if cookieKey != "" {
-		k, err := base64.StdEncoding.DecodeString(cookieKey)
-		if err != nil || len(k) != 32 {
-			errs = append(errs, errors.New("COOKIE_KEY must be base64 of 32 bytes"))
-		}
-		c.CookieKey = k
 	}
 	return c, errors.Join(errs...)
 }
@@ -135,21 +95,11 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		ln.Close()
 		return err
 	}
+	defer a.closeStore()
 	return serveApp(ctx, ln, a, logger)
 }
 
 // serveApp serves h on ln until ctx ends.
 func serveApp(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(shutdown)
-	}()
-	logger.Info("s3 example listening", "url", "http://"+ln.Addr().String())
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return exampleapp.Serve(ctx, ln, h, logger, "s3 example")
 }
