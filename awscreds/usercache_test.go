@@ -67,10 +67,12 @@ func TestUserCacheBoundAndEviction(t *testing.T) {
 // built, bob's Get completes, and alice's concurrent Gets all wait for the one build.
 func TestUserCacheSingleFlightPerKey(t *testing.T) {
 	c := NewUserCache()
-	release := make(chan struct{})
+	building, release := make(chan struct{}), make(chan struct{})
 	var aliceBuilt atomic.Int64
 	slowAlice := func() aws.CredentialsProvider {
-		aliceBuilt.Add(1)
+		if aliceBuilt.Add(1) == 1 {
+			close(building)
+		}
 		<-release
 		return &countingProvider{}
 	}
@@ -79,6 +81,7 @@ func TestUserCacheSingleFlightPerKey(t *testing.T) {
 	for range 50 {
 		wg.Go(func() { results <- c.Get("alice", slowAlice) })
 	}
+	<-building // alice's provider is being built from here until release
 	bob := c.Get("bob", func() aws.CredentialsProvider { return &countingProvider{} })
 	require.NotNil(t, bob, "bob's Get completed while alice's provider was being built")
 	assert.Equal(t, 1, c.Len())
