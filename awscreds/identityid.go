@@ -126,21 +126,6 @@ func (c *identityCache) put(ctx context.Context, key, id string) {
 	}
 }
 
-// forget drops id, when Cognito no longer accepts it for this user.
-func (c *identityCache) forget(ctx context.Context, key, id string) {
-	c.mu.Lock()
-	if c.key == key && c.id == id {
-		c.id = ""
-	}
-	c.mu.Unlock()
-	if key == "" || c.store == nil {
-		return
-	}
-	if err := c.store.Delete(ctx, key); err != nil {
-		c.logger.WarnContext(ctx, "awscreds: identity id store delete failed", "error", err)
-	}
-}
-
 func (c *identityCache) remember(key, id string) {
 	c.mu.Lock()
 	c.key, c.id = key, id

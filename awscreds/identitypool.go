@@ -159,9 +159,11 @@ type DeveloperIdentity struct {
 //   - with no Logins, a guest identity through either flow.
 //
 // The credentials carry the real Expiration. When Cognito answers NotAuthorizedException (or
-// STS rejects the token), Retrieve asks the LoginsFunc again, drops a cached identity id, and
-// tries once more; a second refusal gives ErrIDTokenRejected (the user must sign in again),
-// or ErrConfiguration for a guest or a developer identity. ResourceNotFoundException and
+// STS rejects the token), Retrieve asks the LoginsFunc again and tries once more, resolving a
+// cached identity id again with GetId; it does not present the same token with the same
+// identity id twice. A second refusal gives ErrIDTokenRejected (the user must sign in again),
+// or ErrConfiguration for a guest or a developer identity. A refusal leaves the stored
+// identity id in place until GetId returns another. ResourceNotFoundException and
 // InvalidIdentityPoolConfigurationException give ErrConfiguration at once (after one retry
 // with a fresh GetId when the identity id came from the cache: the identity may have been
 // deleted). Throttling (TooManyRequestsException) is retried by the SDK client's retryer.
@@ -273,6 +275,7 @@ type attempt struct {
 	user       string            // the user's id, for a derived RoleSessionName
 	identityID string
 	fromCache  bool     // identityID was cached, not just returned by Cognito
+	refetch    bool     // a retry: ask Cognito for the identity id, not the cache
 	tokens     []string // every token sent, to keep out of error messages
 }
 
@@ -341,9 +344,6 @@ func (p *IdentityPool) retrieve(ctx context.Context) (aws.Credentials, error) {
 	if !retry {
 		return aws.Credentials{}, p.failure(err, a)
 	}
-	if a.fromCache {
-		p.ids.forget(ctx, a.key, a.identityID)
-	}
 	b, berr := p.begin(ctx)
 	if berr != nil {
 		if kind == errRejected {
@@ -354,9 +354,23 @@ func (p *IdentityPool) retrieve(ctx context.Context) (aws.Credentials, error) {
 		}
 		return aws.Credentials{}, berr
 	}
-	if kind == errRejected && !a.fromCache && maps.Equal(a.logins, b.logins) && p.options.Developer == nil {
-		// The same token again, and no cached id to blame: a retry would be refused too.
-		return aws.Credentials{}, p.failure(err, a)
+	// A cached identity id may be what Cognito refused (the identity was deleted, or the
+	// login unlinked from it): the retry asks GetId (or the developer operation) again rather
+	// than the cache, whose entry stays until a new id overwrites it: a refused token says
+	// nothing against the id.
+	b.refetch = a.fromCache && b.key == a.key
+	if kind == errRejected && maps.Equal(a.logins, b.logins) && p.options.Developer == nil {
+		// The same token again: a retry is refused too, unless the identity changed.
+		if !b.refetch {
+			return aws.Credentials{}, p.failure(err, a)
+		}
+		if rerr := p.resolve(ctx, b); rerr != nil {
+			b.tokens = append(b.tokens, a.tokens...)
+			return aws.Credentials{}, p.failure(rerr, b)
+		}
+		if b.identityID == a.identityID {
+			return aws.Credentials{}, p.failure(err, a)
+		}
 	}
 	creds, err = p.try(ctx, b)
 	if err != nil {
@@ -438,11 +452,16 @@ func (p *IdentityPool) try(ctx context.Context, a *attempt) (aws.Credentials, er
 	return p.assume(ctx, a, aws.ToString(out.Token))
 }
 
-// resolve sets a.identityID from the cache or GetId.
+// resolve sets a.identityID, unless it is set, from the cache (unless a.refetch) or GetId.
 func (p *IdentityPool) resolve(ctx context.Context, a *attempt) error {
-	if id := p.ids.get(ctx, a.key); id != "" {
-		a.identityID, a.fromCache = id, true
+	if a.identityID != "" {
 		return nil
+	}
+	if !a.refetch {
+		if id := p.ids.get(ctx, a.key); id != "" {
+			a.identityID, a.fromCache = id, true
+			return nil
+		}
 	}
 	in := &cognitoidentity.GetIdInput{IdentityPoolId: aws.String(p.poolID), Logins: a.logins}
 	if p.options.AccountID != "" {
@@ -476,9 +495,11 @@ func (p *IdentityPool) developerToken(ctx context.Context, a *attempt) (string, 
 	if d.TokenDuration != 0 {
 		in.TokenDuration = aws.Int64(int64(d.TokenDuration / time.Second))
 	}
-	if id := p.ids.get(ctx, a.key); id != "" {
-		in.IdentityId = aws.String(id)
-		a.identityID, a.fromCache = id, true
+	if !a.refetch {
+		if id := p.ids.get(ctx, a.key); id != "" {
+			in.IdentityId = aws.String(id)
+			a.identityID, a.fromCache = id, true
+		}
 	}
 	out, err := d.Client.GetOpenIdTokenForDeveloperIdentity(ctx, in)
 	if err != nil {

@@ -84,7 +84,7 @@ func TestIdentityPoolWithCognitoClient(t *testing.T) {
 	var na *citypes.NotAuthorizedException
 	require.ErrorAs(t, err, &na)
 	assert.ErrorIs(t, err, ErrIDTokenRejected)
-	// Not retried by the SDK; the provider's one retry drops the cached identity id, resolves
-	// it again and is refused again.
-	assert.Equal(t, int32(102), getCreds.Load())
+	// Not retried by the SDK; the provider asks GetId whether the identity changed and, given
+	// the cached id back, does not present the refused token again.
+	assert.Equal(t, int32(101), getCreds.Load())
 }

@@ -399,6 +399,44 @@ func TestIdentityPoolNotAuthorized(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, testIdentityID, string(b), "the store holds the new identity id")
 	})
+	// The usual NotAuthorized is the token's (expired on AWS's clock): the user's stored
+	// identity id is still right and must survive, or GetId runs again at every such refusal.
+	t.Run("token refused with a cached identity id: the id stays stored", func(t *testing.T) {
+		store := tokenstore.NewMemory()
+		key, _ := identityKey(testPoolID, map[string]string{testProvider: "alice"})
+		require.NoError(t, store.Set(context.Background(), key, []byte(testIdentityID), time.Time{}))
+		stub := &stubCognito{
+			getID: func(context.Context, *cognitoidentity.GetIdInput, int) (*cognitoidentity.GetIdOutput, error) {
+				return nil, notAuthorized()
+			},
+			getCreds: func(context.Context, *cognitoidentity.GetCredentialsForIdentityInput, int) (*cognitoidentity.GetCredentialsForIdentityOutput, error) {
+				return nil, notAuthorized()
+			},
+		}
+		var n atomic.Int32
+		_, err := NewIdentityPool(stub, testPoolID, func(o *IdentityPoolOptions) { o.Logins, o.Store = loginTokens(&n, old), store }).Retrieve(context.Background())
+		checkIdentityPoolRejected(t, err)
+		getID, getCreds, _, _ := stub.counts()
+		assert.Equal(t, 1, getCreds, "the same token is not sent to GetCredentialsForIdentity twice")
+		assert.Equal(t, 1, getID, "GetId, once, tells a changed identity from a refused token")
+		b, err := store.Get(context.Background(), key)
+		require.NoError(t, err)
+		assert.Equal(t, testIdentityID, string(b))
+	})
+	t.Run("token refused, identity unchanged: no second GetCredentialsForIdentity", func(t *testing.T) {
+		store := tokenstore.NewMemory()
+		key, _ := identityKey(testPoolID, map[string]string{testProvider: "alice"})
+		require.NoError(t, store.Set(context.Background(), key, []byte(testIdentityID), time.Time{}))
+		stub := &stubCognito{getCreds: func(context.Context, *cognitoidentity.GetCredentialsForIdentityInput, int) (*cognitoidentity.GetCredentialsForIdentityOutput, error) {
+			return nil, notAuthorized()
+		}}
+		var n atomic.Int32
+		_, err := NewIdentityPool(stub, testPoolID, func(o *IdentityPoolOptions) { o.Logins, o.Store = loginTokens(&n, old), store }).Retrieve(context.Background())
+		checkIdentityPoolRejected(t, err)
+		getID, getCreds, _, _ := stub.counts()
+		assert.Equal(t, 1, getID)
+		assert.Equal(t, 1, getCreds, "GetId gave the cached id back: the token is at fault, a retry would be refused too")
+	})
 	t.Run("guest: configuration error", func(t *testing.T) {
 		stub := &stubCognito{getID: func(context.Context, *cognitoidentity.GetIdInput, int) (*cognitoidentity.GetIdOutput, error) {
 			return nil, &citypes.NotAuthorizedException{Message: aws.String("Unauthenticated access is not supported for this identity pool.")}
