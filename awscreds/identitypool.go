@@ -110,8 +110,10 @@ type IdentityPoolOptions struct {
 	// Store caches the user's identity id across restarts and instances, under a key hashed
 	// from the pool id, each Logins provider name and the user's id there (the token's sub,
 	// or the developer user identifier). Nil keeps it in the provider's memory only. Guests,
-	// and logins whose tokens are not JWTs with a sub, are cached in memory only. A store
-	// error is logged and costs a GetId; it never fails a retrieval.
+	// and logins whose tokens are not JWTs with a sub (or whose sub or provider name contains
+	// NUL), are cached in memory only; a developer identity is then keyed by its developer
+	// user identifier alone. A store error is logged and costs a GetId; it never fails a
+	// retrieval.
 	Store tokenstore.Store
 	// IdentityIDTTL is the stored identity id's lifetime; zero means DefaultIdentityIDTTL.
 	IdentityIDTTL time.Duration
