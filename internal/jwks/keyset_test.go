@@ -194,10 +194,12 @@ func TestBadSignatureUnderKnownKidNeverRefetches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Another base64url letter, not a bit flip: '-' ^ 3 is '.', which would
+	// make a malformed token rather than a wrong signature (the key is random).
 	flip := []byte(good)
-	flip[sigAt+5] ^= 'A' ^ 'B'
-	if flip[sigAt+5] == good[sigAt+5] {
-		flip[sigAt+5] = 'C'
+	flip[sigAt+5] = 'A'
+	if good[sigAt+5] == 'A' {
+		flip[sigAt+5] = 'B'
 	}
 	tests := []struct {
 		name string
