@@ -18,7 +18,9 @@ var ErrIDTokenRejected = errors.New("awscreds: ID token rejected")
 // ErrConfiguration is returned, wrapped together with the cause, when the provider's setup is
 // wrong and no retry or fresh token can help: a missing client or pool id, an issuer that is
 // not a Cognito user pool, Cognito's ResourceNotFoundException (no such identity pool) or
-// InvalidIdentityPoolConfigurationException (the pool's roles or trust are wrong), or
+// InvalidIdentityPoolConfigurationException (the pool's roles or trust are wrong), STS
+// refusing the role or the session policy (AccessDenied, MalformedPolicyDocument,
+// PackedPolicyTooLarge, RegionDisabledException: AssumeRole, and the basic flow), or
 // NotAuthorizedException for a guest (the pool allows no unauthenticated identities) or a
 // developer-authenticated call. Report it to the operator, not the user. Test it with
 // errors.Is.

@@ -166,9 +166,11 @@ type DeveloperIdentity struct {
 // identity id twice. A second refusal gives ErrIDTokenRejected (the user must sign in again),
 // or ErrConfiguration for a guest or a developer identity. A refusal leaves the stored
 // identity id in place until GetId returns another. ResourceNotFoundException and
-// InvalidIdentityPoolConfigurationException give ErrConfiguration at once (after one retry
-// with a fresh GetId when the identity id came from the cache: the identity may have been
-// deleted). Throttling (TooManyRequestsException) is retried by the SDK client's retryer.
+// InvalidIdentityPoolConfigurationException, and in the basic flow STS's AccessDenied,
+// MalformedPolicyDocument, PackedPolicyTooLarge and RegionDisabledException, give
+// ErrConfiguration at once (ResourceNotFoundException after one retry with a fresh GetId
+// when the identity id came from the cache: the identity may have been deleted). Throttling
+// (TooManyRequestsException) is retried by the SDK client's retryer.
 //
 // Wrap it in aws.NewCredentialsCache with an ExpiryWindow and jitter. Under the cache, an AWS
 // failure that is neither a rejection nor a configuration error is ridden out: the last
@@ -607,7 +609,10 @@ func classify(err error) int {
 		switch ae.ErrorCode() {
 		case "NotAuthorizedException":
 			return errRejected
-		case "ResourceNotFoundException", "InvalidIdentityPoolConfigurationException":
+		case "ResourceNotFoundException", "InvalidIdentityPoolConfigurationException",
+			// The basic flow's STS refusing the role (its trust policy), the session policy
+			// or the region: no retry or fresh token changes it (AssumeRole's list).
+			"AccessDenied", "MalformedPolicyDocument", "PackedPolicyTooLarge", "RegionDisabledException":
 			return errConfig
 		}
 	}

@@ -480,6 +480,43 @@ func TestIdentityPoolBasicFlowExpiredToken(t *testing.T) {
 	assert.Len(t, sts.calls(), 2)
 }
 
+// In the basic flow, STS refusing the role (its trust policy, the session policy, the region)
+// is a configuration error, as AssumeRole reports it: not ridden out under a cache, no fresh
+// token asked for.
+func TestIdentityPoolBasicFlowSTSConfigurationErrors(t *testing.T) {
+	for name, awsErr := range map[string]error{
+		"AccessDenied": &smithy.OperationError{ServiceID: "STS", OperationName: "AssumeRoleWithWebIdentity",
+			Err: &smithy.GenericAPIError{Code: "AccessDenied", Message: "Not authorized to perform sts:AssumeRoleWithWebIdentity"}},
+		"MalformedPolicyDocument": &types.MalformedPolicyDocumentException{Message: aws.String("bad")},
+		"PackedPolicyTooLarge":    &types.PackedPolicyTooLargeException{Message: aws.String("too large")},
+		"RegionDisabled":          &types.RegionDisabledException{Message: aws.String("disabled")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var fail atomic.Bool
+			st := &stubSTS{respond: func(context.Context, *sts.AssumeRoleWithWebIdentityInput, int) (*sts.AssumeRoleWithWebIdentityOutput, error) {
+				if fail.Load() {
+					return nil, awsErr
+				}
+				return okOutput(time.Now().Add(time.Hour)), nil
+			}}
+			var n atomic.Int32
+			p := NewIdentityPool(&stubCognito{}, testPoolID, func(o *IdentityPoolOptions) {
+				o.Logins, o.RoleARN, o.STS = loginTokens(&n, fakeJWT(`{"sub":"a","n":1}`), fakeJWT(`{"sub":"a","n":2}`)), testRoleARN, st
+			})
+			last, err := p.Retrieve(context.Background())
+			require.NoError(t, err)
+			fail.Store(true)
+			_, err = p.Retrieve(context.Background())
+			assert.ErrorIs(t, err, ErrConfiguration)
+			assert.ErrorIs(t, err, awsErr)
+			assert.NotErrorIs(t, err, ErrIDTokenRejected)
+			assert.Equal(t, int32(2), n.Load(), "no fresh token for a configuration error")
+			_, herr := p.HandleFailToRefresh(context.Background(), last, err)
+			assert.ErrorIs(t, herr, ErrConfiguration, "a configuration error is not ridden out")
+		})
+	}
+}
+
 // SECURITY I.34: ResourceNotFound / InvalidIdentityPoolConfiguration → configuration error at
 // once: one call, no fresh token.
 func TestIdentityPoolConfigurationFromAWS(t *testing.T) {
