@@ -40,6 +40,8 @@ type app struct {
 	policyJSON string // the session policy, the same for every user
 	cfg        config
 	logger     *slog.Logger
+
+	closeStore func() error // releases the session store's connections
 }
 
 // sessionPolicy is the policy every user's session gets: the table's items whose partition
@@ -53,7 +55,7 @@ func sessionPolicy(tableARN string) (awscreds.PolicyDocument, error) {
 // partitionKey is where the user's items live: the value of ${aws:PrincipalTag/sub}.
 func partitionKey(sub string) string { return awscreds.EscapeUserID(sub) }
 
-func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) {
+func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err error) {
 	a, err := arn.Parse(cfg.TableARN)
 	name, ok := strings.CutPrefix(a.Resource, "table/")
 	if err != nil || !ok {
@@ -67,19 +69,18 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 	if err != nil {
 		return nil, err
 	}
+	store, closeStore, err := cfg.OpenStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			closeStore()
+		}
+	}()
 	users := awscreds.NewUserCache()
-	ac := authflow.Config{
-		Issuer:       cfg.Issuer,
-		ClientID:     cfg.ClientID,
-		ClientSecret: cfg.ClientSecret,
-		RedirectURL:  cfg.RedirectURL,
-		Scopes:       []string{"openid", "email", "profile"},
-		Logger:       logger,
-		OnSessionEnd: users.Evict, // the user's AWS credentials go with the session
-	}
-	if cfg.CookieKey != nil {
-		ac.CookieKeys = [][]byte{cfg.CookieKey}
-	}
+	ac := cfg.AuthflowConfig(store, logger, nil)
+	ac.OnSessionEnd = users.Evict // the user's AWS credentials go with the session
 	auth, err := authflow.New(ctx, ac)
 	if err != nil {
 		return nil, err
@@ -100,6 +101,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		policyJSON: policyJSON,
 		cfg:        cfg,
 		logger:     logger,
+		closeStore: closeStore,
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", app.home)

@@ -31,26 +31,25 @@ type app struct {
 	logins  func(idToken awscreds.IDTokenFunc) awscreds.LoginsFunc
 	cfg     config
 	logger  *slog.Logger
+
+	closeStore func() error // releases the session store's connections
 }
 
-func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) {
+func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err error) {
+	// One store for the sessions and the users' identity ids: TOKENSTORE_URL names a shared
+	// one (Redis, SQL, DynamoDB) for several instances.
+	store, closeStore, err := cfg.OpenStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			closeStore()
+		}
+	}()
 	users := awscreds.NewUserCache()
-	// One store for the sessions and the users' identity ids; use a shared one (Redis, SQL,
-	// DynamoDB) with several instances.
-	store := tokenstore.NewMemory()
-	ac := authflow.Config{
-		Issuer:       cfg.Issuer,
-		ClientID:     cfg.ClientID,
-		ClientSecret: cfg.ClientSecret,
-		RedirectURL:  cfg.RedirectURL,
-		Scopes:       []string{"openid", "email", "profile"},
-		Store:        store,
-		Logger:       logger,
-		OnSessionEnd: users.Evict, // the user's AWS credentials go with the session
-	}
-	if cfg.CookieKey != nil {
-		ac.CookieKeys = [][]byte{cfg.CookieKey}
-	}
+	ac := cfg.AuthflowConfig(store, logger, nil)
+	ac.OnSessionEnd = users.Evict // the user's AWS credentials go with the session
 	auth, err := authflow.New(ctx, ac)
 	if err != nil {
 		return nil, err
@@ -84,6 +83,8 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		logins:  logins,
 		cfg:     cfg,
 		logger:  logger,
+
+		closeStore: closeStore,
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.home)

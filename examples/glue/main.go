@@ -19,81 +19,35 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"flag"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
-	"time"
+
+	"github.com/pubauth/awsauth/examples/internal/exampleapp"
 )
 
-func main() {
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	cfg, err := parseConfig(os.Args[1:], os.Getenv)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "glue:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, cfg, logger); err != nil {
-		logger.Error("glue stopped", "error", err)
-		os.Exit(1)
-	}
-}
+func main() { exampleapp.Main("glue", parseConfig, run) }
 
 type config struct {
-	Issuer, ClientID, ClientSecret, RedirectURL string
-	ListenAddr                                  string
-	IdentityPoolID                              string
-	CookieKey                                   []byte
+	exampleapp.Login
+	IdentityPoolID string
 }
 
-// parseConfig reads flags, each falling back to an environment variable (the quickstart's
-// contract, with IDENTITY_POOL_ID in place of ROLE_ARN and S3_BUCKET).
+// parseConfig reads flags, each falling back to an environment variable: the sign-in
+// settings every example shares (exampleapp.Login) and the example's own.
 func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs := flag.NewFlagSet("glue", flag.ContinueOnError)
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
+	env := func(name, def string) string { return exampleapp.Env(getenv, name, def) }
 	var c config
-	var cookieKey string
-	fs.StringVar(&c.Issuer, "issuer", env("OIDC_ISSUER", ""), "OpenID provider issuer URL (OIDC_ISSUER)")
-	fs.StringVar(&c.ClientID, "client-id", env("OIDC_CLIENT_ID", ""), "OAuth client id (OIDC_CLIENT_ID)")
-	fs.StringVar(&c.ClientSecret, "client-secret", env("OIDC_CLIENT_SECRET", ""), "client secret; empty = public client (OIDC_CLIENT_SECRET)")
-	fs.StringVar(&c.RedirectURL, "redirect-url", env("OIDC_REDIRECT_URL", ""), "callback URL registered at the provider; default http://LISTEN_ADDR/callback (OIDC_REDIRECT_URL)")
-	fs.StringVar(&c.ListenAddr, "listen", env("LISTEN_ADDR", "127.0.0.1:8080"), "listen address (LISTEN_ADDR)")
+	c.Login.Register(fs, getenv)
 	fs.StringVar(&c.IdentityPoolID, "identity-pool-id", env("IDENTITY_POOL_ID", ""), "Cognito identity pool id, REGION:GUID (IDENTITY_POOL_ID)")
-	fs.StringVar(&cookieKey, "cookie-key", env("COOKIE_KEY", ""), "base64 of 32 random bytes sealing login cookies; share it across instances (COOKIE_KEY)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
-	var errs []error
-	for _, req := range []struct{ name, v string }{
-		{"OIDC_ISSUER", c.Issuer}, {"OIDC_CLIENT_ID", c.ClientID}, {"IDENTITY_POOL_ID", c.IdentityPoolID},
-	} {
-		if req.v == "" {
-			errs = append(errs, fmt.Errorf("%s (or its flag) is required", req.name))
-		}
-	}
-	if c.RedirectURL == "" {
-		c.RedirectURL = "http://" + c.ListenAddr + "/callback"
-	}
-	if cookieKey != "" {
-		k, err := base64.StdEncoding.DecodeString(cookieKey)
-		if err != nil || len(k) != 32 {
-			errs = append(errs, errors.New("COOKIE_KEY must be base64 of 32 bytes"))
-		}
-		c.CookieKey = k
-	}
+	errs := c.Login.Check()
+	errs = append(errs, exampleapp.Required("IDENTITY_POOL_ID", c.IdentityPoolID)...)
 	return c, errors.Join(errs...)
 }
 
@@ -107,20 +61,10 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		ln.Close()
 		return err
 	}
+	defer a.closeStore()
 	return serveApp(ctx, ln, a, logger)
 }
 
 func serveApp(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(shutdown)
-	}()
-	logger.Info("glue example listening", "url", "http://"+ln.Addr().String())
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return exampleapp.Serve(ctx, ln, h, logger, "glue example")
 }
