@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -25,6 +23,7 @@ import (
 
 	"github.com/pubauth/awsauth/authflow"
 	"github.com/pubauth/awsauth/awscreds"
+	"github.com/pubauth/awsauth/examples/internal/exampleapp"
 )
 
 // maxItemText bounds an item's text (DynamoDB's item limit is 400 KB; the example's is 4 KB).
@@ -191,7 +190,7 @@ func (a *app) items(w http.ResponseWriter, r *http.Request) {
 			items = append(items, map[string]string{"id": sk.Value, "text": text.Value})
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"partition": pk, "items": items})
+	exampleapp.WriteJSON(w, http.StatusOK, map[string]any{"partition": pk, "items": items})
 }
 
 // addItem is a PutItem into the user's partition. It changes state, so it needs the
@@ -199,12 +198,12 @@ func (a *app) items(w http.ResponseWriter, r *http.Request) {
 func (a *app) addItem(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 2*maxItemText)
 	if !a.csrfOK(r) {
-		writeJSON(w, http.StatusForbidden, map[string]string{"error": "csrf"})
+		exampleapp.WriteJSON(w, http.StatusForbidden, map[string]string{"error": "csrf"})
 		return
 	}
 	text := r.PostFormValue("text")
 	if text == "" || len(text) > maxItemText {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "text must be 1-4096 bytes"})
+		exampleapp.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "text must be 1-4096 bytes"})
 		return
 	}
 	s := authflow.SessionFrom(r.Context())
@@ -227,7 +226,7 @@ func (a *app) addItem(w http.ResponseWriter, r *http.Request) {
 		a.awsError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]string{"id": id})
+	exampleapp.WriteJSON(w, http.StatusCreated, map[string]string{"id": id})
 }
 
 // newItemID is a sort key that sorts by creation time: UTC nanoseconds, then randomness.
@@ -259,33 +258,18 @@ func (a *app) awsError(w http.ResponseWriter, err error) {
 	var api smithy.APIError
 	switch {
 	case errors.Is(err, authflow.ErrSessionEnded):
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "sign in again"})
+		exampleapp.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "sign in again"})
 	case errors.Is(err, awscreds.ErrConfiguration), errors.Is(err, awscreds.ErrInvalidClaims):
 		a.logger.Error("AWS configuration", "error", err)
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "configuration"})
+		exampleapp.WriteJSON(w, http.StatusInternalServerError, map[string]string{"error": "configuration"})
 	case errors.As(err, &api) && api.ErrorCode() == "AccessDeniedException":
-		writeJSON(w, http.StatusForbidden, map[string]string{"error": api.ErrorCode()})
-	case transient(err):
+		exampleapp.WriteJSON(w, http.StatusForbidden, map[string]string{"error": api.ErrorCode()})
+	case exampleapp.Transient(err):
 		a.logger.Warn("AWS call failed for now", "error", err)
 		w.Header().Set("Retry-After", "5")
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily unavailable"})
+		exampleapp.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily unavailable"})
 	default:
 		a.logger.Error("AWS call", "error", err)
-		writeJSON(w, http.StatusBadGateway, map[string]string{"error": "AWS call failed"})
+		exampleapp.WriteJSON(w, http.StatusBadGateway, map[string]string{"error": "AWS call failed"})
 	}
-}
-
-// transient reports whether err is one the SDK's standard retryer would retry (throttling,
-// exceeded throughput, a 5xx, a broken connection) or a timeout: it may pass by itself.
-func transient(err error) bool {
-	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary ||
-		retry.IsErrorTimeouts(retry.DefaultTimeouts).IsErrorTimeout(err) == aws.TrueTernary ||
-		errors.Is(err, context.DeadlineExceeded)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
 }

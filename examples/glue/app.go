@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"html/template"
 	"log/slog"
 	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentity"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/pubauth/awsauth/authflow"
 	"github.com/pubauth/awsauth/awscreds"
+	"github.com/pubauth/awsauth/examples/internal/exampleapp"
 	"github.com/pubauth/awsauth/tokenstore"
 )
 
@@ -157,7 +156,7 @@ func (a *app) me(w http.ResponseWriter, r *http.Request) {
 		a.awsError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	exampleapp.WriteJSON(w, http.StatusOK, map[string]any{
 		"sub":                 s.Subject,
 		"identity_id":         id,
 		"credentials_source":  c.Source,
@@ -177,7 +176,7 @@ func (a *app) databases(w http.ResponseWriter, r *http.Request) {
 	for _, d := range out.DatabaseList {
 		names = append(names, aws.ToString(d.Name))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"databases": names})
+	exampleapp.WriteJSON(w, http.StatusOK, map[string]any{"databases": names})
 }
 
 // jobs is Glue GetJobs.
@@ -192,13 +191,13 @@ func (a *app) jobs(w http.ResponseWriter, r *http.Request) {
 	for _, j := range out.Jobs {
 		names = append(names, aws.ToString(j.Name))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"jobs": names})
+	exampleapp.WriteJSON(w, http.StatusOK, map[string]any{"jobs": names})
 }
 
 // runJob is Glue StartJobRun. It changes state, so it needs the session's CSRF token.
 func (a *app) runJob(w http.ResponseWriter, r *http.Request) {
 	if !a.csrfOK(r) {
-		writeJSON(w, http.StatusForbidden, map[string]string{"error": "csrf"})
+		exampleapp.WriteJSON(w, http.StatusForbidden, map[string]string{"error": "csrf"})
 		return
 	}
 	creds := a.credentials(authflow.SessionFrom(r.Context()))
@@ -208,7 +207,7 @@ func (a *app) runJob(w http.ResponseWriter, r *http.Request) {
 		a.awsError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"job_run_id": aws.ToString(out.JobRunId)})
+	exampleapp.WriteJSON(w, http.StatusOK, map[string]any{"job_run_id": aws.ToString(out.JobRunId)})
 }
 
 func (a *app) csrfOK(r *http.Request) bool {
@@ -228,35 +227,20 @@ func (a *app) awsError(w http.ResponseWriter, err error) {
 	var api smithy.APIError
 	switch {
 	case errors.Is(err, authflow.ErrSessionEnded), errors.Is(err, awscreds.ErrIDTokenRejected):
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "sign in again"})
+		exampleapp.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "sign in again"})
 	case errors.Is(err, awscreds.ErrConfiguration):
 		a.logger.Error("AWS configuration", "error", err)
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "configuration"})
+		exampleapp.WriteJSON(w, http.StatusInternalServerError, map[string]string{"error": "configuration"})
 	case errors.As(err, &api) && api.ErrorCode() == "AccessDeniedException":
-		writeJSON(w, http.StatusForbidden, map[string]string{"error": api.ErrorCode()})
+		exampleapp.WriteJSON(w, http.StatusForbidden, map[string]string{"error": api.ErrorCode()})
 	case errors.As(err, &api) && api.ErrorCode() == "EntityNotFoundException":
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": api.ErrorCode()})
-	case errors.Is(err, authflow.ErrRefreshFailed) || transient(err):
+		exampleapp.WriteJSON(w, http.StatusNotFound, map[string]string{"error": api.ErrorCode()})
+	case errors.Is(err, authflow.ErrRefreshFailed) || exampleapp.Transient(err):
 		a.logger.Warn("AWS call failed for now", "error", err)
 		w.Header().Set("Retry-After", "5")
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily unavailable"})
+		exampleapp.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily unavailable"})
 	default:
 		a.logger.Error("AWS call", "error", err)
-		writeJSON(w, http.StatusBadGateway, map[string]string{"error": "AWS call failed"})
+		exampleapp.WriteJSON(w, http.StatusBadGateway, map[string]string{"error": "AWS call failed"})
 	}
-}
-
-// transient reports whether err is one the SDK's standard retryer would retry (throttling, a
-// 5xx, a broken connection) or a timeout: it may pass by itself.
-func transient(err error) bool {
-	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary ||
-		retry.IsErrorTimeouts(retry.DefaultTimeouts).IsErrorTimeout(err) == aws.TrueTernary ||
-		errors.Is(err, context.DeadlineExceeded)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
 }

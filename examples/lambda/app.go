@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pubauth/awsauth/authflow"
+	"github.com/pubauth/awsauth/examples/internal/exampleapp"
 )
 
 type app struct {
@@ -113,35 +114,35 @@ func (a *app) ordersPage(w http.ResponseWriter, r *http.Request) {
 	tokens, err := a.auth.Tokens(r.Context(), s.ID)
 	if err != nil {
 		a.logger.Info("orders: tokens", "error", err)
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "login_required"})
+		exampleapp.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "login_required"})
 		return
 	}
 	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, a.cfg.APIURL+"/orders", nil)
 	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "api_url"})
+		exampleapp.WriteJSON(w, http.StatusInternalServerError, map[string]string{"error": "api_url"})
 		return
 	}
 	req.Header.Set("Authorization", "Bearer "+tokens.AccessToken)
 	resp, err := a.client.Do(req)
 	if err != nil {
 		a.logger.Error("orders: API call", "error", err)
-		writeJSON(w, http.StatusBadGateway, map[string]string{"error": "api_unreachable"})
+		exampleapp.WriteJSON(w, http.StatusBadGateway, map[string]string{"error": "api_unreachable"})
 		return
 	}
 	defer resp.Body.Close()
 	var body any
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil {
-		writeJSON(w, http.StatusBadGateway, map[string]string{"error": "api_answer"})
+		exampleapp.WriteJSON(w, http.StatusBadGateway, map[string]string{"error": "api_answer"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"api_status": resp.StatusCode, "api": body})
+	exampleapp.WriteJSON(w, http.StatusOK, map[string]any{"api_status": resp.StatusCode, "api": body})
 }
 
 // ordersAPI is the API's handler: it runs only behind Bearer.Require, so the
 // claims are there and verified.
 func ordersAPI(w http.ResponseWriter, r *http.Request) {
 	c := authflow.BearerClaimsFrom(r.Context())
-	writeJSON(w, http.StatusOK, map[string]any{
+	exampleapp.WriteJSON(w, http.StatusOK, map[string]any{
 		"sub":       c.Subject,
 		"username":  c.Username,
 		"client_id": c.ClientID,
@@ -151,13 +152,4 @@ func ordersAPI(w http.ResponseWriter, r *http.Request) {
 			{"id": c.Subject + "-2", "item": "pen", "qty": 3},
 		},
 	})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"html/template"
 	"log/slog"
@@ -122,10 +121,10 @@ func (a *app) me(w http.ResponseWriter, r *http.Request) {
 	s := authflow.SessionFrom(r.Context())
 	var claims map[string]any
 	if err := s.Claims(&claims); err != nil {
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "claims"})
+		exampleapp.WriteJSON(w, http.StatusInternalServerError, map[string]string{"error": "claims"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	exampleapp.WriteJSON(w, http.StatusOK, map[string]any{
 		"sub":                 s.Subject,
 		"claims":              claims,
 		"session_expires":     s.Expiry,
@@ -153,7 +152,7 @@ func (a *app) files(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// An id such as "*" would widen the storage's ${jwt:sub} policy.
 		a.logger.Warn("files: user id unusable as a prefix", "error", err)
-		writeJSON(w, http.StatusForbidden, map[string]string{"error": "unsupported_user_id"})
+		exampleapp.WriteJSON(w, http.StatusForbidden, map[string]string{"error": "unsupported_user_id"})
 		return
 	}
 	if p := r.URL.Query().Get("prefix"); p != "" {
@@ -175,7 +174,7 @@ func (a *app) files(w http.ResponseWriter, r *http.Request) {
 	for _, o := range out.Contents {
 		keys = append(keys, aws.ToString(o.Key))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	exampleapp.WriteJSON(w, http.StatusOK, map[string]any{
 		"bucket":              a.cfg.Bucket,
 		"prefix":              prefix,
 		"keys":                keys,
@@ -187,20 +186,11 @@ func (a *app) awsError(w http.ResponseWriter, err error) {
 	var api smithy.APIError
 	switch {
 	case errors.Is(err, authflow.ErrSessionEnded):
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "login_required"})
+		exampleapp.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "login_required"})
 	case errors.As(err, &api) && (api.ErrorCode() == "AccessDenied" || strings.HasPrefix(api.ErrorCode(), "AccessDenied")):
-		writeJSON(w, http.StatusForbidden, map[string]string{"error": api.ErrorCode()})
+		exampleapp.WriteJSON(w, http.StatusForbidden, map[string]string{"error": api.ErrorCode()})
 	default:
 		a.logger.Error("aws call failed", "error", err)
-		writeJSON(w, http.StatusBadGateway, map[string]string{"error": "aws_error"})
+		exampleapp.WriteJSON(w, http.StatusBadGateway, map[string]string{"error": "aws_error"})
 	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
 }

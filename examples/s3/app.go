@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"html/template"
 	"log/slog"
@@ -234,16 +233,6 @@ func (a *app) checkCSRF(r *http.Request, formToken []string) bool {
 	return want != "" && subtle.ConstantTimeCompare([]byte(token), []byte(want)) == 1
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
-}
-
 func writeError(w http.ResponseWriter, status int, code string) {
-	writeJSON(w, status, map[string]string{"error": code})
+	exampleapp.WriteJSON(w, status, map[string]string{"error": code})
 }

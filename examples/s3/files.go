@@ -19,6 +19,7 @@ import (
 
 	"github.com/pubauth/awsauth/authflow"
 	"github.com/pubauth/awsauth/awscreds"
+	"github.com/pubauth/awsauth/examples/internal/exampleapp"
 )
 
 const (
@@ -70,7 +71,7 @@ func (a *app) list(w http.ResponseWriter, r *http.Request) {
 	for _, o := range out.Contents {
 		files = append(files, fileInfo{Key: aws.ToString(o.Key), Size: aws.ToInt64(o.Size), LastModified: aws.ToTime(o.LastModified).UTC()})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	exampleapp.WriteJSON(w, http.StatusOK, map[string]any{
 		"bucket":                  a.cfg.Bucket,
 		"prefix":                  prefix,
 		"files":                   files,
@@ -158,7 +159,7 @@ func (a *app) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.logger.Info("uploaded", "sub", s.Subject, "key", key, "size", fh.Size)
-	writeJSON(w, http.StatusCreated, map[string]any{"key": key, "size": fh.Size})
+	exampleapp.WriteJSON(w, http.StatusCreated, map[string]any{"key": key, "size": fh.Size})
 }
 
 // parseUploadForm reads a multipart/form-data body of at most maxFile bytes
