@@ -30,7 +30,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -192,20 +191,9 @@ func (e *e2e) login(user string) *http.Cookie {
 	e.t.Cleanup(cancel)
 	require.NoError(e.t, chromedp.Do(bctx, chromedp.Navigate(e.appURL+"/login?return_to=/")))
 	require.NoError(e.t, testenv.ProviderLogin(bctx, user))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		res, err := chromedp.Call(bctx, network.GetCookies, network.GetCookiesParams{URLs: []string{e.appURL + "/"}})
-		require.NoError(e.t, err)
-		for _, c := range res.Cookies {
-			if c.Name == "__Host-awsauth-session" {
-				return &http.Cookie{Name: c.Name, Value: c.Value}
-			}
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatal("no session cookie after the login")
-		}
-		time.Sleep(50 * time.Millisecond) // readiness polling, bounded by the deadline
-	}
+	c, err := testenv.SessionCookie(bctx, e.appURL)
+	require.NoError(e.t, err)
+	return c
 }
 
 func (e *e2e) call(method, path string, cookie *http.Cookie, form url.Values) (int, map[string]any) {

@@ -26,7 +26,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentity"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 	"github.com/aws/aws-sdk-go-v2/service/glue/types"
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -153,21 +152,9 @@ func (e *e2e) login(user string) *http.Cookie {
 	e.t.Cleanup(cancel)
 	require.NoError(e.t, chromedp.Do(bctx, chromedp.Navigate(e.appURL+"/login?return_to=/me")))
 	require.NoError(e.t, testenv.ProviderLogin(bctx, user))
-	// The browser is on its way through the callback: wait, bounded, for the cookie.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		res, err := chromedp.Call(bctx, network.GetCookies, network.GetCookiesParams{URLs: []string{e.appURL + "/"}})
-		require.NoError(e.t, err)
-		for _, c := range res.Cookies {
-			if c.Name == "__Host-awsauth-session" {
-				return &http.Cookie{Name: c.Name, Value: c.Value}
-			}
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatal("no session cookie after the login")
-		}
-		time.Sleep(50 * time.Millisecond) // readiness polling, bounded by the deadline
-	}
+	c, err := testenv.SessionCookie(bctx, e.appURL)
+	require.NoError(e.t, err)
+	return c
 }
 
 // call makes a request as the user of cookie and decodes the JSON answer.

@@ -20,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -143,15 +142,9 @@ func location(t *testing.T, bctx context.Context) string {
 // sessionID reads the HttpOnly session cookie through the DevTools protocol.
 func (e *e2e) sessionID(bctx context.Context) string {
 	e.t.Helper()
-	res, err := chromedp.Call(bctx, network.GetCookies, network.GetCookiesParams{URLs: []string{e.appURL + "/"}})
+	c, err := testenv.SessionCookie(bctx, e.appURL)
 	require.NoError(e.t, err)
-	for _, c := range res.Cookies {
-		if c.Name == "__Host-awsauth-session" {
-			return c.Value
-		}
-	}
-	e.t.Fatal("no session cookie in the browser")
-	return ""
+	return c.Value
 }
 
 func (e *e2e) newBrowser() context.Context {
@@ -212,7 +205,7 @@ func TestEndToEnd(t *testing.T) {
 			wg.Go(func() {
 				req, _ := http.NewRequestWithContext(e.ctx, http.MethodGet, e.appURL+"/me", nil)
 				req.Header.Set("Accept", "application/json")
-				req.AddCookie(&http.Cookie{Name: "__Host-awsauth-session", Value: sid})
+				req.AddCookie(&http.Cookie{Name: testenv.SessionCookieName, Value: sid})
 				resp, err := http.DefaultClient.Do(req)
 				if err != nil {
 					t.Error(err)

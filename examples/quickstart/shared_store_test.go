@@ -144,7 +144,7 @@ func (c *cluster) me(i int, sid string) (int, map[string]any, error) {
 		return 0, nil, err
 	}
 	req.Header.Set("Accept", "application/json")
-	req.AddCookie(&http.Cookie{Name: "__Host-awsauth-session", Value: sid})
+	req.AddCookie(&http.Cookie{Name: testenv.SessionCookieName, Value: sid})
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return 0, nil, err

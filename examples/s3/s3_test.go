@@ -30,7 +30,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -173,15 +172,9 @@ func (e *e2e) pageJSON(bctx context.Context, url string) map[string]any {
 // sessionID reads the HttpOnly session cookie through the DevTools protocol.
 func (e *e2e) sessionID(bctx context.Context) string {
 	e.t.Helper()
-	res, err := chromedp.Call(bctx, network.GetCookies, network.GetCookiesParams{URLs: []string{e.appURL + "/"}})
+	c, err := testenv.SessionCookie(bctx, e.appURL)
 	require.NoError(e.t, err)
-	for _, c := range res.Cookies {
-		if c.Name == "__Host-awsauth-session" {
-			return c.Value
-		}
-	}
-	e.t.Fatal("no session cookie in the browser")
-	return ""
+	return c.Value
 }
 
 // csrfToken reads the upload form's hidden csrf_token from the home page.
@@ -216,7 +209,7 @@ func (e *e2e) do(method, path, sid string, body io.Reader, header map[string]str
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	req.AddCookie(&http.Cookie{Name: "__Host-awsauth-session", Value: sid})
+	req.AddCookie(&http.Cookie{Name: testenv.SessionCookieName, Value: sid})
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(e.t, err)
 	defer resp.Body.Close()

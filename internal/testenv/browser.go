@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -180,4 +182,32 @@ func originOf(href string) string {
 		return href // about:blank, chrome-error://...: not the provider's
 	}
 	return u.Scheme + "://" + u.Host
+}
+
+// SessionCookieName is the cookie authflow keeps its session id in.
+const SessionCookieName = "__Host-awsauth-session"
+
+// SessionCookie returns the session cookie (SessionCookieName) the browser
+// holds for appURL, read through the DevTools protocol since it is HttpOnly.
+// Right after a login the browser may still be following the callback's
+// redirects, so it waits for the cookie, bounded by ctx and 10 s.
+func SessionCookie(ctx context.Context, appURL string) (*http.Cookie, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for {
+		res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{appURL + "/"}})
+		if err != nil {
+			return nil, fmt.Errorf("testenv: reading the browser's cookies: %w", err)
+		}
+		for _, c := range res.Cookies {
+			if c.Name == SessionCookieName {
+				return &http.Cookie{Name: c.Name, Value: c.Value}, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("testenv: no session cookie for %s: %w", appURL, context.Cause(ctx))
+		case <-time.After(pollInterval): // readiness polling, bounded by ctx
+		}
+	}
 }
