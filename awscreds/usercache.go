@@ -27,6 +27,9 @@ type UserCache struct {
 	byKey    map[string]*userEntry
 	lru      userEntry // sentinel of a ring: lru.next is the most recently used
 	building map[string]*pendingEntry
+
+	// waitHook, when set (by tests), runs as a Get starts waiting for another caller's build.
+	waitHook func(key string)
 }
 
 // UserCacheOptions configures a UserCache.
@@ -49,11 +52,14 @@ type userEntry struct {
 	prev, next *userEntry
 }
 
-// pendingEntry is a provider being built for a key; Gets of the same key wait for it.
+// pendingEntry is a provider being built for a key; Gets of the same key wait for it. Its
+// pointer is the build's token: Evict removes it from building, so a later Get starts a build
+// of its own, and the evicted build, when it ends, neither keeps its result nor removes the
+// newer build from building.
 type pendingEntry struct {
 	done    chan struct{}
 	creds   *aws.CredentialsCache // nil if newProvider panicked
-	evicted bool                  // Evict ran meanwhile: hand the result out, don't keep it
+	evicted bool                  // Evict ran meanwhile: hand the result to earlier callers only
 }
 
 // NewUserCache returns an empty cache.
@@ -83,6 +89,9 @@ func (c *UserCache) Get(key string, newProvider func() aws.CredentialsProvider) 
 		}
 		if p, ok := c.building[key]; ok {
 			c.mu.Unlock()
+			if c.waitHook != nil {
+				c.waitHook(key)
+			}
 			<-p.done
 			if p.creds != nil {
 				return p.creds
@@ -99,7 +108,9 @@ func (c *UserCache) Get(key string, newProvider func() aws.CredentialsProvider) 
 func (c *UserCache) build(key string, p *pendingEntry, newProvider func() aws.CredentialsProvider) *aws.CredentialsCache {
 	defer func() {
 		c.mu.Lock()
-		delete(c.building, key)
+		if c.building[key] == p {
+			delete(c.building, key)
+		}
 		if p.creds != nil && !p.evicted {
 			e := &userEntry{key: key, creds: p.creds}
 			c.byKey[key] = e
@@ -121,7 +132,9 @@ func (c *UserCache) build(key string, p *pendingEntry, newProvider func() aws.Cr
 }
 
 // Evict drops key's entry, for example at logout, so its credentials are not used again. A
-// provider being built for key is handed to the callers already waiting for it but not kept.
+// provider being built for key when Evict is called goes only to the Gets that began before
+// Evict, and is not kept: a Get that begins after Evict returns builds a new provider (once,
+// for all its concurrent callers) and never receives one built for before the Evict.
 // Evicting a missing key does nothing.
 func (c *UserCache) Evict(key string) {
 	c.mu.Lock()
@@ -132,6 +145,7 @@ func (c *UserCache) Evict(key string) {
 	}
 	if p, ok := c.building[key]; ok {
 		p.evicted = true
+		delete(c.building, key)
 	}
 }
 

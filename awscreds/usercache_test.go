@@ -151,3 +151,107 @@ func TestUserCacheBoundHolds(t *testing.T) {
 	c.Get("user-0", func() aws.CredentialsProvider { rebuilt.Add(1); return p })
 	assert.Equal(t, int64(1), rebuilt.Load(), "the newest user is cached, the oldest was dropped")
 }
+
+// A logout racing a sign-in: a Get that comes after Evict, while the provider of a Get from
+// before the Evict is still being built, must not receive that provider. It builds its own
+// (it does not wait for the old build), and the old build, when it ends, neither replaces the
+// new entry nor removes the new build's place.
+func TestUserCacheGetAfterEvictDuringBuild(t *testing.T) {
+	c := NewUserCache()
+	waiting := make(chan string, 10)
+	c.waitHook = func(key string) { waiting <- key }
+	started, release := make(chan struct{}), make(chan struct{})
+	oldP := &countingProvider{}
+	oldDone := make(chan *aws.CredentialsCache, 1)
+	go func() {
+		oldDone <- c.Get("alice", func() aws.CredentialsProvider {
+			close(started)
+			<-release
+			return oldP
+		})
+	}()
+	<-started
+	c.Evict("alice")
+
+	newP := &countingProvider{}
+	newStarted, newRelease := make(chan struct{}), make(chan struct{})
+	newDone := make(chan *aws.CredentialsCache, 1)
+	go func() {
+		newDone <- c.Get("alice", func() aws.CredentialsProvider {
+			close(newStarted)
+			<-newRelease
+			return newP
+		})
+	}()
+	select {
+	case <-newStarted:
+	case <-waiting:
+		close(release)
+		<-oldDone
+		close(newRelease)
+		<-newDone
+		t.Fatal("a Get after Evict waited for the provider being built before the Evict")
+	}
+	// The new build is in flight; a later Get waits for it (single flight), not for the old one.
+	laterDone := make(chan *aws.CredentialsCache, 1)
+	go func() {
+		laterDone <- c.Get("alice", func() aws.CredentialsProvider {
+			t.Error("a third build while the second was in flight")
+			return &countingProvider{}
+		})
+	}()
+	assert.Equal(t, "alice", <-waiting)
+
+	// The old build ends first: its callers get it, the cache does not keep it, and the new
+	// build stays the one in flight.
+	close(release)
+	old := <-oldDone
+	require.NotNil(t, old)
+	assert.Equal(t, 0, c.Len())
+
+	close(newRelease)
+	fresh, later := <-newDone, <-laterDone
+	require.NotNil(t, fresh)
+	assert.NotSame(t, old, fresh)
+	assert.Same(t, fresh, later)
+	assert.Same(t, fresh, c.Get("alice", func() aws.CredentialsProvider {
+		t.Error("rebuilt a cached entry")
+		return &countingProvider{}
+	}))
+	assert.Equal(t, 1, c.Len())
+	_, err := fresh.Retrieve(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), newP.calls.Load())
+	assert.Equal(t, int64(0), oldP.calls.Load(), "nothing retrieved through the logged-out provider")
+}
+
+// The old build may also end after the new one: the new entry stays.
+func TestUserCacheEvictedBuildEndingLastKeepsNewEntry(t *testing.T) {
+	c := NewUserCache()
+	started, release := make(chan struct{}), make(chan struct{})
+	oldDone := make(chan *aws.CredentialsCache, 1)
+	go func() {
+		oldDone <- c.Get("alice", func() aws.CredentialsProvider {
+			close(started)
+			<-release
+			return &countingProvider{}
+		})
+	}()
+	<-started
+	c.Evict("alice")
+	c.waitHook = func(string) {
+		t.Error("a Get after Evict waited for the build from before it")
+		close(release)
+	}
+	fresh := c.Get("alice", func() aws.CredentialsProvider { return &countingProvider{} })
+	if c.waitHook = nil; !t.Failed() {
+		close(release)
+	}
+	old := <-oldDone
+	assert.NotSame(t, old, fresh)
+	assert.Same(t, fresh, c.Get("alice", func() aws.CredentialsProvider {
+		t.Error("the evicted build replaced or removed the new entry")
+		return &countingProvider{}
+	}))
+	assert.Equal(t, 1, c.Len())
+}
