@@ -8,8 +8,9 @@
 //     GetCredentialsForIdentity with the user's Logins, see [CognitoLogins] and [OIDCLogins]),
 //     the basic flow (GetId, GetOpenIdToken, then STS AssumeRoleWithWebIdentity), guest
 //     identities, CustomRoleArn, and developer-authenticated identities
-//     (GetOpenIdTokenForDeveloperIdentity). The identity id is cached per user in a
-//     [tokenstore.Store], so GetId runs once per user, not once per process.
+//     (GetOpenIdTokenForDeveloperIdentity). The identity id is cached per user, in the
+//     provider's memory and, with IdentityPoolOptions.Store, in a [tokenstore.Store], so that
+//     GetId runs once per user, not once per process.
 //   - [WebIdentity]: STS AssumeRoleWithWebIdentity, with the user's OIDC ID token, against a
 //     role that trusts an IAM OIDC identity provider (any IdP: Cognito user pools, Auth0, Okta,
 //     Keycloak, ...), or against an STS-compatible endpoint such as MinIO.
@@ -48,15 +49,42 @@
 // The cache's ExpiryWindow defaults to 0, which would hand out credentials until the instant
 // they expire. The cache also runs the provider under the first caller's context with its
 // deadline and cancellation removed, so every provider here applies its own Timeout to each
-// Retrieve. IdentityPool and AssumeRole implement aws.HandleFailRefreshCredentialsCacheStrategy:
-// under the cache, a transient AWS fault is ridden out with the last credentials while they
-// are still valid.
+// Retrieve. IdentityPool, WebIdentity and AssumeRole implement
+// aws.HandleFailRefreshCredentialsCacheStrategy: under the cache, a transient AWS fault is
+// ridden out with the last credentials while they are still valid (see Errors for what is
+// transient).
 //
 // # Errors
 //
 // Errors are prefixed "awscreds:" and wrap their cause: errors.As finds the AWS service error
 // (smithy-go's APIError, or the typed exception from the sts/types or cognitoidentity/types
 // package) and errors.Is finds an error returned by the IDTokenFunc or LoginsFunc. Callers
-// branch on two sentinels: [ErrIDTokenRejected] (sign the user in again) and
-// [ErrConfiguration] (tell the operator). No error message contains a token.
+// branch on [ErrIDTokenRejected] (sign the user in again) and [ErrConfiguration] (tell the
+// operator); [ErrInvalidClaims] (AssumeRole's claims) and [ErrInvalidPolicy] (the policy
+// builders) report bad input before any AWS call. No error message contains a token.
+//
+// How IdentityPool sorts Cognito's errors, per the API reference of GetId,
+// GetCredentialsForIdentity, GetOpenIdToken and GetOpenIdTokenForDeveloperIdentity:
+//
+//   - NotAuthorizedException: the login is refused; at most one retry with fresh Logins (see
+//     IdentityPool), then ErrIDTokenRejected, or ErrConfiguration for a guest or a developer
+//     identity without linked logins.
+//   - ErrConfiguration at once, never ridden out: ResourceNotFoundException,
+//     InvalidIdentityPoolConfigurationException, InvalidParameterException (missing or bad
+//     input), LimitExceededException, ResourceConflictException (a login linked to another
+//     identity) and DeveloperUserAlreadyRegisteredException (the developer user is another
+//     identity's). ResourceNotFoundException, ResourceConflictException and
+//     DeveloperUserAlreadyRegisteredException on a cached identity id first get one retry
+//     that asks Cognito for the id again (the identity may have been deleted or merged).
+//     LimitExceededException (GetId only) is a quota on the number of identities or pools,
+//     not on the request rate: it lasts until the operator raises the quota or deletes
+//     identities, so it is reported at once rather than ridden out for seconds at a time.
+//   - Transient, ridden out under aws.CredentialsCache (once the SDK client's retryer has
+//     retried those it retries: throttling, 5xx): TooManyRequestsException (the request rate
+//     quota), InternalErrorException, ExternalServiceException (a login provider not
+//     answering Cognito), any other code, a timeout and a malformed response.
+//
+// In the basic flow, STS's AccessDenied, MalformedPolicyDocument, PackedPolicyTooLarge and
+// RegionDisabledException are ErrConfiguration, as AssumeRole reports them, and its
+// ExpiredToken and InvalidIdentityToken are a refused login.
 package awscreds

@@ -17,8 +17,10 @@ var ErrIDTokenRejected = errors.New("awscreds: ID token rejected")
 
 // ErrConfiguration is returned, wrapped together with the cause, when the provider's setup is
 // wrong and no retry or fresh token can help: a missing client or pool id, an issuer that is
-// not a Cognito user pool, Cognito's ResourceNotFoundException (no such identity pool) or
-// InvalidIdentityPoolConfigurationException (the pool's roles or trust are wrong), STS
+// not a Cognito user pool, Cognito's ResourceNotFoundException (no such identity pool),
+// InvalidIdentityPoolConfigurationException (the pool's roles or trust are wrong),
+// InvalidParameterException, LimitExceededException (a quota on identities, not the request
+// rate), ResourceConflictException or DeveloperUserAlreadyRegisteredException, STS
 // refusing the role or the session policy (AccessDenied, MalformedPolicyDocument,
 // PackedPolicyTooLarge, RegionDisabledException: AssumeRole, and the basic flow), or
 // NotAuthorizedException for a guest (the pool allows no unauthenticated identities) or a

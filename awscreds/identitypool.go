@@ -165,12 +165,16 @@ type DeveloperIdentity struct {
 // cached identity id again with GetId; it does not present the same token with the same
 // identity id twice. A second refusal gives ErrIDTokenRejected (the user must sign in again),
 // or ErrConfiguration for a guest or a developer identity. A refusal leaves the stored
-// identity id in place until GetId returns another. ResourceNotFoundException and
-// InvalidIdentityPoolConfigurationException, and in the basic flow STS's AccessDenied,
+// identity id in place until GetId returns another. ResourceNotFoundException,
+// InvalidIdentityPoolConfigurationException, InvalidParameterException,
+// LimitExceededException, ResourceConflictException and
+// DeveloperUserAlreadyRegisteredException, and in the basic flow STS's AccessDenied,
 // MalformedPolicyDocument, PackedPolicyTooLarge and RegionDisabledException, give
-// ErrConfiguration at once (ResourceNotFoundException after one retry with a fresh GetId
-// when the identity id came from the cache: the identity may have been deleted). Throttling
-// (TooManyRequestsException) is retried by the SDK client's retryer.
+// ErrConfiguration at once (ResourceNotFoundException, ResourceConflictException and
+// DeveloperUserAlreadyRegisteredException after one retry with a fresh GetId, or a developer
+// call without the identity id, when the identity id came from the cache: the identity may
+// have been deleted or merged). Throttling (TooManyRequestsException) is retried by the SDK
+// client's retryer. The package documentation's Errors section has the whole classification.
 //
 // Wrap it in aws.NewCredentialsCache with an ExpiryWindow and jitter. Under the cache, an AWS
 // failure that is neither a rejection nor a configuration error is ridden out: the last
@@ -342,8 +346,8 @@ func (p *IdentityPool) retrieve(ctx context.Context) (aws.Credentials, error) {
 	switch {
 	case kind == errRejected:
 		retry = true // with fresh Logins, below, unless they turn out unchanged
-	case kind == errConfig && a.fromCache && isNotFound(err):
-		retry = true // the identity was deleted: resolve it again
+	case kind == errConfig && a.fromCache && staleIdentity(err):
+		retry = true // the identity was deleted or merged: resolve it again
 	}
 	if !retry {
 		return aws.Credentials{}, p.failure(err, a)
@@ -593,23 +597,41 @@ const (
 	errConfig
 )
 
+// classify sorts a Cognito or STS error. Per the API reference of GetId,
+// GetCredentialsForIdentity, GetOpenIdToken and GetOpenIdTokenForDeveloperIdentity, these are
+// the caller's setup or input, which no retry within the credentials' life changes:
+// ResourceNotFoundException and InvalidIdentityPoolConfigurationException (the pool, its roles
+// or an identity are missing or wrong), InvalidParameterException (missing or bad input),
+// LimitExceededException (GetId: a quota on the number of identities or pools, raised by the
+// operator; the request rate quota is TooManyRequestsException, which stays transient),
+// ResourceConflictException (a login linked to another identity) and
+// DeveloperUserAlreadyRegisteredException (the developer user is another identity's). Left
+// transient: TooManyRequestsException, InternalErrorException, ExternalServiceException (a
+// login provider not answering Cognito) and anything unknown.
 func classify(err error) int {
 	var (
 		notAuth  *citypes.NotAuthorizedException
 		notFound *citypes.ResourceNotFoundException
 		badPool  *citypes.InvalidIdentityPoolConfigurationException
+		badParam *citypes.InvalidParameterException
+		limit    *citypes.LimitExceededException
+		conflict *citypes.ResourceConflictException
+		devTaken *citypes.DeveloperUserAlreadyRegisteredException
 		ae       smithy.APIError
 	)
 	switch {
 	case errors.As(err, &notAuth) || idTokenRejected(err):
 		return errRejected
-	case errors.As(err, &notFound) || errors.As(err, &badPool):
+	case errors.As(err, &notFound) || errors.As(err, &badPool) || errors.As(err, &badParam) ||
+		errors.As(err, &limit) || errors.As(err, &conflict) || errors.As(err, &devTaken):
 		return errConfig
 	case errors.As(err, &ae):
 		switch ae.ErrorCode() {
 		case "NotAuthorizedException":
 			return errRejected
 		case "ResourceNotFoundException", "InvalidIdentityPoolConfigurationException",
+			"InvalidParameterException", "LimitExceededException",
+			"ResourceConflictException", "DeveloperUserAlreadyRegisteredException",
 			// The basic flow's STS refusing the role (its trust policy), the session policy
 			// or the region: no retry or fresh token changes it (AssumeRole's list).
 			"AccessDenied", "MalformedPolicyDocument", "PackedPolicyTooLarge", "RegionDisabledException":
@@ -619,10 +641,27 @@ func classify(err error) int {
 	return errOther
 }
 
-func isNotFound(err error) bool {
-	var notFound *citypes.ResourceNotFoundException
-	var ae smithy.APIError
-	return errors.As(err, &notFound) || (errors.As(err, &ae) && ae.ErrorCode() == "ResourceNotFoundException")
+// staleIdentity reports whether err may be about a cached identity id rather than the setup:
+// the identity was deleted (ResourceNotFoundException), or the login or developer user now
+// belongs to another identity, after a merge or an unlink (ResourceConflictException,
+// DeveloperUserAlreadyRegisteredException). Asking Cognito for the id again can help.
+func staleIdentity(err error) bool {
+	var (
+		notFound *citypes.ResourceNotFoundException
+		conflict *citypes.ResourceConflictException
+		devTaken *citypes.DeveloperUserAlreadyRegisteredException
+		ae       smithy.APIError
+	)
+	if errors.As(err, &notFound) || errors.As(err, &conflict) || errors.As(err, &devTaken) {
+		return true
+	}
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "ResourceNotFoundException", "ResourceConflictException", "DeveloperUserAlreadyRegisteredException":
+			return true
+		}
+	}
+	return false
 }
 
 // failure turns a final error into the provider's: prefixed, classified, redacted.
