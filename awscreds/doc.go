@@ -23,8 +23,9 @@
 // [S3PrefixPolicy] and [DynamoDBPartitionPolicy] build [PolicyDocument]s that limit a user to
 // their own S3 prefix or DynamoDB partition, naming the user by a policy variable
 // ([IdentityPoolUser], [PrincipalTagUser]) or literally ([LiteralUser]). Wherever a user id
-// becomes part of a key, a tag or a policy it goes through [EscapeUserID], which is injective:
-// "alice", "alice/" and "alice%2F" stay three users.
+// becomes part of a session tag or a policy it goes through [EscapeUserID], which is
+// injective: "alice", "alice/" and "alice%2F" stay three users; the application names the
+// user's S3 prefix or DynamoDB partition key with it too.
 //
 // # One provider, one user
 //
