@@ -29,6 +29,17 @@ type Options struct {
 	// 6 bytes). A larger one becomes a 502 (Lambda refuses responses above
 	// 6 MB). Default 6 MB less room for the envelope.
 	MaxResponseBytes int
+	// HTTPAPIPayloadV1 tells REST that its events come from an HTTP API
+	// integration whose payloadFormatVersion is "1.0" ("version":"1.0" in
+	// the event, the REST shape), not from a REST API. Such an event's path
+	// is the path the client asked for, percent-decoded once by API Gateway
+	// (like rawPath in 2.0), with the custom domain's API mapping or the
+	// stage in front: REST then takes it as it comes, never decoding it
+	// again, and removes BasePath from its front, or else "/"+stage (see
+	// HTTPAPI). events.APIGatewayProxyRequest drops "version", so REST can't
+	// tell the two apart itself; a function behind both kinds reads
+	// "version" first (see examples/lambda).
+	HTTPAPIPayloadV1 bool
 }
 
 const defaultMaxResponseBytes = 6<<20 - 64<<10
@@ -47,7 +58,8 @@ func EventV2From(ctx context.Context) *events.APIGatewayV2HTTPRequest {
 	return ev
 }
 
-// EventV1From returns the REST API event behind a request served by REST, or nil.
+// EventV1From returns the REST API (or HTTP API payload 1.0) event behind a
+// request served by REST, or nil.
 func EventV1From(ctx context.Context) *events.APIGatewayProxyRequest {
 	ev, _ := ctx.Value(eventV1Key{}).(*events.APIGatewayProxyRequest)
 	return ev
@@ -63,18 +75,10 @@ func EventV1From(ctx context.Context) *events.APIGatewayProxyRequest {
 // cookies and joins other repeated headers with ", ".
 func HTTPAPI(h http.Handler, o Options) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-		base, path := o.BasePath, ev.RawPath
-		if stage := ev.RequestContext.Stage; stage != "" && stage != "$default" {
-			prefix := "/" + stage
-			if path == prefix || strings.HasPrefix(path, prefix+"/") {
-				path = strings.TrimPrefix(path, prefix)
-				if path == "" {
-					path = "/"
-				}
-				if base == "" {
-					base = prefix
-				}
-			}
+		base := o.BasePath
+		path, prefix := cutStage(ev.RawPath, ev.RequestContext.Stage)
+		if base == "" {
+			base = prefix
 		}
 		header := http.Header{}
 		for k, v := range ev.Headers {
@@ -104,15 +108,42 @@ func HTTPAPI(h http.Handler, o Options) func(context.Context, events.APIGatewayV
 }
 
 // REST adapts h to API Gateway REST API proxy events (Lambda proxy
-// integration, v1), for lambda.Start. Headers and query come from the
-// multi-value maps when present; the response uses multiValueHeaders only,
-// so repeated headers such as Set-Cookie all arrive.
+// integration, v1), for lambda.Start, and with Options.HTTPAPIPayloadV1 to
+// HTTP API payload format 1.0 events, which have the same shape. Headers
+// and query come from the multi-value maps when present; the response uses
+// multiValueHeaders only, so repeated headers such as Set-Cookie all arrive.
+//
+// A REST API's path is the resource path, still percent-encoded, without
+// the stage (requestContext.path has it, and gives BasePath when unset).
+// An HTTP API 1.0 event's path is decoded and has the stage or API mapping
+// in front; see Options.HTTPAPIPayloadV1.
 func REST(h http.Handler, o Options) func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 	return func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 		base := o.BasePath
-		if base == "" {
-			if p := ev.RequestContext.Path; p != ev.Path && strings.HasSuffix(p, ev.Path) {
-				base = strings.TrimSuffix(p, ev.Path)
+		var u *url.URL
+		if o.HTTPAPIPayloadV1 {
+			path, ok := cutPathPrefix(ev.Path, o.BasePath)
+			if !ok {
+				var prefix string
+				path, prefix = cutStage(ev.Path, ev.RequestContext.Stage)
+				if base == "" {
+					base = prefix
+				}
+			}
+			u = &url.URL{Path: path} // decoded by API Gateway already: never again
+		} else {
+			if base == "" {
+				if p := ev.RequestContext.Path; p != ev.Path && strings.HasSuffix(p, ev.Path) {
+					base = strings.TrimSuffix(p, ev.Path)
+				}
+			}
+			path := ev.Path
+			if !strings.HasPrefix(path, "/") {
+				path = "/" + path
+			}
+			var err error
+			if u, err = url.ParseRequestURI(path); err != nil { // REST APIs pass the path still percent-encoded
+				return events.APIGatewayProxyResponse{}, fmt.Errorf("%w: path", ErrBadEvent)
 			}
 		}
 		header := headerV1(ev.Headers, ev.MultiValueHeaders)
@@ -127,14 +158,6 @@ func REST(h http.Handler, o Options) func(context.Context, events.APIGatewayProx
 			}
 		}
 		ctx = context.WithValue(ctx, eventV1Key{}, &ev)
-		path := ev.Path
-		if !strings.HasPrefix(path, "/") {
-			path = "/" + path
-		}
-		u, err := url.ParseRequestURI(path) // REST APIs pass the path still percent-encoded
-		if err != nil {
-			return events.APIGatewayProxyResponse{}, fmt.Errorf("%w: path", ErrBadEvent)
-		}
 		r, err := newRequest(ctx, ev.HTTPMethod, u, q.Encode(), header, ev.Body, ev.IsBase64Encoded,
 			ev.RequestContext.DomainName, ev.RequestContext.Identity.SourceIP)
 		if err != nil {
@@ -145,6 +168,36 @@ func REST(h http.Handler, o Options) func(context.Context, events.APIGatewayProx
 		resp.Body, resp.IsBase64Encoded = w.encoded, w.b64
 		return resp, nil
 	}
+}
+
+// cutStage removes the "/"+stage that an HTTP API puts in front of the
+// path on a stage other than $default. It returns the path left ("/" at
+// least) and the prefix removed, "" when there was none.
+func cutStage(path, stage string) (string, string) {
+	if stage == "" || stage == "$default" {
+		return path, ""
+	}
+	prefix := "/" + stage
+	if rest, ok := cutPathPrefix(path, prefix); ok {
+		return rest, prefix
+	}
+	return path, ""
+}
+
+// cutPathPrefix removes prefix ("/v1") from the front of path when it ends
+// there or at a "/" ("/v1/orders", not "/v1x"); "" and "/" remove nothing.
+func cutPathPrefix(path, prefix string) (string, bool) {
+	prefix = strings.TrimSuffix(prefix, "/")
+	if prefix == "" {
+		return path, false
+	}
+	if path == prefix {
+		return "/", true
+	}
+	if rest, ok := strings.CutPrefix(path, prefix+"/"); ok {
+		return "/" + rest, true
+	}
+	return path, false
 }
 
 // headerV1 prefers the multi-value map, which keeps a repeated header

@@ -5,8 +5,11 @@
 //
 //   - HTTPAPI and REST adapt one http.Handler (an authflow.Bearer.Require
 //     API, authflow's Login/Callback/Logout, any mux) to HTTP API payload
-//     format 2.0 events and to REST API (v1) proxy events: every Set-Cookie
-//     is kept (v2 "cookies", v1 "multiValueHeaders"), and a redirect to an
+//     format 2.0 events and to REST API (v1) proxy events, and REST with
+//     Options.HTTPAPIPayloadV1 to HTTP API payload format 1.0 events (the
+//     REST shape, but a decoded path with the stage in front): every
+//     Set-Cookie is kept (v2 "cookies", v1 "multiValueHeaders"), a path
+//     API Gateway decoded is never decoded again, and a redirect to an
 //     absolute path keeps the API Gateway stage prefix.
 //   - AuthenticateV2 and AuthenticateV1 apply Bearer.Authenticate to an
 //     event, for handlers written against the events directly.

@@ -455,3 +455,102 @@ func TestHTTPAPIPathIsDecodedOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTPAPIPayloadV1: an HTTP API integration with payload format 1.0
+// sends the REST shape with "version":"1.0", its path decoded and with the
+// stage (or the custom domain's API mapping) in front; REST with
+// HTTPAPIPayloadV1 serves the route's path.
+func TestHTTPAPIPayloadV1(t *testing.T) {
+	is := newIssuer(t)
+	b := is.bearer()
+	var seen http.Request
+	h := REST(app(b, &seen), Options{HTTPAPIPayloadV1: true})
+	ctx := context.Background()
+
+	var ev events.APIGatewayProxyRequest
+	fixture(t, "httpapi_v1_orders.json", is.token(nil), &ev)
+	resp, err := h(ctx, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]string
+	if resp.StatusCode != 200 || json.Unmarshal([]byte(resp.Body), &body) != nil || body["sub"] != "alice-sub" || body["page"] != "2" {
+		t.Fatalf("%d %s", resp.StatusCode, resp.Body)
+	}
+	if got := resp.MultiValueHeaders["Set-Cookie"]; len(got) != 2 {
+		t.Errorf("Set-Cookie = %q, want both", got)
+	}
+	if seen.URL.Path != "/orders" || seen.URL.Query().Get("sort") != "desc" || seen.RemoteAddr != "203.0.113.7:0" ||
+		seen.Host != "abc123defg.execute-api.eu-west-1.amazonaws.com" || EventV1From(seen.Context()) == nil {
+		t.Errorf("request seen: path %q query %q remote %q host %q", seen.URL.Path, seen.URL.RawQuery, seen.RemoteAddr, seen.Host)
+	}
+	if c, err := seen.Cookie("lang"); err != nil || c.Value != "en" {
+		t.Errorf("cookie header of the event not passed on: %v", err)
+	}
+
+	// A redirect to an absolute path gets the stage back.
+	ev.Path, ev.RequestContext.Path = "/prod/login", "/prod/login"
+	resp, _ = h(ctx, ev)
+	if resp.StatusCode != http.StatusFound || resp.MultiValueHeaders["Location"][0] != "/prod/callback?state=s" {
+		t.Errorf("redirect: %d %v", resp.StatusCode, resp.MultiValueHeaders)
+	}
+
+	// Behind a custom domain the path starts with the API mapping, not the
+	// stage: BasePath is removed from the path and put back on redirects.
+	mapped := REST(app(b, &seen), Options{HTTPAPIPayloadV1: true, BasePath: "/v1"})
+	for path, want := range map[string]struct {
+		status   int
+		seen     string
+		location string
+	}{
+		"/v1/login":   {http.StatusFound, "/login", "/v1/callback?state=s"},
+		"/prod/login": {http.StatusFound, "/login", "/v1/callback?state=s"}, // the execute-api URL of the same stage
+		"/v1x/login":  {http.StatusNotFound, "", ""},                        // not under /v1: left as it is, and no route has it
+	} {
+		ev.Path, ev.RequestContext.Path = path, path
+		ev.RequestContext.DomainName = "api.example.com"
+		seen = http.Request{}
+		resp, err := mapped(ctx, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		loc, got := "", ""
+		if l := resp.MultiValueHeaders["Location"]; len(l) == 1 {
+			loc = l[0]
+		}
+		if seen.URL != nil {
+			got = seen.URL.Path
+		}
+		if resp.StatusCode != want.status || got != want.seen || loc != want.location {
+			t.Errorf("%s: %d, handler saw %q, Location %q; want %d %q %q", path, resp.StatusCode, got, loc, want.status, want.seen, want.location)
+		}
+	}
+}
+
+// TestHTTPAPIPayloadV1PathIsDecodedOnce: as with rawPath, a 1.0 event's
+// path was decoded by API Gateway, so a client's %252e%252e arrives as
+// %2e%2e and must reach the handler so, not as "..", and a decoded "%" is
+// not a malformed event.
+func TestHTTPAPIPayloadV1PathIsDecodedOnce(t *testing.T) {
+	var seen *http.Request
+	h := REST(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = r }), Options{HTTPAPIPayloadV1: true})
+	for _, path := range []string{"/files/%2e%2e%2fbob%2fsecret.txt", "/files/100%", "/files/a b?c#d", "/files/caf\u00e9", "/"} {
+		ev := events.APIGatewayProxyRequest{Path: "/prod" + path, HTTPMethod: http.MethodGet,
+			MultiValueQueryStringParameters: map[string][]string{"x": {"1"}}}
+		ev.RequestContext.Stage, ev.RequestContext.Path = "prod", ev.Path
+		seen = nil
+		resp, err := h(context.Background(), ev)
+		if err != nil || resp.StatusCode != 200 || seen == nil {
+			t.Fatalf("%q: %v %d", path, err, resp.StatusCode)
+		}
+		if seen.URL.Path != path || seen.URL.RawQuery != "x=1" {
+			t.Errorf("path %q reached the handler as path %q, query %q", path, seen.URL.Path, seen.URL.RawQuery)
+		}
+	}
+	// The $default stage has no prefix to remove.
+	ev := events.APIGatewayProxyRequest{Path: "/prod/x", HTTPMethod: http.MethodGet}
+	ev.RequestContext.Stage = "$default"
+	if _, err := h(context.Background(), ev); err != nil || seen.URL.Path != "/prod/x" {
+		t.Errorf("$default stage: %v, path %q", err, seen.URL.Path)
+	}
+}
