@@ -12,34 +12,46 @@ import (
 	"github.com/pubauth/awsauth/authflow/lambdaauth"
 )
 
-// lambdaHandler serves h for API Gateway: an HTTP API event (payload format
-// 2.0, "version":"2.0") through lambdaauth.HTTPAPI, anything else as a REST
-// API proxy event through lambdaauth.REST. One function can then sit behind
-// either kind of API. Redirects to an absolute path get basePath, the path
-// of PUBLIC_URL (see publicBasePath).
+// lambdaHandler serves h for API Gateway, choosing per event by its
+// "version": "2.0" is an HTTP API event (payload format 2.0) for
+// lambdaauth.HTTPAPI; "1.0" is an HTTP API event in payload format 1.0 (the
+// REST shape, its path already decoded and prefixed with the stage or API
+// mapping) for lambdaauth.REST with HTTPAPIPayloadV1; none is a REST API
+// proxy event for lambdaauth.REST. Any other version is refused. One
+// function can then sit behind either kind of API. Redirects to an
+// absolute path get basePath, the path of PUBLIC_URL (see publicBasePath).
 func lambdaHandler(h http.Handler, basePath string) func(context.Context, json.RawMessage) (any, error) {
-	o := lambdaauth.Options{BasePath: basePath}
-	v2 := lambdaauth.HTTPAPI(h, o)
-	v1 := lambdaauth.REST(h, o)
+	v2 := lambdaauth.HTTPAPI(h, lambdaauth.Options{BasePath: basePath})
+	httpV1 := lambdaauth.REST(h, lambdaauth.Options{BasePath: basePath, HTTPAPIPayloadV1: true})
+	rest := lambdaauth.REST(h, lambdaauth.Options{BasePath: basePath})
 	return func(ctx context.Context, raw json.RawMessage) (any, error) {
 		var probe struct {
-			Version string `json:"version"`
+			Version *string `json:"version"`
 		}
 		if err := json.Unmarshal(raw, &probe); err != nil {
 			return nil, fmt.Errorf("lambda example: event is not a JSON object: %w", err)
 		}
-		if probe.Version == "2.0" {
+		switch {
+		case probe.Version == nil:
+			var ev events.APIGatewayProxyRequest
+			if err := json.Unmarshal(raw, &ev); err != nil {
+				return nil, fmt.Errorf("lambda example: REST API event: %w", err)
+			}
+			return rest(ctx, ev)
+		case *probe.Version == "2.0":
 			var ev events.APIGatewayV2HTTPRequest
 			if err := json.Unmarshal(raw, &ev); err != nil {
 				return nil, fmt.Errorf("lambda example: HTTP API event: %w", err)
 			}
 			return v2(ctx, ev)
+		case *probe.Version == "1.0":
+			var ev events.APIGatewayProxyRequest
+			if err := json.Unmarshal(raw, &ev); err != nil {
+				return nil, fmt.Errorf("lambda example: HTTP API payload 1.0 event: %w", err)
+			}
+			return httpV1(ctx, ev)
 		}
-		var ev events.APIGatewayProxyRequest
-		if err := json.Unmarshal(raw, &ev); err != nil {
-			return nil, fmt.Errorf("lambda example: REST API event: %w", err)
-		}
-		return v1(ctx, ev)
+		return nil, fmt.Errorf("lambda example: API Gateway payload format version %q is not 1.0 or 2.0", *probe.Version)
 	}
 }
 

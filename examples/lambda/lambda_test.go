@@ -248,13 +248,14 @@ func TestWebAppEndToEnd(t *testing.T) {
 }
 
 // TestUnderLambda: the same handler answers API Gateway events (HTTP API
-// and REST, replayed from testdata) with the real provider's tokens.
+// in payload format 2.0 and 1.0, and REST, replayed from testdata) with the
+// real provider's tokens.
 func TestUnderLambda(t *testing.T) {
 	e := startE2E(t)
 	alice := e.tokens("web", "alice", "openid orders/read")
 	idToken, _ := alice.Extra("id_token").(string)
 	h := lambdaHandler(e.handler, publicBasePath(e.base))
-	for _, fixture := range []string{"httpapi_v2_api_orders.json", "rest_v1_api_orders.json"} {
+	for _, fixture := range []string{"httpapi_v2_api_orders.json", "httpapi_v1_api_orders.json", "rest_v1_api_orders.json"} {
 		for _, tc := range []struct {
 			name, token string
 			status      int
@@ -290,6 +291,9 @@ func TestUnderLambda(t *testing.T) {
 	if _, err := h(context.Background(), json.RawMessage(`[]`)); err == nil {
 		t.Error("a non-object event was accepted")
 	}
+	if _, err := h(context.Background(), json.RawMessage(`{"version":"3.0","path":"/api/orders"}`)); err == nil {
+		t.Error("an event of an unknown payload format version was served")
+	}
 }
 
 func TestParseConfig(t *testing.T) {
@@ -323,6 +327,8 @@ func TestLambdaRedirectsKeepThePublicBasePath(t *testing.T) {
 	for name, ev := range map[string]string{
 		"HTTP API": `{"version":"2.0","rawPath":"/orders","requestContext":{"domainName":"api.example.com","stage":"$default","http":{"method":"GET"}}}`,
 		"REST":     `{"path":"/orders","httpMethod":"GET","requestContext":{"domainName":"api.example.com","stage":"prod","path":"/v1/orders"}}`,
+		// Payload 1.0's path has the API mapping in front.
+		"HTTP API 1.0": `{"version":"1.0","path":"/v1/orders","httpMethod":"GET","requestContext":{"domainName":"api.example.com","stage":"prod","path":"/v1/orders"}}`,
 	} {
 		out, err := h(context.Background(), json.RawMessage(ev))
 		if err != nil {
