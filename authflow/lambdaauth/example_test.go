@@ -91,3 +91,31 @@ func ExampleHTTPAPI() {
 	fmt.Println(resp.StatusCode, resp.Body)
 	// Output: 200 orders of alice.example
 }
+
+// The same handler behind an HTTP API integration with payload format 1.0
+// ("version":"1.0", the REST shape): in main,
+// lambda.Start(lambdaauth.REST(mux, lambdaauth.Options{HTTPAPIPayloadV1: true})).
+func ExampleREST_httpAPIPayloadV1() {
+	b, token := exampleBearer()
+	mux := http.NewServeMux()
+	mux.Handle("GET /files/{name}", b.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s asks for %q", authflow.BearerClaimsFrom(r.Context()).Username, r.PathValue("name"))
+	}), authflow.Scopes("orders/read")))
+	handler := lambdaauth.REST(mux, lambdaauth.Options{HTTPAPIPayloadV1: true})
+
+	// The client asked for /prod/files/%252e%252e; API Gateway decoded it once.
+	ev := events.APIGatewayProxyRequest{
+		Path:       "/prod/files/%2e%2e",
+		HTTPMethod: "GET",
+		Headers:    map[string]string{"authorization": "Bearer " + token},
+		RequestContext: events.APIGatewayProxyRequestContext{
+			Stage: "prod", Path: "/prod/files/%2e%2e",
+		},
+	}
+	resp, err := handler(context.Background(), ev)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(resp.StatusCode, resp.Body)
+	// Output: 200 alice.example asks for "%2e%2e"
+}
