@@ -167,7 +167,7 @@ func TestHTTPAPI(t *testing.T) {
 		"no token":       {"", 401, ""},
 		"ID token":       {is.token(func(c map[string]any) { c["token_use"] = "id"; c["aud"] = testClient; delete(c, "client_id") }), 401, "invalid_token"},
 		"another client": {is.token(func(c map[string]any) { c["client_id"] = "other" }), 401, "invalid_token"},
-		"tampered":       {is.token(nil)[:40] + "x" + is.token(nil)[41:], 401, "invalid_token"},
+		"tampered":       {tamperAt(is.token(nil), 40), 401, "invalid_token"},
 		"no scope":       {is.token(func(c map[string]any) { c["scope"] = "openid" }), 403, "insufficient_scope"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -553,4 +553,14 @@ func TestHTTPAPIPayloadV1PathIsDecodedOnce(t *testing.T) {
 	if _, err := h(context.Background(), ev); err != nil || seen.URL.Path != "/prod/x" {
 		t.Errorf("$default stage: %v, path %q", err, seen.URL.Path)
 	}
+}
+
+// tamperAt returns tok with the character at i replaced by another one (a
+// fixed replacement would leave the token unchanged where it already stood).
+func tamperAt(tok string, i int) string {
+	c := byte('x')
+	if tok[i] == c {
+		c = 'y'
+	}
+	return tok[:i] + string(c) + tok[i+1:]
 }

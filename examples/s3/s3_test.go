@@ -383,7 +383,7 @@ func TestEndToEnd(t *testing.T) {
 			status int
 		}{
 			{"no CSRF token", nil, nil, 10, http.StatusForbidden},
-			{"wrong CSRF token", map[string]string{"csrf_token": "x" + csrf[1:]}, nil, 10, http.StatusForbidden},
+			{"wrong CSRF token", map[string]string{"csrf_token": otherFirst(csrf)}, nil, 10, http.StatusForbidden},
 			{"foreign origin", map[string]string{"csrf_token": csrf}, map[string]string{"Origin": "https://evil.example"}, 10, http.StatusForbidden},
 			{"over MaxUploadBytes", map[string]string{"csrf_token": csrf}, nil, 64<<10 + 1, http.StatusRequestEntityTooLarge},
 			{"far over MaxUploadBytes", map[string]string{"csrf_token": csrf}, nil, 1 << 20, http.StatusRequestEntityTooLarge},
@@ -475,4 +475,13 @@ func TestWildcardSubjectIsRefused(t *testing.T) {
 	assert.Equal(t, map[string]any{"error": "unsupported_user_id"}, r.json(t))
 	assert.NotContains(t, string(r.body), "bob/secret.txt")
 	assert.Equal(t, int64(0), e.sts.calls.Load(), "no credentials were asked for")
+}
+
+// otherFirst returns s with its first character replaced by another one (a
+// fixed "x" would leave one random token in 64 unchanged).
+func otherFirst(s string) string {
+	if s[0] == 'x' {
+		return "y" + s[1:]
+	}
+	return "x" + s[1:]
 }
