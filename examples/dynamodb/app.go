@@ -103,7 +103,12 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err e
 		closeStore: closeStore,
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", app.home)
+	mux.Handle("GET /{$}", exampleapp.Home(auth, homePage, logger, func(s *authflow.Session) any {
+		if s == nil {
+			return nil
+		}
+		return struct{ Partition string }{partitionKey(s.Subject)}
+	}))
 	mux.Handle("GET /login", auth.Login())
 	mux.Handle("GET /callback", auth.Callback())
 	mux.Handle("POST /logout", auth.Logout())
@@ -136,7 +141,7 @@ var homePage = template.Must(template.New("home").Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>awsauth: DynamoDB</title></head><body>
 <h1>Your own DynamoDB items</h1>
 {{if .Subject}}
-<p>Signed in as <b id="sub">{{.Subject}}</b>; your partition is <code>{{.Partition}}</code>.</p>
+<p>Signed in as <b id="sub">{{.Subject}}</b>; your partition is <code>{{.Extra.Partition}}</code>.</p>
 <p><a href="/items">/items</a> · <a href="/policy">/policy</a></p>
 <form method="post" action="/items"><input type="hidden" name="csrf_token" value="{{.CSRF}}">
 <input name="text" maxlength="4096"> <button type="submit">Add</button></form>
@@ -147,22 +152,6 @@ var homePage = template.Must(template.New("home").Parse(`<!doctype html>
 {{end}}
 </body></html>
 `))
-
-func (a *app) home(w http.ResponseWriter, r *http.Request) {
-	var data struct{ Subject, Partition, CSRF string }
-	s, err := a.auth.Session(r)
-	switch {
-	case err == nil:
-		data.Subject, data.Partition, data.CSRF = s.Subject, partitionKey(s.Subject), a.auth.CSRFToken(r)
-	case !errors.Is(err, authflow.ErrSessionEnded):
-		a.logger.Error("home: session", "error", err)
-		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	homePage.Execute(w, data)
-}
 
 // items is a Query of the user's partition, signed with the user's credentials.
 func (a *app) items(w http.ResponseWriter, r *http.Request) {

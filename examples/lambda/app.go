@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"html/template"
 	"io"
 	"log/slog"
@@ -66,7 +65,9 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (http.Handler,
 	}
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", a.home)
+	mux.Handle("GET /{$}", exampleapp.Home(auth, homePage, logger, func(*authflow.Session) any {
+		return struct{ Base string }{a.basePath}
+	}))
 	mux.Handle("GET /login", auth.Login())
 	mux.Handle("GET /callback", auth.Callback())
 	mux.Handle("POST /logout", auth.Logout())
@@ -81,30 +82,14 @@ var homePage = template.Must(template.New("home").Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>awsauth on Lambda</title></head><body>
 <h1>awsauth on Lambda</h1>
 {{if .Subject}}
-<p>Signed in as <b id="sub">{{.Subject}}</b>. <a href="{{.Base}}/orders">Your orders</a></p>
-<form method="post" action="{{.Base}}/logout"><input type="hidden" name="csrf_token" value="{{.CSRF}}">
+<p>Signed in as <b id="sub">{{.Subject}}</b>. <a href="{{.Extra.Base}}/orders">Your orders</a></p>
+<form method="post" action="{{.Extra.Base}}/logout"><input type="hidden" name="csrf_token" value="{{.CSRF}}">
 <button id="logout" type="submit">Sign out</button></form>
 {{else}}
-<p><a id="login" href="{{.Base}}/login?return_to=/orders">Sign in</a></p>
+<p><a id="login" href="{{.Extra.Base}}/login?return_to=/orders">Sign in</a></p>
 {{end}}
 </body></html>
 `))
-
-func (a *app) home(w http.ResponseWriter, r *http.Request) {
-	data := struct{ Subject, CSRF, Base string }{Base: a.basePath}
-	s, err := a.auth.Session(r)
-	switch {
-	case err == nil:
-		data.Subject, data.CSRF = s.Subject, a.auth.CSRFToken(r)
-	case !errors.Is(err, authflow.ErrSessionEnded):
-		a.logger.Error("home: session", "error", err)
-		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	homePage.Execute(w, data)
-}
 
 // ordersPage calls the API with the signed-in user's access token (fresh:
 // Tokens refreshes it near expiry) and shows the API's answer. The token

@@ -77,7 +77,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err e
 		closeStore: closeStore,
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", a.home)
+	mux.Handle("GET /{$}", exampleapp.Home(auth, homePage, logger, nil))
 	mux.Handle("GET /login", auth.Login())
 	mux.Handle("GET /callback", auth.Callback())
 	mux.Handle("POST /logout", auth.Logout())
@@ -100,22 +100,6 @@ var homePage = template.Must(template.New("home").Parse(`<!doctype html>
 {{end}}
 </body></html>
 `))
-
-func (a *app) home(w http.ResponseWriter, r *http.Request) {
-	var data struct{ Subject, CSRF string }
-	s, err := a.auth.Session(r)
-	switch {
-	case err == nil:
-		data.Subject, data.CSRF = s.Subject, a.auth.CSRFToken(r)
-	case !errors.Is(err, authflow.ErrSessionEnded):
-		a.logger.Error("home: session", "error", err)
-		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	homePage.Execute(w, data)
-}
 
 func (a *app) me(w http.ResponseWriter, r *http.Request) {
 	s := authflow.SessionFrom(r.Context())

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/subtle"
-	"errors"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -125,7 +124,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err e
 		a.identityIDs = store
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", a.home)
+	mux.Handle("GET /{$}", exampleapp.Home(auth, homePage, logger, nil))
 	mux.Handle("GET /login", auth.Login())
 	mux.Handle("GET /callback", auth.Callback())
 	mux.Handle("POST /logout", auth.Logout())
@@ -200,22 +199,6 @@ var homePage = template.Must(template.New("home").Parse(`<!doctype html>
 {{end}}
 </body></html>
 `))
-
-func (a *app) home(w http.ResponseWriter, r *http.Request) {
-	var data struct{ Subject, CSRF string }
-	s, err := a.auth.Session(r)
-	switch {
-	case err == nil:
-		data.Subject, data.CSRF = s.Subject, a.auth.CSRFToken(r)
-	case !errors.Is(err, authflow.ErrSessionEnded):
-		a.logger.Error("home: session", "error", err)
-		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	homePage.Execute(w, data)
-}
 
 // checkCSRF reports whether a state-changing request comes from the app's
 // own page: the Origin header, when present, is the app's, and the
