@@ -1,63 +1,20 @@
 #!/usr/bin/env bash
 # Installs cfn-lint (pinned, from PyPI) into a Python virtual environment in
-# the tools cache, so it never touches the system's Python:
+# the tools cache (scripts/pyvenv.sh says how):
 #   ${AWSAUTH_TOOLS:-$HOME/.cache/awsauth}/cfn-lint-$CFNLINT_VERSION/            the venv
 #   ${AWSAUTH_TOOLS:-$HOME/.cache/awsauth}/bin/cfn-lint-$CFNLINT_VERSION  -> its cfn-lint
 # examples/infra's test runs that binary (or $AWSAUTH_CFNLINT) on template.yaml.
 # Every transitive dependency is pinned by cfnlint-constraints.txt beside this
-# script (pip install -c); a dependency installed that the file does not pin
-# fails the install, so a new cfn-lint dependency is noticed, not left to float.
-# Idempotent: a venv whose stamp holds the constraints file's SHA-256 is kept;
-# a half-made one, or one made from other pins, is rebuilt.
-# examples/infra's CFNLintVersion must equal CFNLINT_VERSION (a test checks).
+# script. examples/infra's CFNLintVersion must equal CFNLINT_VERSION (a test checks).
 set -euo pipefail
 
 CFNLINT_VERSION=1.58.0
 PYTHON_MIN=3.11 # cfn-lint 1.58 supports Python 3.10 to 3.14; the pinned networkx 3.6.1 and regex need >= 3.11
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-constraints=$here/cfnlint-constraints.txt
-tools=${AWSAUTH_TOOLS:-$HOME/.cache/awsauth}
-bin=$tools/bin
-venv=$tools/cfn-lint-$CFNLINT_VERSION
-stamp=$venv/.awsauth-complete
-mkdir -p "$bin"
+# shellcheck source=../pyvenv.sh
+. "$here/../pyvenv.sh"
 
-say() { echo "deps: $*" >&2; }
-die() { echo "deps: $*" >&2; exit 1; }
+installed_version() { "$1/bin/cfn-lint" --version 2>&1 | awk '{print $2}'; }
 
-# pins FILE: the package==version lines of a constraints file or of pip
-# freeze, names normalized (PEP 503: lower case, runs of -_. as -), sorted.
-pins() { awk -F'==' '!/^[[:space:]]*(#|$)/ { n = tolower($1); gsub(/[-_.]+/, "-", n); gsub(/[[:space:]]/, "", n); gsub(/[[:space:]]/, "", $2); print n "==" $2 }' "$1" | sort -u; }
-
-[ -f "$constraints" ] || die "missing $constraints"
-want=$(sha256sum "$constraints" | awk '{print $1}')
-
-if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ] || [ ! -x "$venv/bin/cfn-lint" ]; then
-	python=${AWSAUTH_PYTHON:-$(command -v python3 || true)}
-	[ -n "$python" ] || die "python3 >= $PYTHON_MIN is required for cfn-lint (not found on PATH)"
-	"$python" -c "import sys; sys.exit(sys.version_info < tuple(map(int, '$PYTHON_MIN'.split('.'))))" ||
-		die "python3 >= $PYTHON_MIN is required for cfn-lint, found $("$python" --version 2>&1)"
-	log=$(mktemp /tmp/awsauth-cfnlint.XXXXXX.log)
-	# A venv records its own path in its scripts, so it is built in place; the
-	# stamp, written last, says it is complete and from which pins.
-	rm -rf "$venv"
-	if ! { "$python" -m venv "$venv" &&
-		"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-			-c "$constraints" "cfn-lint==$CFNLINT_VERSION"; } >"$log" 2>&1; then
-		tail -n 40 "$log" >&2
-		rm -rf "$venv"
-		die "failed: pip install -c $constraints cfn-lint==$CFNLINT_VERSION (log: $log)"
-	fi
-	rm -f "$log"
-	got=$("$venv/bin/cfn-lint" --version 2>&1 | awk '{print $2}')
-	[ "$got" = "$CFNLINT_VERSION" ] || { rm -rf "$venv"; die "installed cfn-lint $got, want $CFNLINT_VERSION"; }
-	frozen=$(mktemp /tmp/awsauth-cfnlint.XXXXXX.freeze)
-	"$venv/bin/pip" freeze --disable-pip-version-check --exclude cfn-lint >"$frozen"
-	unpinned=$(comm -23 <(pins "$frozen") <(pins "$constraints") | paste -sd " " -)
-	rm -f "$frozen"
-	[ -z "$unpinned" ] || { rm -rf "$venv"; die "cfn-lint: installed packages that $constraints does not pin: $unpinned"; }
-	echo "$want" >"$stamp"
-	say "installed cfn-lint $CFNLINT_VERSION in $venv (pins: $(basename "$constraints"))"
-fi
-ln -sfn "../cfn-lint-$CFNLINT_VERSION/bin/cfn-lint" "$bin/cfn-lint-$CFNLINT_VERSION"
+pip_tool cfn-lint "$CFNLINT_VERSION" "cfn-lint==$CFNLINT_VERSION" cfn-lint "$here/cfnlint-constraints.txt"
