@@ -15,7 +15,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -54,7 +53,7 @@ func sessionPolicy(tableARN string) (awscreds.PolicyDocument, error) {
 // partitionKey is where the user's items live: the value of ${aws:PrincipalTag/sub}.
 func partitionKey(sub string) string { return awscreds.EscapeUserID(sub) }
 
-func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err error) {
+func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) {
 	a, err := arn.Parse(cfg.TableARN)
 	name, ok := strings.CutPrefix(a.Resource, "table/")
 	if err != nil || !ok {
@@ -68,29 +67,11 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err e
 	if err != nil {
 		return nil, err
 	}
-	store, closeStore, err := cfg.OpenStore(ctx)
+	base, err := cfg.Start(ctx, logger, exampleapp.StartOptions{Region: a.Region})
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err != nil {
-			closeStore()
-		}
-	}()
-	users := awscreds.NewUserCache()
-	ac := cfg.AuthflowConfig(store, logger, nil)
-	ac.OnSessionEnd = users.Evict // the user's AWS credentials go with the session
-	auth, err := authflow.New(ctx, ac)
-	if err != nil {
-		return nil, err
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if awsCfg.Region == "" {
-		awsCfg.Region = a.Region
-	}
+	auth, users, awsCfg, closeStore := base.Auth, base.Users, base.AWS, base.Close
 	app := &app{
 		auth:       auth,
 		sts:        sts.NewFromConfig(awsCfg), // signed with the server's own credentials

@@ -9,7 +9,6 @@ import (
 	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentity"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 	"github.com/aws/smithy-go"
@@ -37,29 +36,16 @@ type app struct {
 func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err error) {
 	// One store for the sessions and the users' identity ids: TOKENSTORE_URL names a shared
 	// one (Redis, SQL, DynamoDB) for several instances.
-	store, closeStore, err := cfg.OpenStore(ctx)
+	base, err := cfg.Start(ctx, logger, exampleapp.StartOptions{})
 	if err != nil {
 		return nil, err
 	}
+	store, auth, users, awsCfg, closeStore := base.Store, base.Auth, base.Users, base.AWS, base.Close
 	defer func() {
 		if err != nil {
 			closeStore()
 		}
 	}()
-	users := awscreds.NewUserCache()
-	ac := cfg.AuthflowConfig(store, logger, nil)
-	ac.OnSessionEnd = users.Evict // the user's AWS credentials go with the session
-	auth, err := authflow.New(ctx, ac)
-	if err != nil {
-		return nil, err
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if awsCfg.Region == "" {
-		awsCfg.Region = "us-east-1"
-	}
 	// A Cognito user pool is named by its own Logins key; any other provider by its issuer
 	// without the scheme (the IAM OIDC provider's URL).
 	logins := func(idToken awscreds.IDTokenFunc) awscreds.LoginsFunc {

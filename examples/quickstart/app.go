@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
@@ -41,30 +40,12 @@ type app struct {
 	closeStore func() error // releases the session store's connections
 }
 
-func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err error) {
-	store, closeStore, err := cfg.OpenStore(ctx)
+func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) {
+	base, err := cfg.Start(ctx, logger, exampleapp.StartOptions{Now: cfg.now})
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err != nil {
-			closeStore()
-		}
-	}()
-	users := awscreds.NewUserCache()
-	ac := cfg.AuthflowConfig(store, logger, cfg.now)
-	ac.OnSessionEnd = users.Evict // the user's AWS credentials go with the session
-	auth, err := authflow.New(ctx, ac)
-	if err != nil {
-		return nil, err
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if awsCfg.Region == "" {
-		awsCfg.Region = "us-east-1"
-	}
+	auth, users, awsCfg, closeStore := base.Auth, base.Users, base.AWS, base.Close
 	a := &app{
 		auth: auth,
 		// AssumeRoleWithWebIdentity is authorized by the ID token alone.

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentity"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -67,32 +66,19 @@ type app struct {
 
 // newApp builds the app: discovery at the provider happens here, no AWS call.
 func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err error) {
-	store, closeStore, err := cfg.OpenStore(ctx)
+	base, err := cfg.Start(ctx, logger, exampleapp.StartOptions{UserCache: []func(*awscreds.UserCacheOptions){func(o *awscreds.UserCacheOptions) {
+		o.ExpiryWindow = cfg.ExpiryWindow
+		o.ExpiryWindowJitterFrac = cfg.ExpiryWindowJitterFrac
+	}}})
 	if err != nil {
 		return nil, err
 	}
+	store, auth, users, awsCfg, closeStore := base.Store, base.Auth, base.Users, base.AWS, base.Close
 	defer func() {
 		if err != nil {
 			closeStore()
 		}
 	}()
-	users := awscreds.NewUserCache(func(o *awscreds.UserCacheOptions) {
-		o.ExpiryWindow = cfg.ExpiryWindow
-		o.ExpiryWindowJitterFrac = cfg.ExpiryWindowJitterFrac
-	})
-	ac := cfg.AuthflowConfig(store, logger, nil)
-	ac.OnSessionEnd = users.Evict // the user's AWS credentials go with the session
-	auth, err := authflow.New(ctx, ac)
-	if err != nil {
-		return nil, err
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if awsCfg.Region == "" {
-		awsCfg.Region = "us-east-1"
-	}
 	redirect, err := url.Parse(cfg.RedirectURL)
 	if err != nil {
 		return nil, err
