@@ -72,7 +72,7 @@ func splitCompact(token string, max int) (compact, error) {
 
 // header holds what the key set uses from a JWS protected header.
 type header struct {
-	alg, kid string
+	alg, kid, typ string
 }
 
 // refused lists the header members this package never accepts (lower case). crit: no
@@ -149,6 +149,8 @@ func (hd *headerDecoder) parse(data []byte) (header, error) {
 				h.alg, hasAlg = v.String(), true
 			case "kid":
 				h.kid = v.String()
+			case "typ":
+				h.typ = v.String()
 			}
 		default:
 			for _, r := range refused {
@@ -178,16 +180,16 @@ func (hd *headerDecoder) parse(data []byte) (header, error) {
 	return h, nil
 }
 
-// VerifySignature verifies a JWS Compact Serialization with the key its header selects and
-// returns the decoded payload. It implements github.com/coreos/go-oidc/v3/oidc.KeySet; it checks
-// the signature and the header only, never claims. Errors wrap ErrMalformed,
+// VerifySignature verifies a JWS Compact Serialization with the key its header selects, an
+// unknown kid refetching under RefetchLimited, and returns the decoded payload. It checks the
+// signature and the header only, never claims: tokens are verified by internal/jwt. Errors wrap ErrMalformed,
 // ErrUnsupportedAlgorithm, ErrUnsupportedHeader, ErrInvalidSignature, or one of Key's errors.
 func (k *KeySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
 	t, err := Parse(jwt, k.maxTokenBytes)
 	if err != nil {
 		return nil, err
 	}
-	if err := k.Verify(ctx, &t); err != nil {
+	if err := k.Verify(ctx, &t, RefetchLimited); err != nil {
 		return nil, err
 	}
 	return t.Payload, nil

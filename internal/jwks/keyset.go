@@ -200,6 +200,23 @@ func (k *KeySet) Prime(jwksJSON []byte) error {
 	return nil
 }
 
+// Refetch says when a token naming a key the set lacks may cause a fetch of the set.
+type Refetch uint8
+
+const (
+	// RefetchLimited allows at most one fetch per RefetchInterval, whoever asks: for tokens
+	// anyone can send (bearer tokens, forged callbacks), so a flood of made-up kids costs one
+	// fetch per interval.
+	RefetchLimited Refetch = iota
+	// RefetchOnce allows this token one fetch however recently the last one ran, shared with
+	// every caller waiting for a fetch (single-flight). It is for a token received over the
+	// back channel from the issuer's own token endpoint, which no stranger can send: an ID
+	// token signed with a key the provider rotated in just after someone burned the interval
+	// with an unknown kid must still be verified. When the fetch it joined had started before
+	// the call and does not hold the key, one more fetch is made.
+	RefetchOnce
+)
+
 // Key returns the public key that checks a signature made with alg by the key named kid (kid may
 // be empty: see the package doc). It fetches the set on first use and refetches for an unknown kid
 // at most once per RefetchInterval. Errors: ErrUnsupportedAlgorithm, ErrUnknownKey (also matching
@@ -209,47 +226,57 @@ func (k *KeySet) Key(ctx context.Context, kid, alg string) (crypto.PublicKey, er
 	if a == nil {
 		return nil, ErrUnsupportedAlgorithm
 	}
-	wk, err := k.lookup(ctx, kid, a)
+	wk, err := k.lookup(ctx, kid, a, RefetchLimited)
 	if err != nil {
 		return nil, err
 	}
 	return wk.pub, nil
 }
 
-func (k *KeySet) lookup(ctx context.Context, kid string, a *algorithm) (*webKey, error) {
+func (k *KeySet) lookup(ctx context.Context, kid string, a *algorithm, r Refetch) (*webKey, error) {
 	if set := k.keys.Load(); set != nil {
 		wk, err := set.find(kid, a)
 		if err != errNotFound {
 			return wk, err
 		}
 	}
-	if err := k.refetch(ctx); err != nil {
-		return nil, err
+	force, again := r == RefetchOnce, false
+	for {
+		joined, err := k.refetch(ctx, force)
+		if err != nil {
+			return nil, err
+		}
+		set := k.keys.Load()
+		if set == nil {
+			return nil, ErrUnknownKey
+		}
+		wk, err := set.find(kid, a)
+		if err == errNotFound {
+			if force && joined && !again {
+				again = true // the next fetch starts after this call: it is this token's own
+				continue
+			}
+			return nil, ErrUnknownKey
+		}
+		return wk, err
 	}
-	set := k.keys.Load()
-	if set == nil {
-		return nil, ErrUnknownKey
-	}
-	wk, err := set.find(kid, a)
-	if err == errNotFound {
-		return nil, ErrUnknownKey
-	}
-	return wk, err
 }
 
-// refetch runs a fetch, or joins the one running, unless the interval forbids it. It returns nil
-// when the set was fetched (the key may still be missing from it).
-func (k *KeySet) refetch(ctx context.Context) error {
+// refetch runs a fetch, or joins the one running, unless the interval forbids it (force ignores
+// the interval). It returns nil when the set was fetched (the key may still be missing from it),
+// and joined when the fetch was already running when refetch was called.
+func (k *KeySet) refetch(ctx context.Context, force bool) (joined bool, err error) {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("jwks: waiting for the key set: %w", err)
+		return false, fmt.Errorf("jwks: waiting for the key set: %w", err)
 	}
 	k.mu.Lock()
 	key := k.inflight
+	joined = key != ""
 	if key == "" {
 		now := k.now()
-		if k.url == "" || (k.attempted && now.Sub(k.lastAttempt) < k.interval) {
+		if k.url == "" || (!force && k.attempted && now.Sub(k.lastAttempt) < k.interval) {
 			k.mu.Unlock()
-			return ErrUnknownKey
+			return false, ErrUnknownKey
 		}
 		k.gen++
 		key = strconv.FormatUint(k.gen, 10)
@@ -268,11 +295,11 @@ func (k *KeySet) refetch(ctx context.Context) error {
 	select {
 	case res := <-ch:
 		if res.Err != nil {
-			return fmt.Errorf("%w (refetch failed: %w)", ErrUnknownKey, res.Err)
+			return joined, fmt.Errorf("%w (refetch failed: %w)", ErrUnknownKey, res.Err)
 		}
-		return nil
+		return joined, nil
 	case <-ctx.Done():
-		return fmt.Errorf("jwks: waiting for the key set: %w", ctx.Err())
+		return joined, fmt.Errorf("jwks: waiting for the key set: %w", ctx.Err())
 	}
 }
 

@@ -510,3 +510,93 @@ func TestConfiguredHTTPClientIsUsed(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// verifyWith parses tok and verifies it under r.
+func verifyWith(t *testing.T, ks *KeySet, tok string, r Refetch) error {
+	t.Helper()
+	jws, err := Parse(tok, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ks.Verify(t.Context(), &jws, r)
+}
+
+// A token from the issuer's token endpoint gets its refetch even right after an unknown-kid
+// probe used up the interval; tokens anyone can send still wait for the interval.
+func TestRefetchOnceIgnoresTheInterval(t *testing.T) {
+	oldKey := jwk(t, rsaKey(t, 0).Public(), "old", "RS256", "sig")
+	newKey := jwk(t, rsaKey(t, 1).Public(), "new", "RS256", "sig")
+	srv := newJWKSServer(t, jwksDoc(oldKey))
+	clock := newClock()
+	ks := newKeySet(t, srv, clock, nil)
+
+	if err := verifyWith(t, ks, rs256(t, 0, "old"), RefetchLimited); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(DefaultRefetchInterval)
+	if err := verifyWith(t, ks, rs256(t, 0, "probe"), RefetchLimited); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("probe: err = %v, want ErrUnknownKey", err)
+	}
+	if n := ks.Fetches(); n != 2 {
+		t.Fatalf("after the probe: Fetches() = %d, want 2", n)
+	}
+	srv.set(modeOK, jwksDoc(oldKey, newKey)) // the provider rotates right after the probe
+
+	if err := verifyWith(t, ks, rs256(t, 1, "new"), RefetchLimited); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("limited: err = %v, want ErrUnknownKey (the interval holds)", err)
+	}
+	if n := ks.Fetches(); n != 2 {
+		t.Fatalf("limited: Fetches() = %d, want 2", n)
+	}
+	if err := verifyWith(t, ks, rs256(t, 1, "new"), RefetchOnce); err != nil {
+		t.Fatalf("once: %v", err)
+	}
+	if n := ks.Fetches(); n != 3 {
+		t.Fatalf("once: Fetches() = %d, want exactly one more", n)
+	}
+	// A kid the set still lacks after its own fetch is refused, at the cost of one fetch per call.
+	if err := verifyWith(t, ks, rs256(t, 1, "gone"), RefetchOnce); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("missing kid: err = %v, want ErrUnknownKey", err)
+	}
+	if n := ks.Fetches(); n != 4 {
+		t.Fatalf("missing kid: Fetches() = %d, want 4", n)
+	}
+}
+
+// A RefetchOnce caller that joins a fetch started before it (which may predate the rotation)
+// and still misses the key makes one fetch of its own.
+func TestRefetchOnceAfterAJoinedStaleFetch(t *testing.T) {
+	oldKey := jwk(t, rsaKey(t, 0).Public(), "old", "RS256", "sig")
+	newKey := jwk(t, rsaKey(t, 1).Public(), "new", "RS256", "sig")
+	srv := newJWKSServer(t, jwksDoc(oldKey))
+	srv.set(modeGated, nil)
+	ks := newKeySet(t, srv, newClock(), func(c *Config) { c.FetchTimeout = time.Minute })
+	waiting := make(chan struct{}, 10)
+	ks.testHookWait = func() { waiting <- struct{}{} }
+
+	first := make(chan error, 1)
+	go func() { _, err := ks.Key(t.Context(), "old", "RS256"); first <- err }()
+	<-srv.started // the first fetch reached the server, which will answer with the old set
+	<-waiting
+
+	tok := rs256(t, 1, "new")
+	jws, err := Parse(tok, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := make(chan error, 1)
+	go func() { second <- ks.Verify(t.Context(), &jws, RefetchOnce) }()
+	<-waiting // joined the running fetch
+
+	srv.set(modeOK, jwksDoc(oldKey, newKey)) // later requests see the rotated set
+	close(srv.release)                       // the gated fetch answers with the old set
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-second; err != nil {
+		t.Fatalf("RefetchOnce after a stale joined fetch: %v", err)
+	}
+	if n := ks.Fetches(); n != 2 {
+		t.Fatalf("Fetches() = %d, want 2 (the joined one and its own)", n)
+	}
+}

@@ -7,8 +7,8 @@ import "context"
 // until KeySet.Verify has returned nil for it. Callers that need a claim before the signature
 // check (the issuer, to pick the key set) must treat it as the attacker's.
 type JWS struct {
-	// Alg and Kid are the protected header's alg and kid ("" when absent).
-	Alg, Kid string
+	// Alg, Kid and Typ are the protected header's alg, kid and typ ("" when absent).
+	Alg, Kid, Typ string
 	// Payload is the decoded payload, a fresh slice the caller may keep.
 	Payload []byte
 
@@ -35,14 +35,14 @@ func Parse(token string, maxBytes int) (JWS, error) {
 	if err != nil {
 		return JWS{}, errBase64
 	}
-	return JWS{Alg: h.alg, Kid: h.kid, Payload: payload, signingInput: t.signingInput, signature: t.signature}, nil
+	return JWS{Alg: h.alg, Kid: h.kid, Typ: h.typ, Payload: payload, signingInput: t.signingInput, signature: t.signature}, nil
 }
 
 // Verify checks t's signature with the key its (kid, alg) selects from the set, fetching or
-// refetching the set as Key does. It returns nil only when t.alg is in the allow-list and the
-// signature verifies. Errors wrap ErrUnsupportedAlgorithm, ErrInvalidSignature, ErrMalformed
+// refetching the set as r allows (see Refetch). It returns nil only when t.alg is in the
+// allow-list and the signature verifies. Errors wrap ErrUnsupportedAlgorithm, ErrInvalidSignature, ErrMalformed
 // (a signature that is not base64url, or a JWS not made by Parse), or one of Key's errors.
-func (k *KeySet) Verify(ctx context.Context, t *JWS) error {
+func (k *KeySet) Verify(ctx context.Context, t *JWS, r Refetch) error {
 	if t.signingInput == "" {
 		return errNotCompact
 	}
@@ -53,7 +53,7 @@ func (k *KeySet) Verify(ctx context.Context, t *JWS) error {
 	if a == nil {
 		return ErrUnsupportedAlgorithm
 	}
-	wk, err := k.lookup(ctx, t.Kid, a)
+	wk, err := k.lookup(ctx, t.Kid, a, r)
 	if err != nil {
 		return err
 	}

@@ -25,15 +25,15 @@ func TestParseThenVerify(t *testing.T) {
 	if jws.Alg != "RS256" || jws.Kid != "k1" || string(jws.Payload) != `{"iss":"https://idp"}` {
 		t.Fatalf("parsed %+v", jws)
 	}
-	if err := ks.Verify(t.Context(), &jws); err != nil {
+	if err := ks.Verify(t.Context(), &jws, RefetchLimited); err != nil {
 		t.Fatal(err)
 	}
 	forged := jws
 	forged.Alg = "ES256"
-	if err := ks.Verify(t.Context(), &forged); !errors.Is(err, ErrUnsupportedAlgorithm) {
+	if err := ks.Verify(t.Context(), &forged, RefetchLimited); !errors.Is(err, ErrUnsupportedAlgorithm) {
 		t.Errorf("alg outside the allow-list: %v", err)
 	}
-	if err := ks.Verify(t.Context(), &JWS{Alg: "RS256", Kid: "k1"}); !errors.Is(err, ErrMalformed) {
+	if err := ks.Verify(t.Context(), &JWS{Alg: "RS256", Kid: "k1"}, RefetchLimited); !errors.Is(err, ErrMalformed) {
 		t.Errorf("zero JWS: %v", err)
 	}
 	if _, err := Parse(tok, len(tok)-1); !errors.Is(err, ErrMalformed) {
@@ -44,7 +44,7 @@ func TestParseThenVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ks.Verify(t.Context(), &jws); !errors.Is(err, ErrInvalidSignature) {
+	if err := ks.Verify(t.Context(), &jws, RefetchLimited); !errors.Is(err, ErrInvalidSignature) {
 		t.Errorf("another key's signature: %v", err)
 	}
 }

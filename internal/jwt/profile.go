@@ -1,0 +1,162 @@
+package jwt
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Token uses: the values of Amazon Cognito's token_use claim.
+const (
+	TokenUseAccess = "access"
+	TokenUseID     = "id"
+)
+
+// Media types of the typ header (RFC 7515 §4.1.9), in the short form ("application/" left off),
+// lower case. TypeNone stands for a token without typ.
+const (
+	TypeNone        = ""
+	TypeJWT         = "jwt"
+	TypeAccessToken = "at+jwt"     // RFC 9068 §2.1
+	TypeLogoutToken = "logout+jwt" // OIDC Back-Channel Logout 1.0 §2.4
+)
+
+// AudienceRule is how a profile checks aud, azp and client_id.
+type AudienceRule uint8
+
+const (
+	// AccessTokenAudience: client_id must be one of ClientIDs when ClientIDs is set (Cognito,
+	// RFC 9068 §2.2), and aud must contain one of Audiences when Audiences is set (RFC 9068 §4:
+	// the resource server's identifier). At least one of the two must be set.
+	AccessTokenAudience AudienceRule = iota
+	// IDTokenAudience: OIDC Core §3.1.3.7 steps 3-5. aud must contain one of ClientIDs, every
+	// other audience must be in TrustedAudiences, and azp, required with several audiences,
+	// must be one of ClientIDs when present.
+	IDTokenAudience
+)
+
+// Profile is the rules for one kind of token: which typ values it accepts, its token_use and
+// its audience rule. The registered claims (exp, iat, nbf, sub) are checked alike for every
+// profile by the Verifier. Build one with IDToken or AccessToken.
+type Profile struct {
+	// Kind names the kind of token in messages: "ID token", "access token".
+	Kind string
+	// Types are the accepted typ values in the form of the Type constants; TypeNone accepts a
+	// token without typ. typ is compared case-insensitively, with or without "application/".
+	Types []string
+	// TokenUse, when set, is the required token_use; with TokenUseOptional a token without
+	// token_use passes too (a token_use that is present must still equal it).
+	TokenUse         string
+	TokenUseOptional bool
+	// Audience is the audience rule, with ClientIDs, Audiences and TrustedAudiences.
+	Audience                               AudienceRule
+	ClientIDs, Audiences, TrustedAudiences []string
+}
+
+// IDToken is the profile of an OpenID Connect ID token for one of clientIDs (OIDC Core
+// §3.1.3.7), Cognito's included: typ absent or JWT (so an RFC 9068 access token or a logout
+// token is refused, RFC 8725 §3.11), token_use "id" when present (required unless
+// tokenUseOptional), and the ID-token audience rule with trusted as the extra audiences.
+func IDToken(clientIDs, trusted []string, tokenUseOptional bool) Profile {
+	return Profile{
+		Kind: "ID token", Types: []string{TypeNone, TypeJWT},
+		TokenUse: TokenUseID, TokenUseOptional: tokenUseOptional,
+		Audience: IDTokenAudience, ClientIDs: clientIDs, TrustedAudiences: trusted,
+	}
+}
+
+// AccessToken is the profile of a JWT access token: Cognito's (token_use "access", no typ,
+// client_id) or any issuer's (RFC 9068: typ at+jwt, aud, client_id). typ may be absent, JWT or
+// at+jwt; with requireATJWT only at+jwt passes (RFC 9068 §4). token_use must be "access" unless
+// tokenUseOptional, which accepts a token without it.
+func AccessToken(clientIDs, audiences []string, tokenUseOptional, requireATJWT bool) Profile {
+	types := []string{TypeNone, TypeJWT, TypeAccessToken}
+	if requireATJWT {
+		types = []string{TypeAccessToken}
+	}
+	return Profile{
+		Kind: "access token", Types: types,
+		TokenUse: TokenUseAccess, TokenUseOptional: tokenUseOptional,
+		Audience: AccessTokenAudience, ClientIDs: clientIDs, Audiences: audiences,
+	}
+}
+
+// validate reports a profile that can accept tokens meant for someone else.
+func (p *Profile) validate() error {
+	if len(p.Types) == 0 {
+		return errors.New("a profile accepts no typ")
+	}
+	if slices.Contains(p.ClientIDs, "") || slices.Contains(p.Audiences, "") || slices.Contains(p.TrustedAudiences, "") {
+		return errors.New("empty client id or audience")
+	}
+	switch p.Audience {
+	case AccessTokenAudience:
+		if len(p.ClientIDs) == 0 && len(p.Audiences) == 0 {
+			return fmt.Errorf("%s: ClientIDs or Audiences required", p.Kind)
+		}
+	case IDTokenAudience:
+		if len(p.ClientIDs) == 0 {
+			return fmt.Errorf("%s: ClientIDs required", p.Kind)
+		}
+	default:
+		return errors.New("unknown audience rule")
+	}
+	return nil
+}
+
+// typeAllowed reports whether the typ header value is among the profile's types.
+func (p *Profile) typeAllowed(typ string) bool {
+	short, ok := cutPrefixFold(typ, "application/")
+	if ok && short == "" {
+		return false
+	}
+	for _, t := range p.Types {
+		if strings.EqualFold(short, t) {
+			return true
+		}
+	}
+	return false
+}
+
+func cutPrefixFold(s, prefix string) (string, bool) {
+	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
+		return s[len(prefix):], true
+	}
+	return s, false
+}
+
+// checkAudience applies the profile's audience rule.
+func (p *Profile) checkAudience(c *Claims) error {
+	if p.Audience == IDTokenAudience {
+		if !containsAny(c.Audience, p.ClientIDs) {
+			return ErrAudience
+		}
+		for _, a := range c.Audience {
+			if !slices.Contains(p.ClientIDs, a) && !slices.Contains(p.TrustedAudiences, a) {
+				return ErrAudience // step 3: no untrusted audience
+			}
+		}
+		// Steps 4-5: with several audiences azp names the client; when present, it must.
+		if (len(c.Audience) > 1 || c.Has(ClaimAZP)) && !slices.Contains(p.ClientIDs, c.AuthorizedParty) {
+			return ErrAuthorizedParty
+		}
+		return nil
+	}
+	if len(p.ClientIDs) > 0 && !slices.Contains(p.ClientIDs, c.ClientID) {
+		return ErrClientID
+	}
+	if len(p.Audiences) > 0 && !containsAny(c.Audience, p.Audiences) {
+		return ErrAudience
+	}
+	return nil
+}
+
+func containsAny(have, want []string) bool {
+	for _, h := range have {
+		if slices.Contains(want, h) {
+			return true
+		}
+	}
+	return false
+}
