@@ -420,7 +420,7 @@ func (b *Bearer) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if !slices.Contains(rules.algs, jws.Alg) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, jwks.ErrUnsupportedAlgorithm)
 	}
-	if err := rules.keys.Verify(ctx, &jws); err != nil {
+	if err := rules.keys.Verify(ctx, &jws, jwks.RefetchLimited); err != nil {
 		if errors.Is(err, jwks.ErrFetch) || ctx.Err() != nil {
 			return nil, fmt.Errorf("%w: %w", ErrKeySetUnavailable, err)
 		}
