@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/pubauth/awsauth/internal/jwt"
 	"github.com/pubauth/awsauth/tokenstore"
 )
 
@@ -178,12 +179,15 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (int, error) 
 	if err != nil {
 		return http.StatusBadGateway, err
 	}
-	idt, err := h.verifier.verify(ctx, rawID)
-	if err != nil {
+	idt, err := h.verifyIDToken(ctx, rawID, jwt.Options{Nonce: f.Nonce, IssuedAfter: f.Created})
+	if errors.Is(err, errIDTokenKeys) {
+		return http.StatusBadGateway, err
+	} else if err != nil {
 		return http.StatusBadRequest, err
 	}
-	if err := checkNonce(idt.Nonce, f.Nonce); err != nil {
-		return http.StatusBadRequest, err
+	kept, err := idt.Subset(h.cfg.ClaimsToKeep)
+	if err != nil {
+		return http.StatusBadRequest, fmt.Errorf("%w: %w", ErrIDToken, err)
 	}
 
 	sess := &Session{
@@ -192,7 +196,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (int, error) 
 		Created:       now.UTC(),
 		Expiry:        h.sessionExpiry(now, tok, ts),
 		IDTokenExpiry: idt.Expiry,
-		claims:        idt.keptClaims(h.cfg.ClaimsToKeep),
+		claims:        kept,
 		nonce:         f.Nonce,
 		tokens:        ts,
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pubauth/awsauth/internal/jwt"
 	"github.com/pubauth/awsauth/tokenstore"
 )
 
@@ -82,7 +83,9 @@ type Config struct {
 	// FlowLifetime bounds a login from redirect to callback. Default 10m.
 	FlowLifetime time.Duration
 
-	// ClockSkew is the leeway for exp, nbf and iat checks. Default 1 minute.
+	// ClockSkew is the leeway for the ID token's exp, nbf and iat checks, and for the login
+	// flow's start. Default 1 minute, the module's one default (the bearer verifier's too); at
+	// most 5 minutes.
 	ClockSkew time.Duration
 
 	// TrustedAudiences lists audiences besides ClientID that an ID token may
@@ -126,7 +129,7 @@ const (
 	defaultRefreshWindow   = time.Minute
 	defaultRefreshTimeout  = 15 * time.Second
 	defaultFlowLifetime    = 10 * time.Minute
-	defaultClockSkew       = time.Minute
+	defaultClockSkew       = jwt.DefaultClockSkew
 )
 
 var defaultClaimsToKeep = []string{
@@ -193,6 +196,9 @@ func (c Config) withDefaults() (Config, error) {
 		case *d.v == 0:
 			*d.v = d.def
 		}
+	}
+	if c.ClockSkew > jwt.MaxClockSkew {
+		errs = append(errs, fmt.Errorf("ClockSkew must be at most %v", jwt.MaxClockSkew))
 	}
 	if c.Cognito != nil {
 		if err := c.Cognito.validate(); err != nil {

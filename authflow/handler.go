@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/pubauth/awsauth/internal/jwks"
+	"github.com/pubauth/awsauth/internal/jwt"
 )
 
 // Handler serves the login, callback and logout endpoints and guards routes
@@ -23,7 +24,7 @@ type Handler struct {
 	cfg      Config
 	oauth    oauth2.Config
 	client   *http.Client
-	verifier *idTokenVerifier
+	idTokens *jwt.Verifier // the ID-token profile, at the callback and after refresh
 	keys     *keyRing
 	keySet   *jwks.KeySet // the provider's JWKS, shared with Handler.NewBearer
 	meta     providerMetadata
@@ -117,6 +118,11 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 		return nil, fmt.Errorf("authflow: key set: %w", err)
 	}
 
+	idTokens, err := newIDTokenVerifier(&cfg, keySet, algs)
+	if err != nil {
+		return nil, fmt.Errorf("authflow: ID token verifier: %w", err)
+	}
+
 	secrets := cfg.CookieKeys
 	if len(secrets) == 0 {
 		cfg.Logger.Warn("authflow: no CookieKeys configured; using a random per-process key. " +
@@ -147,22 +153,11 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 				AuthStyle: authStyle,
 			},
 		},
-		client: client,
-		verifier: &idTokenVerifier{
-			oidc: oidc.NewVerifier(cfg.Issuer, keySet, &oidc.Config{
-				ClientID:             cfg.ClientID,
-				SupportedSigningAlgs: algs,
-				Now:                  cfg.Now,
-			}),
-			clientID:         cfg.ClientID,
-			trustedAudiences: cfg.TrustedAudiences,
-			skew:             cfg.ClockSkew,
-			maxAge:           cfg.FlowLifetime,
-			now:              cfg.Now,
-		},
-		keys:   keys,
-		keySet: keySet,
-		meta:   meta,
+		client:   client,
+		idTokens: idTokens,
+		keys:     keys,
+		keySet:   keySet,
+		meta:     meta,
 	}
 	return h, nil
 }

@@ -1,6 +1,7 @@
 package authflow
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pubauth/awsauth/internal/jwks"
 )
 
 // C.11-14: ID tokens at the callback that must be refused.
@@ -71,6 +74,11 @@ func TestIDTokenRejections(t *testing.T) {
 		{"alg not allowed (RS512 not advertised)", func(op *testOP) {
 			op.idHeaderMod = func(h map[string]any) { h["alg"] = "RS512" }
 		}, nil},
+		// RFC 9068 §4, RFC 8725 §3.11: another kind of JWT is no ID token.
+		{"typ at+jwt", func(op *testOP) { op.idHeaderMod = func(h map[string]any) { h["typ"] = "at+jwt" } }, nil},
+		{"typ application/at+jwt", func(op *testOP) { op.idHeaderMod = func(h map[string]any) { h["typ"] = "application/at+jwt" } }, nil},
+		{"typ logout+jwt", func(op *testOP) { op.idHeaderMod = func(h map[string]any) { h["typ"] = "logout+jwt" } }, nil},
+		{"token_use access", claims(func(c map[string]any) { c["token_use"] = "access" }), nil},
 		{"JWE-shaped token", func(op *testOP) {
 			op.rawIDToken = func(op *testOP, c map[string]any) string { return "a.b.c.d.e" }
 		}, nil},
@@ -141,28 +149,35 @@ func hs256WithPublicKey(op *testOP, c map[string]any) string {
 	return input + "." + b64(m.Sum(nil))
 }
 
-func TestNumericDate(t *testing.T) {
-	for _, tt := range []struct {
-		in string
-		ok bool
-	}{
-		{"1700000000", true}, {"1700000000.25", true}, {`"1700000000"`, false}, {"-1", false},
-		{"1e300", false}, {"null", false}, {"true", false}, {"{}", false}, {"", false},
-	} {
-		_, err := numericDate(json.RawMessage(tt.in), true)
-		assert.Equal(t, tt.ok, err == nil, tt.in)
-	}
+// A provider that rotates its signing key right after someone sent a token with an unknown kid
+// (burning the key set's refetch interval, which the API's bearer tokens share) must not stop
+// logins: the callback's ID token came from the token endpoint, so it gets its own refetch.
+func TestLoginAfterKeyRotationRightAfterAnUnknownKidProbe(t *testing.T) {
+	op := newTestOP(t)
+	app := newTestApp(t, op)
+	app.login(app.browser(), "/") // the key set is fetched: the interval starts
+	_, err := app.h.keySet.Key(context.Background(), "probe", "RS256")
+	require.ErrorIs(t, err, jwks.ErrUnknownKey, "an unknown kid within the interval")
+
+	op.rotateKey("k2")
+	before := op.jwksCalls.Load()
+	app.login(app.browser(), "/")
+	assert.Equal(t, int64(1), op.jwksCalls.Load()-before, "exactly one refetch for the rotated key")
 }
 
-func TestAudiences(t *testing.T) {
-	got, err := audiences(json.RawMessage(`"a"`))
-	require.NoError(t, err)
-	assert.Equal(t, []string{"a"}, got)
-	got, err = audiences(json.RawMessage(`["a","b"]`))
-	require.NoError(t, err)
-	assert.Equal(t, []string{"a", "b"}, got)
-	for _, bad := range []string{``, `[]`, `42`, `[1]`, `{"a":1}`, `["a",2]`} {
-		_, err := audiences(json.RawMessage(bad))
-		assert.Error(t, err, bad)
-	}
+// The same rotation between a login and a refresh: the refreshed ID token is verified with one
+// refetch too, and the session goes on.
+func TestRefreshAfterKeyRotation(t *testing.T) {
+	op := newTestOP(t)
+	app := newTestApp(t, op)
+	c := loginExpiring(t, op, app)
+	_, err := app.h.keySet.Key(context.Background(), "probe", "RS256")
+	require.ErrorIs(t, err, jwks.ErrUnknownKey)
+
+	op.rotateKey("k2")
+	before := op.jwksCalls.Load()
+	status, _ := app.me(c)
+	require.Equal(t, http.StatusOK, status, "logs:\n%s", app.logs)
+	assert.Equal(t, int64(1), op.tokenCalls.Load()-1, "one refresh after the login's code exchange")
+	assert.Equal(t, int64(1), op.jwksCalls.Load()-before)
 }

@@ -105,14 +105,28 @@ func (op *testOP) discovery(w http.ResponseWriter, r *http.Request) {
 
 func (op *testOP) jwks(w http.ResponseWriter, r *http.Request) {
 	op.jwksCalls.Add(1)
-	pub := op.key.PublicKey
+	op.mu.Lock()
+	pub, kid := op.key.PublicKey, op.kid
 	if op.jwksKey != nil {
 		pub = *op.jwksKey
 	}
+	op.mu.Unlock()
 	writeJSON(w, map[string]any{"keys": []any{map[string]any{
-		"kty": "RSA", "kid": op.kid, "use": "sig", "alg": "RS256",
+		"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
 		"n": b64(pub.N.Bytes()), "e": b64(big.NewInt(int64(pub.E)).Bytes()),
 	}}})
+}
+
+// rotateKey replaces the signing key and its kid, as a provider rotating its keys does: the
+// JWKS serves only the new key from now on.
+func (op *testOP) rotateKey(kid string) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		op.t.Fatal(err)
+	}
+	op.mu.Lock()
+	op.key, op.kid = key, kid
+	op.mu.Unlock()
 }
 
 // authorize issues a code at once for user "alice" (or login_hint) and

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -166,8 +165,12 @@ func (h *Handler) redeem(ctx context.Context, s *Session, locker tokenstore.Lock
 			return nil, h.end(ctx, s, err.Error())
 		}
 		next.tokens.IDToken = rawID
+		kept, err := idt.Subset(h.cfg.ClaimsToKeep)
+		if err != nil {
+			return nil, h.end(ctx, s, err.Error())
+		}
 		next.IDTokenExpiry = idt.Expiry
-		next.claims = idt.keptClaims(h.cfg.ClaimsToKeep)
+		next.claims = kept
 	}
 	b, err := next.marshal()
 	if err != nil {
@@ -188,30 +191,6 @@ func (h *Handler) redeem(ctx context.Context, s *Session, locker tokenstore.Lock
 	return &next, nil
 }
 
-// verifyRefreshedIDToken applies OIDC Core §12.2: same iss, sub, aud and
-// azp as the original, and a nonce that is absent or the original's.
-func (h *Handler) verifyRefreshedIDToken(ctx context.Context, s *Session, raw string) (*verifiedIDToken, error) {
-	idt, err := h.verifier.verify(ctx, raw)
-	if err != nil {
-		return nil, err
-	}
-	orig, err := h.verifier.parseUnverified(s.tokens.IDToken)
-	if err != nil {
-		return nil, fmt.Errorf("%w: stored ID token: %w", ErrIDToken, err)
-	}
-	switch {
-	case idt.Subject != orig.Subject:
-		return nil, fmt.Errorf("%w: refreshed ID token has another sub", ErrIDToken)
-	case !sameSet(idt.Audience, orig.Audience):
-		return nil, fmt.Errorf("%w: refreshed ID token has another aud", ErrIDToken)
-	case idt.AZP != orig.AZP:
-		return nil, fmt.Errorf("%w: refreshed ID token has another azp", ErrIDToken)
-	case idt.Nonce != "" && checkNonce(idt.Nonce, s.nonce) != nil:
-		return nil, ErrNonceMismatch
-	}
-	return idt, nil
-}
-
 // end deletes the session and returns ErrSessionEnded with the reason.
 func (h *Handler) end(ctx context.Context, s *Session, reason string) error {
 	if err := h.cfg.Store.Delete(ctx, storeKey(s.ID)); err != nil {
@@ -220,18 +199,6 @@ func (h *Handler) end(ctx context.Context, s *Session, reason string) error {
 	h.cfg.Logger.Info("authflow: session ended", "sub", s.Subject, "reason", reason)
 	h.sessionEnded(s.ID)
 	return fmt.Errorf("%w: %s", ErrSessionEnded, reason)
-}
-
-func sameSet(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for _, x := range a {
-		if !slices.Contains(b, x) {
-			return false
-		}
-	}
-	return true
 }
 
 func (h *Handler) sessionEnded(id string) {
