@@ -2,10 +2,10 @@ package awscreds
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"strings"
+
+	"github.com/pubauth/awsauth/internal/jwks"
+	"github.com/pubauth/awsauth/internal/jwt"
 )
 
 // IDTokenFunc returns a currently valid OIDC ID token (a compact JWS) for one user,
@@ -32,48 +32,33 @@ var (
 //
 // The token has been verified by whoever issued the IDTokenFunc (authflow verifies it at the
 // callback and after every refresh) and STS verifies it again, so the signature is not
-// checked here; the bytes are still treated as hostile: bounded size, no panic, and no part
-// of the token in an error.
+// checked here; the bytes are still treated as hostile: they are read by the module's one
+// strict parser (internal/jwt), bounded, and no part of the token goes into an error.
 func subjectFromIDToken(token string) (string, error) {
 	c, err := idTokenClaims(token)
 	if err != nil {
 		return "", err
 	}
-	if c.Sub == nil || *c.Sub == "" {
+	if c.Subject == "" {
 		return "", errTokenNoSubject
 	}
-	return *c.Sub, nil
+	return c.Subject, nil
 }
 
-// unverifiedClaims are the claims awscreds reads from an ID token it does not verify: sub
-// names the user (session names, identity-id cache keys) and iss the Cognito provider name.
-type unverifiedClaims struct {
-	Iss *string `json:"iss"`
-	Sub *string `json:"sub"`
-}
-
-// idTokenClaims decodes the payload of a compact JWS, with the limits of subjectFromIDToken.
-// A payload that is not a JSON object, or whose iss or sub is not a string, is
-// errTokenNoSubject.
-func idTokenClaims(token string) (unverifiedClaims, error) {
-	var claims unverifiedClaims
+// idTokenClaims reads the claims of an ID token it does not verify (see subjectFromIDToken):
+// sub names the user (session names, identity-id cache keys) and iss the Cognito provider
+// name. A token that is not a compact JWS is errTokenMalformed; claims that are not a strict
+// JSON object, or whose iss or sub is not a string, are errTokenNoSubject.
+func idTokenClaims(token string) (*jwt.Claims, error) {
 	if len(token) > maxIDTokenLen {
-		return claims, errTokenTooLarge
+		return nil, errTokenTooLarge
 	}
-	_, rest, ok := strings.Cut(token, ".")
-	if !ok {
-		return claims, errTokenMalformed
+	t, err := jwt.Parse(token, maxIDTokenLen, nil)
+	switch {
+	case err == nil:
+		return &t.Claims, nil
+	case errors.Is(err, jwks.ErrMalformed), errors.Is(err, jwks.ErrUnsupportedHeader):
+		return nil, errTokenMalformed
 	}
-	payload, sig, ok := strings.Cut(rest, ".")
-	if !ok || strings.Contains(sig, ".") {
-		return claims, errTokenMalformed
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(payload, "="))
-	if err != nil {
-		return claims, errTokenMalformed
-	}
-	if err := json.Unmarshal(raw, &claims); err != nil {
-		return unverifiedClaims{}, errTokenNoSubject
-	}
-	return claims, nil
+	return nil, errTokenNoSubject
 }

@@ -22,7 +22,10 @@ func TestSubjectFromIDToken(t *testing.T) {
 	}{
 		{name: "sub", token: fakeJWT(`{"sub":"alice","aud":"x"}`), want: "alice"},
 		{name: "unicode sub", token: fakeJWT(`{"sub":"Jos\u00e9"}`), want: "José"},
-		{name: "padded payload", token: "e30." + base64.URLEncoding.EncodeToString([]byte(`{"sub":"abc"}`)) + ".c", want: "abc"},
+		{name: "padded payload", token: fakeJWT(`{"sub":"abc"}`) + "=", wantErr: errTokenMalformed},
+		{name: "duplicate sub", token: fakeJWT(`{"sub":"alice","sub":"bob"}`), wantErr: errTokenNoSubject},
+		{name: "case-folded sub", token: fakeJWT(`{"sub":"alice","SUB":"bob"}`), wantErr: errTokenNoSubject},
+		{name: "header without alg", token: "e30." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"abc"}`)) + ".c2ln", wantErr: errTokenMalformed},
 		{name: "no dots", token: "abc", wantErr: errTokenMalformed},
 		{name: "two parts", token: "abc.def", wantErr: errTokenMalformed},
 		{name: "JWE five parts", token: "a.b.c.d.e", wantErr: errTokenMalformed},

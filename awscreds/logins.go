@@ -110,10 +110,10 @@ func idTokenLogins(name, issuer string, idToken IDTokenFunc, providerName func(s
 			if err != nil {
 				return nil, fmt.Errorf("awscreds: %s: read iss: %w", name, err)
 			}
-			if c.Iss == nil {
+			if c.Issuer == "" {
 				return nil, fmt.Errorf("awscreds: %s: ID token has no iss claim", name)
 			}
-			if provider, err = providerName(*c.Iss); err != nil {
+			if provider, err = providerName(c.Issuer); err != nil {
 				return nil, fmt.Errorf("awscreds: %s: %w", name, err)
 			}
 		}
