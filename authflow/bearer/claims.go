@@ -1,4 +1,4 @@
-package authflow
+package bearer
 
 import (
 	"bytes"
@@ -17,7 +17,7 @@ import (
 
 // Claims are the verified claims of a bearer token (RFC 7519 §4.1, RFC 9068
 // §2.2, and Amazon Cognito's access and ID token claims). A *Claims from
-// Bearer.Verify may be shared by every request that presents the same token
+// Verifier.Verify may be shared by every request that presents the same token
 // (the verified-token cache): treat it as read-only.
 type Claims struct {
 	// Issuer is iss, exactly one of the configured issuers.
@@ -60,7 +60,7 @@ func (c *Claims) InGroup(group string) bool { return slices.Contains(c.Groups, g
 // values that were checked.
 func (c *Claims) Decode(v any) error {
 	if err := json.Unmarshal(c.payload, v); err != nil {
-		return fmt.Errorf("authflow: decoding claims: %w", err)
+		return fmt.Errorf("bearer: decoding claims: %w", err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package authflow
+package bearer
 
 import (
 	"context"
@@ -12,18 +12,18 @@ import (
 
 // FuzzBearerToken: any Authorization value parses or fails with one of the
 // sentinels, without panic; what parses is a b64token that round-trips.
-func FuzzBearerToken(f *testing.F) {
+func FuzzTokenFromHeader(f *testing.F) {
 	for _, s := range []string{"Bearer abc", "bearer a.b.c", "BEARER  x==", "Basic YQ==", "Bearer", "Bearer a b",
 		"Bearer a,b", "Bearer\ta", " Bearer x", "Bearer é", "Bearer " + strings.Repeat("a", 100)} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
-		tok, err := BearerToken(http.Header{"Authorization": {v}}, 256)
+		tok, err := TokenFromHeader(http.Header{"Authorization": {v}}, 256)
 		if err != nil {
 			if tok != "" {
 				t.Fatal("token returned with an error")
 			}
-			if _, code := bearerStatus(err); code == "insufficient_scope" {
+			if _, code := statusOf(err); code == "insufficient_scope" {
 				t.Fatalf("unexpected class: %v", err)
 			}
 			return
@@ -31,7 +31,7 @@ func FuzzBearerToken(f *testing.F) {
 		if !isB64Token(tok) || len(v) > 256 {
 			t.Fatalf("accepted %q from %q", tok, v)
 		}
-		again, err := BearerToken(http.Header{"Authorization": {"Bearer " + tok}}, 0)
+		again, err := TokenFromHeader(http.Header{"Authorization": {"Bearer " + tok}}, 0)
 		if err != nil || again != tok {
 			t.Fatalf("round trip of %q: %q %v", tok, again, err)
 		}
@@ -186,7 +186,7 @@ func FuzzBearerVerify(f *testing.F) {
 			if c != nil {
 				t.Fatal("claims with an error")
 			}
-			if status, _ := bearerStatus(err); status != http.StatusUnauthorized {
+			if status, _ := statusOf(err); status != http.StatusUnauthorized {
 				t.Fatalf("offline verification gave status %d: %v", status, err)
 			}
 			return
