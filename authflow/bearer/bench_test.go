@@ -83,10 +83,10 @@ func benchGoOIDC(tb testing.TB, doc []byte) *oidc.IDTokenVerifier {
 }
 
 // BenchmarkBearer compares, in one run, the floor (SHA-256 +
-// rsa.VerifyPKCS1v15 over the signing input), Bearer.Verify on a fresh token
+// rsa.VerifyPKCS1v15 over the signing input), Verifier.Verify on a fresh token
 // (cache off), go-oidc's IDTokenVerifier.Verify (what Go code uses today,
 // with SkipClientIDCheck and no token_use/client_id check at all), and
-// Bearer.Verify on a repeated token (cache on). DESIGN.md targets: fresh ≤
+// Verifier.Verify on a repeated token (cache on). DESIGN.md targets: fresh ≤
 // 1.25 × raw and ≤ 40 allocations; repeated ≤ 1 µs.
 func BenchmarkBearer(b *testing.B) {
 	tok, doc := benchTestdata(b)

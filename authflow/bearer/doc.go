@@ -11,6 +11,10 @@
 //	mux.Handle("/api/orders", v.Require(api, bearer.Scopes("orders/read")))
 //	// in api: c := bearer.ClaimsFrom(r.Context()); c.Subject, c.Scopes, c.Groups
 //
+// Cognito accepts the pool's access tokens; for its ID tokens set TokenUse to
+// TokenUseID on the Issuer it returns. Any other OpenID Connect issuer is an
+// Issuer literal (its jwks_uri comes from discovery).
+//
 // A token is checked in this order: the Authorization header (exactly one,
 // scheme Bearer, a b64token, bounded in size); the token's shape and iss
 // (an issuer not configured is refused before any key is looked up); its

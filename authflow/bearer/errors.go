@@ -42,6 +42,7 @@ type ScopeError struct {
 	Reason string // fixed text chosen by the requirement, safe to log
 }
 
+// Error returns "bearer: insufficient scope: " and Reason.
 func (e *ScopeError) Error() string { return "bearer: insufficient scope: " + e.Reason }
 
 // Is reports whether target is ErrInsufficientScope.
