@@ -24,7 +24,7 @@ test: deps lint
 
 # Packages that need no peers, for a quick loop while editing.
 unit:
-	go test -race -count=1 ./pkce/... ./tokenstore/ ./awscreds/ ./authflow/... ./internal/jwks/...
+	go test -race -count=1 ./pkce/... ./tokenstore/ ./awscreds/ ./authflow/... ./internal/jwks/... ./internal/httpx/ ./internal/cognito/
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
@@ -33,6 +33,6 @@ lint:
 	$(TOOLS)/staticcheck ./...
 
 bench:
-	go test -run '^$$' -bench . -benchmem -count 6 ./authflow/ ./internal/jwks/ ./tokenstore/ ./tokenstore/storeurl/ ./examples/s3/ | tee /tmp/awsauth-bench.txt
+	go test -run '^$$' -bench . -benchmem -count 6 ./authflow/ ./authflow/bearer/ ./internal/jwks/ ./tokenstore/ ./tokenstore/storeurl/ ./examples/s3/ | tee /tmp/awsauth-bench.txt
 	go test -run '^$$' -bench . -benchmem -count 6 -benchtime 3x ./awscreds/ | tee -a /tmp/awsauth-bench.txt
 	$(TOOLS)/benchstat /tmp/awsauth-bench.txt

@@ -4,8 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
+
+	"github.com/pubauth/awsauth/internal/cognito"
 )
 
 // Cognito holds what Amazon Cognito's managed login needs beyond OIDC
@@ -19,22 +20,18 @@ type Cognito struct {
 	Domain string
 }
 
-var cognitoPoolID = regexp.MustCompile(`^([a-z]{2}(?:-[a-z]+)+-\d+)_[0-9A-Za-z]+$`)
-
 // CognitoIssuer returns the issuer of a Cognito user pool's tokens:
 // https://cognito-idp.<region>.amazonaws.com/<userPoolID>.
-func CognitoIssuer(region, userPoolID string) string {
-	return "https://cognito-idp." + region + ".amazonaws.com/" + userPoolID
-}
+func CognitoIssuer(region, userPoolID string) string { return cognito.Issuer(region, userPoolID) }
 
 // CognitoIssuerFromPoolID derives the issuer from a user pool id, whose
 // prefix is its region ("eu-west-1_AbC123" → eu-west-1).
 func CognitoIssuerFromPoolID(userPoolID string) (string, error) {
-	m := cognitoPoolID.FindStringSubmatch(userPoolID)
-	if m == nil {
+	region, ok := cognito.RegionOf(userPoolID)
+	if !ok {
 		return "", fmt.Errorf("authflow: %q is not a Cognito user pool id", userPoolID)
 	}
-	return CognitoIssuer(m[1], userPoolID), nil
+	return cognito.Issuer(region, userPoolID), nil
 }
 
 func (c *Cognito) baseURL() string {

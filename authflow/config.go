@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -229,36 +228,4 @@ func (c Config) withDefaults() (Config, error) {
 		c.Now = time.Now
 	}
 	return c, nil
-}
-
-// checkEndpoint requires an absolute https URL, or http on a loopback host
-// (for development and tests), with no fragment and no user info.
-func checkEndpoint(name, raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("%s is not a URL", name)
-	}
-	if !u.IsAbs() || u.Host == "" {
-		return fmt.Errorf("%s %q is not an absolute URL", name, raw)
-	}
-	if u.User != nil || u.Fragment != "" {
-		return fmt.Errorf("%s %q must not have user info or a fragment", name, raw)
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		if isLoopback(u.Hostname()) {
-			return nil
-		}
-	}
-	return fmt.Errorf("%s %q must use https (http only on a loopback host)", name, raw)
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -26,7 +25,7 @@ type Handler struct {
 	client   *http.Client
 	idTokens *jwt.Verifier // the ID-token profile, at the callback and after refresh
 	keys     *keyRing
-	keySet   *jwks.KeySet // the provider's JWKS, shared with Handler.NewBearer
+	keySet   *jwks.KeySet // the provider's JWKS, shared through Handler.KeySet
 	meta     providerMetadata
 	refresh  singleflight.Group
 }
@@ -160,20 +159,6 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 		meta:     meta,
 	}
 	return h, nil
-}
-
-// noRedirectClient copies c (or a default client) so that it never follows
-// redirects: the token endpoint must not be able to bounce a POST carrying
-// client credentials and a code to another URL.
-func noRedirectClient(c *http.Client) *http.Client {
-	var cp http.Client
-	if c != nil {
-		cp = *c
-	} else {
-		cp.Timeout = 10 * time.Second
-	}
-	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &cp
 }
 
 // clientContext carries the handler's HTTP client to x/oauth2, which takes it

@@ -9,7 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/pubauth/awsauth/authflow"
+	"github.com/pubauth/awsauth/authflow/bearer"
 )
 
 // ErrUnauthorized is what an authorizer returns for a missing or invalid
@@ -21,29 +21,30 @@ var ErrUnauthorized = errors.New("Unauthorized")
 // arn:PARTITION:execute-api:REGION:ACCOUNT:API_ID/STAGE/METHOD/PATH.
 var ErrMethodARN = errors.New("lambdaauth: malformed methodArn")
 
-// AuthenticateV2 applies b.Authenticate to an HTTP API event's headers.
+// AuthenticateV2 applies v.Authenticate to an HTTP API event's headers.
 // API Gateway joins repeated headers with commas, so two Authorization
 // headers arrive as one invalid credential: ErrInvalidRequest.
-func AuthenticateV2(ctx context.Context, b *authflow.Bearer, ev *events.APIGatewayV2HTTPRequest, reqs ...authflow.Requirement) (*authflow.Claims, error) {
+func AuthenticateV2(ctx context.Context, v *bearer.Verifier, ev *events.APIGatewayV2HTTPRequest, reqs ...bearer.Requirement) (*bearer.Claims, error) {
 	h := http.Header{}
 	for k, v := range ev.Headers {
 		h.Set(k, v)
 	}
-	return b.Authenticate(ctx, h, reqs...)
+	return v.Authenticate(ctx, h, reqs...)
 }
 
-// AuthenticateV1 applies b.Authenticate to a REST API proxy event's headers
+// AuthenticateV1 applies v.Authenticate to a REST API proxy event's headers
 // (the multi-value map when present).
-func AuthenticateV1(ctx context.Context, b *authflow.Bearer, ev *events.APIGatewayProxyRequest, reqs ...authflow.Requirement) (*authflow.Claims, error) {
-	return b.Authenticate(ctx, headerV1(ev.Headers, ev.MultiValueHeaders), reqs...)
+func AuthenticateV1(ctx context.Context, v *bearer.Verifier, ev *events.APIGatewayProxyRequest, reqs ...bearer.Requirement) (*bearer.Claims, error) {
+	return v.Authenticate(ctx, headerV1(ev.Headers, ev.MultiValueHeaders), reqs...)
 }
 
 // TokenAuthorizer returns a REST API TOKEN authorizer, for lambda.Start: the
 // identity source (normally method.request.header.Authorization) must hold
 // "Bearer <token>". A valid token that meets reqs gets an Allow policy for
 // every method and path of the stage; a valid token refused by reqs gets
-// the same Deny (403); no token or an invalid one returns ErrUnauthorized
-// (401). A key set that can't be fetched returns an error (500): the token
+// the same Deny (403); no token, an invalid one, or one a Requirement
+// refuses with an error wrapping bearer.ErrInvalidToken returns
+// ErrUnauthorized (401). A key set that can't be fetched returns an error (500): the token
 // may be good. The context holds the claims (see Context).
 //
 // API Gateway caches the answer per token for the authorizer's result TTL
@@ -51,13 +52,13 @@ func AuthenticateV1(ctx context.Context, b *authflow.Bearer, ev *events.APIGatew
 // the token's exp: a token keeps working that long after it expires or is
 // revoked. Set the TTL no longer than that delay may be (0 checks every
 // request); Cognito's access tokens live 5 minutes to 1 day.
-func TokenAuthorizer(b *authflow.Bearer, reqs ...authflow.Requirement) func(context.Context, events.APIGatewayCustomAuthorizerRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+func TokenAuthorizer(v *bearer.Verifier, reqs ...bearer.Requirement) func(context.Context, events.APIGatewayCustomAuthorizerRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
 	return func(ctx context.Context, ev events.APIGatewayCustomAuthorizerRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
 		h := http.Header{}
 		if ev.AuthorizationToken != "" {
 			h.Set("Authorization", ev.AuthorizationToken)
 		}
-		return authorize(ctx, b, h, ev.MethodArn, reqs)
+		return authorize(ctx, v, h, ev.MethodArn, reqs)
 	}
 }
 
@@ -65,30 +66,29 @@ func TokenAuthorizer(b *authflow.Bearer, reqs ...authflow.Requirement) func(cont
 // from the event's Authorization header (the multi-value map when present,
 // so that two headers are refused). Set the authorizer's identity source to
 // method.request.header.Authorization so API Gateway caches per token.
-func RequestAuthorizer(b *authflow.Bearer, reqs ...authflow.Requirement) func(context.Context, events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+func RequestAuthorizer(v *bearer.Verifier, reqs ...bearer.Requirement) func(context.Context, events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
 	return func(ctx context.Context, ev events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
-		return authorize(ctx, b, headerV1(ev.Headers, ev.MultiValueHeaders), ev.MethodArn, reqs)
+		return authorize(ctx, v, headerV1(ev.Headers, ev.MultiValueHeaders), ev.MethodArn, reqs)
 	}
 }
 
-func authorize(ctx context.Context, b *authflow.Bearer, h http.Header, methodARN string, reqs []authflow.Requirement) (events.APIGatewayCustomAuthorizerResponse, error) {
+func authorize(ctx context.Context, v *bearer.Verifier, h http.Header, methodARN string, reqs []bearer.Requirement) (events.APIGatewayCustomAuthorizerResponse, error) {
 	resource, err := StageARN(methodARN)
 	if err != nil {
 		return events.APIGatewayCustomAuthorizerResponse{}, err
 	}
-	c, err := b.Authenticate(ctx, h)
-	switch {
-	case errors.Is(err, authflow.ErrKeySetUnavailable):
-		return events.APIGatewayCustomAuthorizerResponse{}, fmt.Errorf("lambdaauth: %w", err)
-	case err != nil:
-		return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
+	c, err := v.Authenticate(ctx, h)
+	if err == nil {
+		err = bearer.Apply(ctx, c, reqs...)
 	}
 	effect := "Allow"
-	for _, req := range reqs {
-		if req(c) != nil {
-			effect = "Deny"
-			break
-		}
+	switch {
+	case errors.Is(err, bearer.ErrKeySetUnavailable):
+		return events.APIGatewayCustomAuthorizerResponse{}, fmt.Errorf("lambdaauth: %w", err)
+	case errors.Is(err, bearer.ErrInsufficientScope):
+		effect = "Deny"
+	case err != nil:
+		return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
 	}
 	return events.APIGatewayCustomAuthorizerResponse{
 		PrincipalID: c.Subject,
@@ -137,7 +137,7 @@ func isAccountID(s string) bool {
 // requestContext.authorizer in the integration's event): sub, iss,
 // client_id, token_use, username, scope (space-separated) and
 // cognito:groups (comma-separated).
-func Context(c *authflow.Claims) map[string]any {
+func Context(c *bearer.Claims) map[string]any {
 	return map[string]any{
 		"sub":            c.Subject,
 		"iss":            c.Issuer,

@@ -12,11 +12,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/pubauth/awsauth/authflow"
+	"github.com/pubauth/awsauth/authflow/bearer"
 	"github.com/pubauth/awsauth/authflow/lambdaauth"
 )
 
-func exampleBearer() (*authflow.Bearer, string) {
+func exampleBearer() (*bearer.Verifier, string) {
 	jwksJSON, err := os.ReadFile("../../internal/jwks/testdata/cognito_jwks.json")
 	if err != nil {
 		log.Fatal(err)
@@ -25,10 +25,10 @@ func exampleBearer() (*authflow.Bearer, string) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	b, err := authflow.NewBearer(context.Background(), authflow.BearerConfig{
-		Issuer:    authflow.CognitoIssuer("eu-west-1", "eu-west-1_AbCdEfGhI"),
-		ClientIDs: []string{"1example23456789abcdefghij"},
-		JWKS:      jwksJSON, // offline here; in Lambda leave it out and the pool's jwks.json is fetched
+	pool := bearer.Cognito("eu-west-1", "eu-west-1_AbCdEfGhI", "1example23456789abcdefghij")
+	pool.JWKS = jwksJSON // offline here; in Lambda leave it out and the pool's jwks.json is fetched
+	b, err := bearer.New(context.Background(), bearer.Config{
+		Issuers: []bearer.Issuer{pool},
 		// The example token lives 100 years; real ones live hours.
 		MaxLifetime: 200 * 365 * 24 * time.Hour,
 		Logger:      slog.New(slog.DiscardHandler),
@@ -42,7 +42,7 @@ func exampleBearer() (*authflow.Bearer, string) {
 // A REST API TOKEN authorizer: in main, lambda.Start(lambdaauth.TokenAuthorizer(b, ...)).
 func ExampleTokenAuthorizer() {
 	b, token := exampleBearer()
-	authorizer := lambdaauth.TokenAuthorizer(b, authflow.Scopes("orders/read"))
+	authorizer := lambdaauth.TokenAuthorizer(b, bearer.Scopes("orders/read"))
 
 	resp, err := authorizer(context.Background(), events.APIGatewayCustomAuthorizerRequest{
 		Type:               "TOKEN",
@@ -73,8 +73,8 @@ func ExampleHTTPAPI() {
 	b, token := exampleBearer()
 	mux := http.NewServeMux()
 	mux.Handle("GET /orders", b.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "orders of %s", authflow.BearerClaimsFrom(r.Context()).Username)
-	}), authflow.Scopes("orders/read")))
+		fmt.Fprintf(w, "orders of %s", bearer.ClaimsFrom(r.Context()).Username)
+	}), bearer.Scopes("orders/read")))
 	handler := lambdaauth.HTTPAPI(mux, lambdaauth.Options{})
 
 	ev := events.APIGatewayV2HTTPRequest{
@@ -99,8 +99,8 @@ func ExampleREST_httpAPIPayloadV1() {
 	b, token := exampleBearer()
 	mux := http.NewServeMux()
 	mux.Handle("GET /files/{name}", b.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "%s asks for %q", authflow.BearerClaimsFrom(r.Context()).Username, r.PathValue("name"))
-	}), authflow.Scopes("orders/read")))
+		fmt.Fprintf(w, "%s asks for %q", bearer.ClaimsFrom(r.Context()).Username, r.PathValue("name"))
+	}), bearer.Scopes("orders/read")))
 	handler := lambdaauth.REST(mux, lambdaauth.Options{HTTPAPIPayloadV1: true})
 
 	// The client asked for /prod/files/%252e%252e; API Gateway decoded it once.

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -21,7 +22,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/pubauth/awsauth/authflow"
+	"github.com/pubauth/awsauth/authflow/bearer"
 )
 
 const (
@@ -75,10 +76,10 @@ func (is *issuer) token(mod func(map[string]any)) string {
 	return input + "." + b64(sig)
 }
 
-func (is *issuer) bearer() *authflow.Bearer {
-	b, err := authflow.NewBearer(is.t.Context(), authflow.BearerConfig{
-		Issuer: testIssuer, ClientIDs: []string{testClient}, JWKS: is.jwks(),
-		Now: func() time.Time { return is.now }, Logger: slog.New(slog.DiscardHandler),
+func (is *issuer) verifier() *bearer.Verifier {
+	b, err := bearer.New(is.t.Context(), bearer.Config{
+		Issuers: []bearer.Issuer{{Issuer: testIssuer, ClientIDs: []string{testClient}, JWKS: is.jwks()}},
+		Now:     func() time.Time { return is.now }, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		is.t.Fatal(err)
@@ -100,17 +101,17 @@ func fixture(t *testing.T, name, tok string, v any) {
 
 // app is the net/http side: an API that needs orders/read, and a login
 // route that redirects to an absolute path and sets two cookies.
-func app(b *authflow.Bearer, seen *http.Request) http.Handler {
+func app(b *bearer.Verifier, seen *http.Request) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/orders", b.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		*seen = *r
 		body, _ := io.ReadAll(r.Body)
-		c := authflow.BearerClaimsFrom(r.Context())
+		c := bearer.ClaimsFrom(r.Context())
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Add("Set-Cookie", "a=1; Path=/; Secure")
 		w.Header().Add("Set-Cookie", "b=2; Path=/; Secure")
 		json.NewEncoder(w).Encode(map[string]string{"sub": c.Subject, "body": string(body), "page": r.URL.Query().Get("page")})
-	}), authflow.Scopes("orders/read")))
+	}), bearer.Scopes("orders/read")))
 	mux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
 		*seen = *r
 		http.SetCookie(w, &http.Cookie{Name: "__Host-flow1", Value: "x", Path: "/", Secure: true})
@@ -126,7 +127,7 @@ func app(b *authflow.Bearer, seen *http.Request) http.Handler {
 
 func TestHTTPAPI(t *testing.T) {
 	is := newIssuer(t)
-	b := is.bearer()
+	b := is.verifier()
 	var seen http.Request
 	h := HTTPAPI(app(b, &seen), Options{})
 	ctx := context.Background()
@@ -218,7 +219,7 @@ func TestHTTPAPI(t *testing.T) {
 
 func TestREST(t *testing.T) {
 	is := newIssuer(t)
-	b := is.bearer()
+	b := is.verifier()
 	var seen http.Request
 	h := REST(app(b, &seen), Options{})
 	ctx := context.Background()
@@ -250,10 +251,10 @@ func TestREST(t *testing.T) {
 	if resp.StatusCode != 400 || !strings.Contains(strings.Join(resp.MultiValueHeaders["Www-Authenticate"], ""), "invalid_request") {
 		t.Fatalf("two headers: %d %v", resp.StatusCode, resp.MultiValueHeaders)
 	}
-	if _, err := AuthenticateV1(ctx, b, &two); !errors.Is(err, authflow.ErrInvalidRequest) {
+	if _, err := AuthenticateV1(ctx, b, &two); !errors.Is(err, bearer.ErrInvalidRequest) {
 		t.Errorf("AuthenticateV1, two headers: %v", err)
 	}
-	if c, err := AuthenticateV1(ctx, b, &ev, authflow.Scopes("orders/read")); err != nil || c.Username != "alice" {
+	if c, err := AuthenticateV1(ctx, b, &ev, bearer.Scopes("orders/read")); err != nil || c.Username != "alice" {
 		t.Errorf("AuthenticateV1: %v", err)
 	}
 
@@ -273,13 +274,13 @@ func TestREST(t *testing.T) {
 
 func TestAuthorizers(t *testing.T) {
 	is := newIssuer(t)
-	b := is.bearer()
+	b := is.verifier()
 	ctx := context.Background()
 	const wildcard = "arn:aws:execute-api:eu-west-1:123456789012:abc123defg/prod/*/*"
 
 	var tokEv events.APIGatewayCustomAuthorizerRequest
 	fixture(t, "authorizer_token.json", is.token(nil), &tokEv)
-	resp, err := TokenAuthorizer(b, authflow.Scopes("orders/read"))(ctx, tokEv)
+	resp, err := TokenAuthorizer(b, bearer.Scopes("orders/read"))(ctx, tokEv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +300,7 @@ func TestAuthorizers(t *testing.T) {
 
 	// Missing scope → Deny (403); bad tokens → "Unauthorized" (401).
 	fixture(t, "authorizer_token.json", is.token(func(c map[string]any) { c["scope"] = "openid" }), &tokEv)
-	resp, err = TokenAuthorizer(b, authflow.Scopes("orders/read"))(ctx, tokEv)
+	resp, err = TokenAuthorizer(b, bearer.Scopes("orders/read"))(ctx, tokEv)
 	if err != nil || resp.PolicyDocument.Statement[0].Effect != "Deny" {
 		t.Fatalf("no scope: %+v %v", resp, err)
 	}
@@ -326,13 +327,36 @@ func TestAuthorizers(t *testing.T) {
 
 	var reqEv events.APIGatewayCustomAuthorizerRequestTypeRequest
 	fixture(t, "authorizer_request.json", is.token(nil), &reqEv)
-	resp, err = RequestAuthorizer(b, authflow.Groups("admin"))(ctx, reqEv)
+	resp, err = RequestAuthorizer(b, bearer.Groups("admin"))(ctx, reqEv)
 	if err != nil || resp.PolicyDocument.Statement[0].Effect != "Allow" || resp.PolicyDocument.Statement[0].Resource[0] != wildcard {
 		t.Fatalf("REQUEST authorizer: %+v %v", resp, err)
 	}
 	reqEv.MultiValueHeaders["Authorization"] = append(reqEv.MultiValueHeaders["Authorization"], "Bearer x")
 	if _, err := RequestAuthorizer(b)(ctx, reqEv); !errors.Is(err, ErrUnauthorized) {
 		t.Errorf("two headers: %v", err)
+	}
+
+	// A custom Requirement: its plain refusal is a Deny (403); one wrapping
+	// bearer.ErrInvalidToken is "Unauthorized" (401), as under Require.
+	fixture(t, "authorizer_token.json", is.token(nil), &tokEv)
+	for _, tc := range []struct {
+		err    error
+		effect string
+	}{
+		{errors.New("tenant closed"), "Deny"},
+		{fmt.Errorf("%w: revoked", bearer.ErrInvalidToken), ""},
+	} {
+		check := bearer.Check(func(context.Context, *bearer.Claims) error { return tc.err })
+		resp, err := TokenAuthorizer(b, check)(ctx, tokEv)
+		if tc.effect == "" {
+			if !errors.Is(err, ErrUnauthorized) {
+				t.Errorf("%v: %+v %v, want Unauthorized", tc.err, resp, err)
+			}
+			continue
+		}
+		if err != nil || resp.PolicyDocument.Statement[0].Effect != tc.effect || resp.PrincipalID != "alice-sub" {
+			t.Errorf("%v: %+v %v, want %s", tc.err, resp, err, tc.effect)
+		}
 	}
 }
 
@@ -462,7 +486,7 @@ func TestHTTPAPIPathIsDecodedOnce(t *testing.T) {
 // HTTPAPIPayloadV1 serves the route's path.
 func TestHTTPAPIPayloadV1(t *testing.T) {
 	is := newIssuer(t)
-	b := is.bearer()
+	b := is.verifier()
 	var seen http.Request
 	h := REST(app(b, &seen), Options{HTTPAPIPayloadV1: true})
 	ctx := context.Background()

@@ -11,12 +11,13 @@ import (
 	"time"
 
 	"github.com/pubauth/awsauth/authflow"
+	"github.com/pubauth/awsauth/authflow/bearer"
 	"github.com/pubauth/awsauth/examples/internal/exampleapp"
 )
 
 type app struct {
 	auth     *authflow.Handler
-	bearer   *authflow.Bearer
+	api      *bearer.Verifier
 	cfg      config
 	basePath string       // path of PublicURL ("/prod" under an API Gateway stage)
 	client   *http.Client // the pages' client for the API
@@ -24,7 +25,7 @@ type app struct {
 }
 
 // newApp builds the whole handler: the web app's pages and authflow
-// endpoints, and the API behind authflow.Bearer.
+// endpoints, and the API behind a bearer.Verifier.
 func newApp(ctx context.Context, cfg config, logger *slog.Logger) (http.Handler, error) {
 	// Under Lambda every request may reach another instance: sessions belong
 	// in a shared store (TOKENSTORE_URL=dynamodb://TABLE), not in memory.
@@ -44,23 +45,25 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (http.Handler,
 	if err != nil {
 		return nil, err
 	}
-	bc := authflow.BearerConfig{
+	// The API accepts access tokens of the web app's client and of
+	// APIClientIDs, from the same issuer; it shares the login flow's key
+	// set: one JWKS cache, one refetch budget.
+	iss := bearer.Issuer{
 		Issuer:    cfg.Issuer,
-		TokenUse:  authflow.TokenUseAccess,
+		TokenUse:  bearer.TokenUseAccess,
 		ClientIDs: append([]string{cfg.ClientID}, cfg.APIClientIDs...),
-		Logger:    logger,
+		KeySet:    auth.KeySet(),
 	}
 	if cfg.APIAudience != "" {
-		bc.Audiences = []string{cfg.APIAudience}
+		iss.Audiences = []string{cfg.APIAudience}
 	}
-	// The API shares the login flow's key set: one JWKS cache, one refetch budget.
-	bearer, err := auth.NewBearer(ctx, bc)
+	api, err := bearer.New(ctx, bearer.Config{Issuers: []bearer.Issuer{iss}, Logger: logger})
 	if err != nil {
 		return nil, err
 	}
 	pub, _ := url.Parse(cfg.PublicURL)
 	a := &app{
-		auth: auth, bearer: bearer, cfg: cfg, basePath: pub.Path, logger: logger,
+		auth: auth, api: api, cfg: cfg, basePath: pub.Path, logger: logger,
 		client: &http.Client{Timeout: 10 * time.Second},
 	}
 
@@ -72,9 +75,9 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (http.Handler,
 	mux.Handle("GET /callback", auth.Callback())
 	mux.Handle("POST /logout", auth.Logout())
 	mux.Handle("GET /orders", auth.RequireLogin(http.HandlerFunc(a.ordersPage)))
-	mux.Handle("GET /api/orders", bearer.Require(http.HandlerFunc(ordersAPI), authflow.Scopes("orders/read")))
-	mux.Handle("GET /api/admin/orders", bearer.Require(http.HandlerFunc(ordersAPI),
-		authflow.Scopes("orders/read"), authflow.Groups("admin")))
+	mux.Handle("GET /api/orders", api.Require(http.HandlerFunc(ordersAPI), bearer.Scopes("orders/read")))
+	mux.Handle("GET /api/admin/orders", api.Require(http.HandlerFunc(ordersAPI),
+		bearer.Scopes("orders/read"), bearer.Groups("admin")))
 	return mux, nil
 }
 
@@ -123,10 +126,10 @@ func (a *app) ordersPage(w http.ResponseWriter, r *http.Request) {
 	exampleapp.WriteJSON(w, http.StatusOK, map[string]any{"api_status": resp.StatusCode, "api": body})
 }
 
-// ordersAPI is the API's handler: it runs only behind Bearer.Require, so the
-// claims are there and verified.
+// ordersAPI is the API's handler: it runs only behind Verifier.Require, so
+// the claims are there and verified.
 func ordersAPI(w http.ResponseWriter, r *http.Request) {
-	c := authflow.BearerClaimsFrom(r.Context())
+	c := bearer.ClaimsFrom(r.Context())
 	exampleapp.WriteJSON(w, http.StatusOK, map[string]any{
 		"sub":       c.Subject,
 		"username":  c.Username,

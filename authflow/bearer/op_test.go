@@ -1,6 +1,7 @@
-package authflow
+package bearer
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -245,6 +246,8 @@ func tamperClaims(tok string, mod func(map[string]any)) string {
 
 func b64dec(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
 
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
 // testClock is a settable clock.
 type testClock struct {
 	mu  sync.Mutex
@@ -263,4 +266,30 @@ func (c *testClock) Add(d time.Duration) {
 	c.mu.Lock()
 	c.now = c.now.Add(d)
 	c.mu.Unlock()
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+// randomToken is a random kid or jti.
+func randomToken() string { return rand.Text() }
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

@@ -1,4 +1,4 @@
-package authflow_test
+package bearer_test
 
 import (
 	"context"
@@ -10,28 +10,28 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pubauth/awsauth/authflow"
+	"github.com/pubauth/awsauth/authflow/bearer"
 )
 
 // An API that accepts only Cognito access tokens of one app client with the
-// scope orders/read. The key set is primed from a file (offline); in
-// production leave JWKS empty and the user pool's jwks.json is fetched.
-func ExampleBearer_Require() {
-	jwksJSON, err := os.ReadFile("../internal/jwks/testdata/cognito_jwks.json")
+// scope orders/read, and an admin route that also requires a group. The key
+// set is primed from a file (offline); in production leave JWKS empty and
+// the user pool's jwks.json is fetched on first use.
+func ExampleVerifier_Require() {
+	jwksJSON, err := os.ReadFile("../../internal/jwks/testdata/cognito_jwks.json")
 	if err != nil {
 		log.Fatal(err)
 	}
-	raw, err := os.ReadFile("../internal/jwks/testdata/cognito_access_token.jwt")
+	raw, err := os.ReadFile("../../internal/jwks/testdata/cognito_access_token.jwt")
 	if err != nil {
 		log.Fatal(err)
 	}
 	token := strings.TrimSpace(string(raw))
 
-	v, err := authflow.NewBearer(context.Background(), authflow.BearerConfig{
-		Issuer:    authflow.CognitoIssuer("eu-west-1", "eu-west-1_AbCdEfGhI"),
-		ClientIDs: []string{"1example23456789abcdefghij"},
-		TokenUse:  authflow.TokenUseAccess,
-		JWKS:      jwksJSON,
+	pool := bearer.Cognito("eu-west-1", "eu-west-1_AbCdEfGhI", "1example23456789abcdefghij")
+	pool.JWKS = jwksJSON
+	v, err := bearer.New(context.Background(), bearer.Config{
+		Issuers: []bearer.Issuer{pool},
 		// The example token was made to live 100 years; real ones live hours.
 		MaxLifetime: 200 * 365 * 24 * time.Hour,
 		Now:         func() time.Time { return time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC) },
@@ -40,12 +40,12 @@ func ExampleBearer_Require() {
 		log.Fatal(err)
 	}
 	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := authflow.BearerClaimsFrom(r.Context())
+		c := bearer.ClaimsFrom(r.Context())
 		fmt.Fprintf(w, "orders of %s", c.Username)
 	})
 	mux := http.NewServeMux()
-	mux.Handle("/orders", v.Require(api, authflow.Scopes("orders/read")))
-	mux.Handle("/admin", v.Require(api, authflow.Groups("superusers")))
+	mux.Handle("/orders", v.Require(api, bearer.Scopes("orders/read")))
+	mux.Handle("/admin", v.Require(api, bearer.Groups("superusers")))
 
 	for _, tc := range []struct{ path, auth string }{
 		{"/orders", "Bearer " + token},

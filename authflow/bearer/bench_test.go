@@ -1,8 +1,9 @@
-package authflow
+package bearer
 
 import (
 	"context"
 	"crypto"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
@@ -23,8 +24,8 @@ import (
 // The fixed benchmark token of DESIGN.md: a Cognito-shaped RS256 access
 // token of about 1 KB (exp in 2125), and its JWKS.
 const (
-	benchTokenFile = "../internal/jwks/testdata/cognito_access_token.jwt"
-	benchJWKSFile  = "../internal/jwks/testdata/cognito_jwks.json"
+	benchTokenFile = "../../internal/jwks/testdata/cognito_access_token.jwt"
+	benchJWKSFile  = "../../internal/jwks/testdata/cognito_jwks.json"
 	benchIssuer    = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEfGhI"
 	benchClient    = "1example23456789abcdefghij"
 )
@@ -42,12 +43,10 @@ func benchTestdata(tb testing.TB) (string, []byte) {
 	return strings.TrimSpace(string(tok)), doc
 }
 
-func benchBearer(tb testing.TB, doc []byte, cacheSize int) *Bearer {
+func benchBearer(tb testing.TB, doc []byte, cacheSize int) *Verifier {
 	tb.Helper()
-	b, err := NewBearer(context.Background(), BearerConfig{
-		Issuer:      benchIssuer,
-		ClientIDs:   []string{benchClient},
-		JWKS:        doc,
+	b, err := New(context.Background(), Config{
+		Issuers:     []Issuer{{Issuer: benchIssuer, ClientIDs: []string{benchClient}, JWKS: doc}},
 		MaxLifetime: 200 * 365 * 24 * time.Hour, // the fixed token lives 100 years
 		CacheSize:   cacheSize,
 		Logger:      slog.New(slog.DiscardHandler),
@@ -84,10 +83,10 @@ func benchGoOIDC(tb testing.TB, doc []byte) *oidc.IDTokenVerifier {
 }
 
 // BenchmarkBearer compares, in one run, the floor (SHA-256 +
-// rsa.VerifyPKCS1v15 over the signing input), Bearer.Verify on a fresh token
+// rsa.VerifyPKCS1v15 over the signing input), Verifier.Verify on a fresh token
 // (cache off), go-oidc's IDTokenVerifier.Verify (what Go code uses today,
 // with SkipClientIDCheck and no token_use/client_id check at all), and
-// Bearer.Verify on a repeated token (cache on). DESIGN.md targets: fresh ≤
+// Verifier.Verify on a repeated token (cache on). DESIGN.md targets: fresh ≤
 // 1.25 × raw and ≤ 40 allocations; repeated ≤ 1 µs.
 func BenchmarkBearer(b *testing.B) {
 	tok, doc := benchTestdata(b)
@@ -170,8 +169,8 @@ func BenchmarkBearerUnknownKidFlood(b *testing.B) {
 		w.Write(doc)
 	}))
 	defer srv.Close()
-	v, err := NewBearer(context.Background(), BearerConfig{
-		Issuer: benchIssuer, ClientIDs: []string{benchClient}, JWKSURL: srv.URL,
+	v, err := New(context.Background(), Config{
+		Issuers:     []Issuer{{Issuer: benchIssuer, ClientIDs: []string{benchClient}, JWKSURL: srv.URL}},
 		MaxLifetime: 200 * 365 * 24 * time.Hour, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
@@ -180,7 +179,7 @@ func BenchmarkBearerUnknownKidFlood(b *testing.B) {
 	rest := tok[strings.IndexByte(tok, '.'):]
 	tokens := make([]string, 10000)
 	for i := range tokens {
-		tokens[i] = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"RS256","kid":"`+randomToken()+`"}`)) + rest
+		tokens[i] = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"RS256","kid":"`+rand.Text()+`"}`)) + rest
 	}
 	ctx := context.Background()
 	b.ReportAllocs()

@@ -1,4 +1,4 @@
-package authflow
+package bearer
 
 import (
 	"hash/maphash"
@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-// DefaultBearerCacheSize is BearerConfig.CacheSize's default: at about 3 KB
+// DefaultCacheSize is Config.CacheSize's default: at about 3 KB
 // per entry (token, claims), about 12 MB when full.
-const DefaultBearerCacheSize = 4096
+const DefaultCacheSize = 4096
 
 // tokenCache remembers tokens that passed every check but the per-request
 // Requirements, so a repeated token skips the signature. It is indexed by a

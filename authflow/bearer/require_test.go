@@ -1,8 +1,10 @@
-package authflow
+package bearer
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -17,7 +19,7 @@ func TestBearerRequire(t *testing.T) {
 	op := newBearerOP(t)
 	clock := newTestClock()
 	logs := &syncBuffer{}
-	b := newTestBearer(t, op, clock, func(c *BearerConfig) {
+	b := newTestBearer(t, op, clock, func(c *Config) {
 		c.Realm = "orders"
 		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
@@ -30,7 +32,7 @@ func TestBearerRequire(t *testing.T) {
 	noScopeTok := op.mint("k1", noScope)
 
 	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := BearerClaimsFrom(r.Context())
+		c := ClaimsFrom(r.Context())
 		if c == nil {
 			t.Error("no claims in the context")
 			return
@@ -111,7 +113,7 @@ func TestBearerRequire(t *testing.T) {
 		})
 	}
 	out := logs.String()
-	if !strings.Contains(out, "bearer request refused") {
+	if !strings.Contains(out, "bearer: request refused") {
 		t.Fatalf("refusals not logged: %s", out)
 	}
 	for _, secret := range []string{tok[len(tok)-30:], noScopeTok[len(noScopeTok)-30:], "YWxpY2U6c2VjcmV0", "access_token"} {
@@ -126,8 +128,8 @@ func TestBearerErrorHandler(t *testing.T) {
 	op := newBearerOP(t)
 	clock := newTestClock()
 	var got error
-	var b *Bearer
-	b = newTestBearer(t, op, clock, func(c *BearerConfig) {
+	var b *Verifier
+	b = newTestBearer(t, op, clock, func(c *Config) {
 		c.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
 			got = err
 			w.Header().Set("X-Reason", "custom")
@@ -149,28 +151,81 @@ func TestBearerErrorHandler(t *testing.T) {
 	}
 }
 
-// TestBearerCustomRequirement: Check's refusal is a 403 that wraps ErrInsufficientScope.
+// TestBearerCustomRequirement: Check is the one custom hook. Its refusal is
+// 403 insufficient_scope, or 401 invalid_token when its error wraps
+// ErrInvalidToken; the caller's own error stays in the chain; it gets the
+// request's context and runs on every request, a cached token's too.
 func TestBearerCustomRequirement(t *testing.T) {
 	op := newBearerOP(t)
 	clock := newTestClock()
 	b := newTestBearer(t, op, clock, nil)
-	onlyBob := Check(func(c *Claims) error {
-		if c.Username != "bob" {
-			return errors.New("not bob")
+	errNotBob := errors.New("not bob")
+	errRevoked := fmt.Errorf("%w: revoked", ErrInvalidToken)
+	type ctxKey struct{}
+	calls := 0
+	check := Check(func(ctx context.Context, c *Claims) error {
+		calls++
+		if ctx.Value(ctxKey{}) != "request" {
+			return errors.New("not the request's context")
+		}
+		switch c.Username {
+		case "alice":
+			return errNotBob
+		case "mallory":
+			return errRevoked
 		}
 		return nil
 	})
-	h := http.Header{"Authorization": {"Bearer " + op.mint("k1", op.claims(clock.Now(), testClient))}}
-	_, err := b.Authenticate(t.Context(), h, onlyBob)
-	if !errors.Is(err, ErrInsufficientScope) {
-		t.Fatalf("err = %v", err)
+	mint := func(user string) string {
+		c := op.claims(clock.Now(), testClient)
+		c["username"] = user
+		return op.mint("k1", c)
 	}
+	api := b.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), check)
+	for _, tc := range []struct {
+		user    string
+		status  int
+		errCode string
+		wantErr error
+	}{
+		{"bob", 200, "", nil},
+		{"alice", 403, "insufficient_scope", errNotBob},
+		{"mallory", 401, "invalid_token", ErrInvalidToken},
+	} {
+		t.Run(tc.user, func(t *testing.T) {
+			h := http.Header{"Authorization": {"Bearer " + mint(tc.user)}}
+			ctx := context.WithValue(t.Context(), ctxKey{}, "request")
+			for range 2 { // the second time from the cache
+				_, err := b.Authenticate(ctx, h, check)
+				if tc.wantErr == nil && err != nil || tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
+					t.Fatalf("Authenticate: %v, want %v", err, tc.wantErr)
+				}
+				if tc.status == 403 && !errors.Is(err, ErrInsufficientScope) {
+					t.Fatalf("403 refusal %v does not wrap ErrInsufficientScope", err)
+				}
+				if tc.status == 401 && errors.Is(err, ErrInsufficientScope) {
+					t.Fatalf("401 refusal %v wraps ErrInsufficientScope", err)
+				}
+				r := httptest.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
+				r.Header = h
+				w := httptest.NewRecorder()
+				api.ServeHTTP(w, r)
+				if w.Code != tc.status || !strings.Contains(w.Header().Get("WWW-Authenticate"), `error="`+tc.errCode+`"`) && tc.errCode != "" {
+					t.Fatalf("Require: %d %q, want %d %s", w.Code, w.Header().Get("WWW-Authenticate"), tc.status, tc.errCode)
+				}
+			}
+		})
+	}
+	if calls != 3*2*2 {
+		t.Errorf("Check ran %d times, want once per call (12)", calls)
+	}
+	h := http.Header{"Authorization": {"Bearer " + mint("bob")}}
 	if c, err := b.Authenticate(t.Context(), h, Scopes("openid", "orders/read"), Groups("admin")); err != nil || c == nil {
 		t.Fatalf("all requirements met: %v", err)
 	}
 }
 
-func TestBearerToken(t *testing.T) {
+func TestTokenFromHeader(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
 		tok  string
@@ -184,14 +239,14 @@ func TestBearerToken(t *testing.T) {
 		{"Bearer a\tb", "", ErrInvalidRequest},
 		{"Bearer a\x00", "", ErrInvalidRequest},
 		{"Bearer\tabc", "", ErrInvalidRequest},
-		{"Bearerabc", "", ErrNoBearerToken},
-		{"Basic abc", "", ErrNoBearerToken},
+		{"Bearerabc", "", ErrNoToken},
+		{"Basic abc", "", ErrNoToken},
 		{"Bearer ", "", ErrInvalidToken},
 		{"Bearer é", "", ErrInvalidRequest},
 	} {
-		got, err := BearerToken(http.Header{"Authorization": {tc.in}}, 0)
+		got, err := TokenFromHeader(http.Header{"Authorization": {tc.in}}, 0)
 		if got != tc.tok || (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
-			t.Errorf("BearerToken(%q) = %q, %v; want %q, %v", tc.in, got, err, tc.tok, tc.want)
+			t.Errorf("TokenFromHeader(%q) = %q, %v; want %q, %v", tc.in, got, err, tc.tok, tc.want)
 		}
 	}
 }

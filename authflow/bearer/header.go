@@ -1,20 +1,20 @@
-package authflow
+package bearer
 
 import (
 	"net/http"
 	"strings"
 )
 
-// BearerToken returns the token of the request's one Authorization header
+// TokenFromHeader returns the token of the request's one Authorization header
 // "Bearer <b64token>" (RFC 6750 §2.1; the scheme in any case, one or more
 // spaces before the token). maxBytes bounds the header value; 0 means
 // DefaultMaxTokenBytes + 7.
 //
-// Errors: ErrNoBearerToken when there is no Authorization header or its
+// Errors: ErrNoToken when there is no Authorization header or its
 // scheme is another (Basic, ...); ErrInvalidToken when the token is empty;
 // ErrInvalidRequest for several Authorization headers, an over-long one, or a
 // credential that is not exactly one b64token. It allocates nothing.
-func BearerToken(h http.Header, maxBytes int) (string, error) {
+func TokenFromHeader(h http.Header, maxBytes int) (string, error) {
 	vals := h["Authorization"]
 	if len(vals) == 0 {
 		return "", errNoAuthorization

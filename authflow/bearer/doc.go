@@ -1,0 +1,33 @@
+// Package bearer is the resource server side of awsauth: it verifies bearer
+// access tokens (RFC 6750) from Amazon Cognito user pools or other OpenID
+// Connect issuers, several at once, and guards net/http handlers with
+// per-route requirements (scopes, groups, a custom check).
+//
+// New is the entry point:
+//
+//	v, err := bearer.New(ctx, bearer.Config{
+//		Issuers: []bearer.Issuer{bearer.Cognito("eu-west-1", "eu-west-1_AbC123", clientID)},
+//	})
+//	mux.Handle("/api/orders", v.Require(api, bearer.Scopes("orders/read")))
+//	// in api: c := bearer.ClaimsFrom(r.Context()); c.Subject, c.Scopes, c.Groups
+//
+// Cognito accepts the pool's access tokens; for its ID tokens set TokenUse to
+// TokenUseID on the Issuer it returns. Any other OpenID Connect issuer is an
+// Issuer literal (its jwks_uri comes from discovery).
+//
+// A token is checked in this order: the Authorization header (exactly one,
+// scheme Bearer, a b64token, bounded in size); the token's shape and iss
+// (an issuer not configured is refused before any key is looked up); its
+// signature with that issuer's key set (RFC 7515, an allow-list of
+// asymmetric algorithms; an unknown kid refetches the set at most once per
+// RefetchInterval); exp, nbf and iat within ClockSkew (RFC 7519 §4.1); sub;
+// Cognito's token_use; client_id or aud (OIDC Core §3.1.3.7 for ID tokens);
+// then the route's Requirements. Refusals are RFC 6750 §3 responses: 400
+// invalid_request, 401 invalid_token, 403 insufficient_scope, or 503 when the
+// key set can't be fetched (see WriteError and the Err sentinels).
+//
+// An importer of bearer compiles no login code. To share one key set with
+// the login flow of package authflow for the same issuer, set Issuer.KeySet
+// to authflow.Handler.KeySet. Under AWS Lambda, package
+// authflow/lambdaauth runs the same Verifier.
+package bearer
