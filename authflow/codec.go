@@ -28,6 +28,12 @@ import (
 // field's content.
 var errCorruptRecord = errors.New("authflow: corrupt record")
 
+// Upper bounds of a field's encoding besides its content, for size hints.
+const (
+	lengthSize = binary.MaxVarintLen64
+	timeSize   = binary.MaxVarintLen64 + 5 // nanoseconds < 1e9 take at most 5 bytes
+)
+
 // recordWriter appends a record's fields to b. Writing cannot fail: a layer
 // with a size limit checks len(b) when done.
 type recordWriter struct {

@@ -56,7 +56,7 @@ func flowCookieName(state string) string {
 const flowVersion = 2
 
 func (f flow) marshal() []byte {
-	w := newRecordWriter(flowVersion, 15+4*10+len(f.State)+len(f.Nonce)+len(f.Verifier)+len(f.ReturnTo))
+	w := newRecordWriter(flowVersion, timeSize+4*lengthSize+len(f.State)+len(f.Nonce)+len(f.Verifier)+len(f.ReturnTo))
 	w.time(f.Created)
 	w.string(f.State)
 	w.string(f.Nonce)

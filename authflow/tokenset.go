@@ -55,7 +55,7 @@ func (t *TokenSet) read(r *recordReader) {
 
 // size is about the bytes write appends.
 func (t *TokenSet) size() int {
-	return 5*10 + len(t.AccessToken) + len(t.TokenType) + len(t.RefreshToken) + len(t.IDToken)
+	return 4*lengthSize + timeSize + len(t.AccessToken) + len(t.TokenType) + len(t.RefreshToken) + len(t.IDToken)
 }
 
 // String returns a summary of t with the tokens redacted.
