@@ -15,7 +15,6 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/pubauth/awsauth/internal/jwt"
-	"github.com/pubauth/awsauth/tokenstore"
 )
 
 // Errors the callback reports (wrapped) to the logs; the browser sees only a
@@ -222,17 +221,17 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (int, error) 
 
 // tokenSetFrom checks a token response (RFC 6749 §5.1, OIDC Core §3.1.3.3)
 // and returns its tokens.
-func tokenSetFrom(tok *oauth2.Token) (tokenstore.TokenSet, string, error) {
+func tokenSetFrom(tok *oauth2.Token) (TokenSet, string, error) {
 	// x/oauth2's Token.Type() defaults an empty type to Bearer; the raw
 	// field must say bearer, in any case (RFC 6749 §7.1 is case-insensitive).
 	if !strings.EqualFold(tok.TokenType, "bearer") {
-		return tokenstore.TokenSet{}, "", fmt.Errorf("%w: token_type is not Bearer", ErrTokenResponse)
+		return TokenSet{}, "", fmt.Errorf("%w: token_type is not Bearer", ErrTokenResponse)
 	}
 	rawID, _ := tok.Extra("id_token").(string)
 	if rawID == "" {
-		return tokenstore.TokenSet{}, "", fmt.Errorf("%w: no id_token", ErrTokenResponse)
+		return TokenSet{}, "", fmt.Errorf("%w: no id_token", ErrTokenResponse)
 	}
-	return tokenstore.TokenSet{
+	return TokenSet{
 		AccessToken:  tok.AccessToken,
 		TokenType:    "Bearer",
 		RefreshToken: tok.RefreshToken,
@@ -244,7 +243,7 @@ func tokenSetFrom(tok *oauth2.Token) (tokenstore.TokenSet, string, error) {
 // sessionExpiry is now + SessionLifetime, shortened by a refresh_expires_in
 // the provider may send, and by the access token's expiry when there is no
 // refresh token to extend it.
-func (h *Handler) sessionExpiry(now time.Time, tok *oauth2.Token, ts tokenstore.TokenSet) time.Time {
+func (h *Handler) sessionExpiry(now time.Time, tok *oauth2.Token, ts TokenSet) time.Time {
 	exp := now.Add(h.cfg.SessionLifetime)
 	if v, ok := tok.Extra("refresh_expires_in").(float64); ok && v > 0 {
 		if e := now.Add(time.Duration(v) * time.Second); e.Before(exp) {

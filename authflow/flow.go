@@ -4,8 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
-	"errors"
 	"time"
 
 	"github.com/pubauth/awsauth/pkce"
@@ -53,45 +51,34 @@ func flowCookieName(state string) string {
 	return flowCookiePrefix + base64.RawURLEncoding.EncodeToString(sum[:12])
 }
 
-const flowVersion = 1
+// The flow cookie's record, version 2 (codec.go): Created as a time, then
+// State, Nonce, Verifier and ReturnTo as strings.
+const flowVersion = 2
 
 func (f flow) marshal() []byte {
-	b := []byte{flowVersion}
-	b = binary.AppendVarint(b, f.Created.UnixNano())
-	for _, s := range []string{f.State, f.Nonce, f.Verifier, f.ReturnTo} {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
-	}
-	return b
+	w := newRecordWriter(flowVersion, timeSize+4*lengthSize+len(f.State)+len(f.Nonce)+len(f.Verifier)+len(f.ReturnTo))
+	w.time(f.Created)
+	w.string(f.State)
+	w.string(f.Nonce)
+	w.string(f.Verifier)
+	w.string(f.ReturnTo)
+	return w.b
 }
 
-var errFlowCorrupt = errors.New("authflow: corrupt flow record")
-
+// unmarshal decodes a record written by marshal into f. It returns an error
+// wrapping errCorruptRecord when b is not exactly one flow record; f is then
+// unchanged.
 func (f *flow) unmarshal(b []byte) error {
-	if len(b) == 0 || b[0] != flowVersion {
-		return errFlowCorrupt
+	r := readRecord("flow cookie", b, flowVersion, maxFlowCookieLen)
+	var d flow
+	d.Created = r.time()
+	d.State = r.string()
+	d.Nonce = r.string()
+	d.Verifier = r.string()
+	d.ReturnTo = r.string()
+	if err := r.done(); err != nil {
+		return err
 	}
-	b = b[1:]
-	created, n := binary.Varint(b)
-	if n <= 0 {
-		return errFlowCorrupt
-	}
-	b = b[n:]
-	var fields [4]string
-	for i := range fields {
-		l, n := binary.Uvarint(b)
-		if n <= 0 || l > uint64(len(b)-n) {
-			return errFlowCorrupt
-		}
-		fields[i] = string(b[n : n+int(l)])
-		b = b[n+int(l):]
-	}
-	if len(b) != 0 {
-		return errFlowCorrupt
-	}
-	*f = flow{
-		State: fields[0], Nonce: fields[1], Verifier: fields[2], ReturnTo: fields[3],
-		Created: time.Unix(0, created),
-	}
+	*f = d
 	return nil
 }

@@ -149,7 +149,7 @@ func (h *Handler) redeem(ctx context.Context, s *Session, locker tokenstore.Lock
 		return nil, fmt.Errorf("%w: %w: token_type is not Bearer", ErrRefreshFailed, ErrTokenResponse)
 	}
 	next := *s
-	next.tokens = tokenstore.TokenSet{
+	next.tokens = TokenSet{
 		AccessToken:  tok.AccessToken,
 		TokenType:    "Bearer",
 		RefreshToken: tok.RefreshToken,

@@ -4,13 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
-
-	"github.com/pubauth/awsauth/tokenstore"
 )
 
 // sessionCookieName holds only a random session id; tokens stay on the server.
@@ -36,7 +32,7 @@ type Session struct {
 
 	claims []byte // JSON object: the ClaimsToKeep subset of the ID token
 	nonce  string // the login's nonce, which a refreshed ID token may repeat
-	tokens tokenstore.TokenSet
+	tokens TokenSet
 }
 
 // Claims decodes the session's copy of the ID token claims (the subset
@@ -86,61 +82,49 @@ func validSessionID(s string) bool {
 	return true
 }
 
-const sessionVersion = 1
+// The session record, version 2 (codec.go): Created, Expiry and
+// IDTokenExpiry as times; Subject, the nonce and the kept claims; then the
+// TokenSet. Records of version 1 are refused: their users sign in again.
+const sessionVersion = 2
 
-// errSessionCorrupt reports a stored record that does not decode.
-var errSessionCorrupt = errors.New("authflow: corrupt session record")
+// maxSessionRecordLen bounds a session record. Real ones are a few KB (an ID
+// token with many groups perhaps tens of KB); anything near this is a fault.
+// marshal refuses to write what unmarshal would refuse to read.
+const maxSessionRecordLen = 1 << 20
 
 // marshal encodes the session compactly: it is read on every request.
 func (s *Session) marshal() ([]byte, error) {
-	b := make([]byte, 0, 64+len(s.Subject)+len(s.claims)+len(s.nonce)+
-		len(s.tokens.AccessToken)+len(s.tokens.RefreshToken)+len(s.tokens.IDToken))
-	b = append(b, sessionVersion)
-	b = binary.AppendVarint(b, s.Created.UnixNano())
-	b = binary.AppendVarint(b, s.Expiry.UnixNano())
-	b = binary.AppendVarint(b, s.IDTokenExpiry.UnixNano())
-	for _, f := range [][]byte{[]byte(s.Subject), []byte(s.nonce), s.claims} {
-		b = binary.AppendUvarint(b, uint64(len(f)))
-		b = append(b, f...)
+	w := newRecordWriter(sessionVersion, 3*timeSize+3*lengthSize+len(s.Subject)+len(s.nonce)+len(s.claims)+s.tokens.size())
+	w.time(s.Created)
+	w.time(s.Expiry)
+	w.time(s.IDTokenExpiry)
+	w.string(s.Subject)
+	w.string(s.nonce)
+	w.bytes(s.claims)
+	s.tokens.write(&w)
+	if len(w.b) > maxSessionRecordLen {
+		return nil, fmt.Errorf("authflow: session record of %d bytes exceeds the limit of %d", len(w.b), maxSessionRecordLen)
 	}
-	return s.tokens.AppendBinary(b)
+	return w.b, nil
 }
 
+// unmarshal decodes a record written by marshal into s, leaving ID as it is.
+// It returns an error wrapping errCorruptRecord when b is not exactly one
+// session record; s is then unchanged. The claims alias b.
 func (s *Session) unmarshal(b []byte) error {
-	if len(b) == 0 || b[0] != sessionVersion {
-		return errSessionCorrupt
+	r := readRecord("session", b, sessionVersion, maxSessionRecordLen)
+	var d Session
+	d.Created = r.time()
+	d.Expiry = r.time()
+	d.IDTokenExpiry = r.time()
+	d.Subject = r.string()
+	d.nonce = r.string()
+	d.claims = r.bytes()
+	d.tokens.read(&r)
+	if err := r.done(); err != nil {
+		return err
 	}
-	b = b[1:]
-	var times [3]int64
-	for i := range times {
-		v, n := binary.Varint(b)
-		if n <= 0 {
-			return errSessionCorrupt
-		}
-		times[i] = v
-		b = b[n:]
-	}
-	var fields [3][]byte
-	for i := range fields {
-		l, n := binary.Uvarint(b)
-		if n <= 0 || l > uint64(len(b)-n) {
-			return errSessionCorrupt
-		}
-		fields[i] = b[n : n+int(l)]
-		b = b[n+int(l):]
-	}
-	ts, rest, err := tokenstore.ConsumeTokenSet(b)
-	if err != nil || len(rest) != 0 {
-		return fmt.Errorf("%w: %v", errSessionCorrupt, err)
-	}
-	s.Created = time.Unix(0, times[0]).UTC()
-	s.Expiry = time.Unix(0, times[1]).UTC()
-	s.IDTokenExpiry = time.Unix(0, times[2]).UTC()
-	s.Subject = string(fields[0])
-	s.nonce = string(fields[1])
-	if len(fields[2]) > 0 {
-		s.claims = fields[2] // b is ours: the store returns a copy
-	}
-	s.tokens = ts
+	d.ID = s.ID
+	*s = d
 	return nil
 }

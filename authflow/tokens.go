@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/pubauth/awsauth/tokenstore"
 )
 
 // Tokens returns session sessionID's current tokens, refreshing them first
@@ -16,10 +14,10 @@ import (
 // It returns ErrSessionEnded (wrapped) when the user must sign in again, and
 // ErrRefreshFailed (wrapped) when a needed refresh failed transiently and the
 // current tokens have expired.
-func (h *Handler) Tokens(ctx context.Context, sessionID string) (tokenstore.TokenSet, error) {
+func (h *Handler) Tokens(ctx context.Context, sessionID string) (TokenSet, error) {
 	s, err := h.fresh(ctx, sessionID, needAccess|needID)
 	if err != nil {
-		return tokenstore.TokenSet{}, err
+		return TokenSet{}, err
 	}
 	return s.tokens, nil
 }

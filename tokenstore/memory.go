@@ -302,6 +302,12 @@ func unixNanos(t time.Time) int64 {
 	return never
 }
 
+// inUnixNanoRange reports whether t is in the range of time.Time that
+// UnixNano represents, the years 1678 to 2262.
+func inUnixNanoRange(t time.Time) bool {
+	return !t.Before(time.Unix(0, math.MinInt64)) && !t.After(time.Unix(0, math.MaxInt64))
+}
+
 // expiryHeap orders entries by expiry, then by write order, for eviction.
 type expiryHeap []*entry
 

@@ -1,10 +1,15 @@
-// Package tokenstore keeps OAuth 2.0 token sets and sessions on the server.
+// Package tokenstore is the server-side storage under authflow's sessions and
+// awscreds' cached identity ids: expiring records of bytes behind one small
+// interface.
 //
-// A Store speaks bytes and expiry and knows nothing of sessions: the layer that
-// owns a record (authflow's sessions, awscreds' identity ids) encodes it. Optional
-// abilities, such as the cross-instance lease used by refresh, are separate
-// interfaces found by type assertion (Locker). Encryption at rest is just
-// another Store wrapped around a backend.
+// A Store knows bytes and expiry and nothing else: the layer that owns a record
+// encodes it (authflow its sessions and token sets, awscreds its identity ids).
+// Optional abilities, such as the cross-instance lease with fencing tokens used
+// by refresh, are separate interfaces found by type assertion (Locker).
+// Encryption at rest is just another Store wrapped around a backend
+// (NewEncrypted, NewEnvelopeEncrypted). Backends live in subpackages
+// (redisstore, sqlstore, dynamostore; storeurl opens one from a URL), and
+// storetest is the conformance suite each of them runs.
 package tokenstore
 
 import (
@@ -15,6 +20,12 @@ import (
 
 // ErrNotFound is returned by Get when the key is absent or its entry has expired.
 var ErrNotFound = errors.New("tokenstore: not found")
+
+// ErrCorrupt is returned, wrapped, when what a store holds cannot be read
+// back: an encrypted record that does not authenticate for its entry or was
+// sealed by a key not in the ring, or a backend's item or reply of the wrong
+// shape.
+var ErrCorrupt = errors.New("tokenstore: corrupt record")
 
 // ErrLeaseHeld is returned by Locker.Acquire when another holder's lease on the
 // same name has not yet expired.
