@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
-	"github.com/aws/smithy-go"
 )
 
 // AssumeRoleProviderName is the Source of the credentials an [AssumeRole] returns.
@@ -81,7 +80,7 @@ type AssumeRoleOptions struct {
 	// Timeout bounds each Retrieve. Zero means DefaultTimeout.
 	Timeout time.Duration
 
-	// Logger receives ridden-out refresh failures. Nil discards them.
+	// Logger receives ridden-out refresh failures. Nil means slog.Default().
 	Logger *slog.Logger
 }
 
@@ -141,7 +140,7 @@ func NewAssumeRole(client stscreds.AssumeRoleAPIClient, roleARN string, claims V
 		o.Timeout = DefaultTimeout
 	}
 	if o.Logger == nil {
-		o.Logger = discardLogger()
+		o.Logger = slog.Default()
 	}
 	p := &AssumeRole{options: o}
 	if err := validateAssumeRole(client, roleARN, o); err != nil {
@@ -246,9 +245,8 @@ func stringClaim(claims VerifiedClaims, name string) (string, error) {
 
 // Retrieve calls STS AssumeRole. The credentials have CanExpire set and Expires equal to the
 // Expiration STS returned. Errors are prefixed "awscreds: AssumeRole:" and wrap the STS
-// error; a refusal that a retry can't change (AccessDenied, MalformedPolicyDocument,
-// PackedPolicyTooLarge, RegionDisabledException, a validation error) also wraps
-// ErrConfiguration.
+// error; one of the configuration class (the package documentation's Errors section lists
+// AssumeRole's) also wraps ErrConfiguration.
 func (p *AssumeRole) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	if p.err != nil {
 		return aws.Credentials{}, p.err
@@ -257,28 +255,16 @@ func (p *AssumeRole) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	defer cancel()
 	creds, err := p.inner.Retrieve(ctx)
 	if err != nil {
-		return aws.Credentials{}, assumeRoleError(err)
+		return aws.Credentials{}, providerError("AssumeRole", opAssumeRole.failed(err))
 	}
 	// stscreds checks only that the response has Credentials: without an Expiration its
 	// credentials would say CanExpire with a zero Expires.
 	if !creds.HasKeys() || creds.Expires.IsZero() {
-		return aws.Credentials{}, &awsError{msg: "awscreds: AssumeRole: STS response has an empty access key or no expiration", transient: true}
+		return aws.Credentials{}, providerError("AssumeRole", opAssumeRole.badResponse("has an empty access key or no expiration"))
 	}
 	creds.Source = AssumeRoleProviderName
 	p.ride.succeeded(creds)
 	return creds, nil
-}
-
-func assumeRoleError(err error) error {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		switch ae.ErrorCode() {
-		case "AccessDenied", "MalformedPolicyDocument", "PackedPolicyTooLarge", "RegionDisabledException",
-			"ValidationError", "InvalidParameterValue":
-			return &awsError{msg: "awscreds: AssumeRole: configuration error: " + err.Error(), errs: []error{ErrConfiguration, err}}
-		}
-	}
-	return &awsError{msg: "awscreds: AssumeRole: " + err.Error(), errs: []error{err}, transient: true}
 }
 
 // ProviderSources reports STS AssumeRole as the credential source, for the SDK's User-Agent

@@ -6,8 +6,9 @@
 //
 //   - [IdentityPool]: Cognito identity pools. The enhanced flow (GetId, then
 //     GetCredentialsForIdentity with the user's Logins, see [CognitoLogins] and [OIDCLogins]),
-//     the basic flow (GetId, GetOpenIdToken, then STS AssumeRoleWithWebIdentity), guest
-//     identities, CustomRoleArn, and developer-authenticated identities
+//     the basic flow (GetId, GetOpenIdToken, then the AssumeRoleWithWebIdentity request of
+//     WebIdentity, see [BasicFlowOptions]), guest identities, CustomRoleARN, and
+//     developer-authenticated identities
 //     (GetOpenIdTokenForDeveloperIdentity). The identity id is cached per user, in the
 //     provider's memory and, with IdentityPoolOptions.Store, in a [tokenstore.Store], so that
 //     GetId runs once per user, not once per process.
@@ -55,6 +56,11 @@
 // ridden out with the last credentials while they are still valid (see Errors for what is
 // transient).
 //
+// # Logging
+//
+// Every provider's Logger receives ridden-out refresh failures (and IdentityPool's, identity-id
+// store failures), never a token. A nil Logger means slog.Default(), as everywhere in awsauth.
+//
 // # Errors
 //
 // Errors are prefixed "awscreds:" and wrap their cause: errors.As finds the AWS service error
@@ -62,30 +68,56 @@
 // package) and errors.Is finds an error returned by the IDTokenFunc or LoginsFunc. Callers
 // branch on [ErrIDTokenRejected] (sign the user in again) and [ErrConfiguration] (tell the
 // operator); [ErrInvalidClaims] (AssumeRole's claims) and [ErrInvalidPolicy] (the policy
-// builders) report bad input before any AWS call. No error message contains a token.
+// builders) report bad input before any AWS call. Invalid options are ErrConfiguration from
+// every Retrieve. No error message contains a token.
 //
-// How IdentityPool sorts Cognito's errors, per the API reference of GetId,
-// GetCredentialsForIdentity, GetOpenIdToken and GetOpenIdTokenForDeveloperIdentity:
+// Every AWS error is sorted by the operation that returned it, with one table per operation,
+// so a code has the same class wherever the same operation is called, in any provider. Codes
+// are compared without a trailing "Exception" (the SDK's typed exceptions carry it, STS and
+// STS-compatible servers such as MinIO often do not). There are four classes:
 //
-//   - NotAuthorizedException: the login is refused; at most one retry with fresh Logins (see
-//     IdentityPool), then ErrIDTokenRejected, or ErrConfiguration for a guest or a developer
-//     identity without linked logins.
-//   - ErrConfiguration at once, never ridden out: ResourceNotFoundException,
-//     InvalidIdentityPoolConfigurationException, InvalidParameterException (missing or bad
-//     input), LimitExceededException, ResourceConflictException (a login linked to another
-//     identity) and DeveloperUserAlreadyRegisteredException (the developer user is another
-//     identity's). ResourceNotFoundException, ResourceConflictException and
-//     DeveloperUserAlreadyRegisteredException on a cached identity id first get one retry
-//     that asks Cognito for the id again (the identity may have been deleted or merged).
-//     LimitExceededException (GetId only) is a quota on the number of identities or pools,
-//     not on the request rate: it lasts until the operator raises the quota or deletes
-//     identities, so it is reported at once rather than ridden out for seconds at a time.
-//   - Transient, ridden out under aws.CredentialsCache (once the SDK client's retryer has
-//     retried those it retries: throttling, 5xx): TooManyRequestsException (the request rate
-//     quota), InternalErrorException, ExternalServiceException (a login provider not
-//     answering Cognito), any other code, a timeout and a malformed response.
+//   - Rejected token: the user's token is refused. The provider asks the IDTokenFunc (or
+//     LoginsFunc) once more and, if the token is a different one, retries once; a second
+//     refusal, the same token, or a failure to get another gives ErrIDTokenRejected. Where
+//     there is no user token to refresh (an IdentityPool guest, or a developer identity
+//     without linked logins) the refusal is the pool's setup: ErrConfiguration.
+//   - Configuration: ErrConfiguration at once: no retry, no fresh token, never ridden out.
+//   - Stale identity (Cognito only): ErrConfiguration, except when the call carried an
+//     identity id from the cache: the identity may have been deleted, or merged with another,
+//     since; the provider then retries once with the identity id asked of Cognito again (GetId,
+//     or the developer operation without an IdentityId).
+//   - Transient: a fault that may pass. The SDK client's retryer has already retried those it
+//     retries (throttling, 5xx); the provider returns the error, and under
+//     aws.CredentialsCache rides it out with the last credentials while they are valid. This
+//     is the class of every code not listed below, of an error that is no AWS answer at all (a
+//     timeout, a refused connection), and of a response without credentials, expiry or token.
 //
-// In the basic flow, STS's AccessDenied, MalformedPolicyDocument, PackedPolicyTooLarge and
-// RegionDisabledException are ErrConfiguration, as AssumeRole reports them, and its
-// ExpiredToken and InvalidIdentityToken are a refused login.
+// The tables, per the operations' API references:
+//
+//   - Every Cognito operation (GetId, GetCredentialsForIdentity, GetOpenIdToken,
+//     GetOpenIdTokenForDeveloperIdentity): NotAuthorizedException is a rejected token;
+//     InvalidParameterException and InvalidIdentityPoolConfigurationException (the pool's
+//     roles or their trust) are configuration; ResourceNotFoundException and
+//     ResourceConflictException (a login linked to another identity) are a stale identity;
+//     TooManyRequestsException (the request-rate quota), InternalErrorException and
+//     ExternalServiceException (a login provider not answering Cognito) are transient.
+//   - GetId, which takes no identity id, differs: ResourceNotFoundException and
+//     ResourceConflictException are configuration, and so is LimitExceededException (a quota
+//     on the number of identities or pools, not on the request rate: it lasts until the
+//     operator raises it).
+//   - GetOpenIdTokenForDeveloperIdentity adds DeveloperUserAlreadyRegisteredException (the
+//     developer user is another identity's): a stale identity.
+//   - Every STS operation (AssumeRoleWithWebIdentity, AssumeRole): AccessDenied (the role's
+//     trust policy, a missing sts:TagSession), ValidationError, InvalidParameterValue,
+//     MissingParameter, MalformedPolicyDocument, PackedPolicyTooLarge and
+//     RegionDisabledException are configuration; Throttling, RequestLimitExceeded,
+//     ServiceUnavailable and InternalFailure are transient.
+//   - AssumeRoleWithWebIdentity (WebIdentity and IdentityPool's basic flow) adds
+//     ExpiredTokenException, InvalidIdentityToken and IDPRejectedClaim (the identity provider
+//     refused the claims: expired or revoked) as a rejected token, and IDPCommunicationError
+//     (STS could not reach the provider's keys) as transient. MinIO answers a web identity
+//     token it can't verify with InvalidParameterValue, which is configuration here because
+//     it also means a bad parameter; it answers an expired one with ExpiredToken.
+//   - AssumeRole sends no user token: its ExpiredTokenException is about the server's own
+//     session, which that session's provider renews, and is transient.
 package awscreds

@@ -131,6 +131,3 @@ func (c *identityCache) remember(key, id string) {
 	c.key, c.id = key, id
 	c.mu.Unlock()
 }
-
-// discardLogger is the default logger: awscreds logs nothing unless given a Logger.
-func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -12,10 +12,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentity"
-	citypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentity/types"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/aws-sdk-go-v2/service/sts/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/pubauth/awsauth/tokenstore"
 )
@@ -75,31 +71,16 @@ type IdentityPoolOptions struct {
 	// AccountID of the credentials of the enhanced flow, which Cognito does not return.
 	AccountID string
 
-	// CustomRoleArn is GetCredentialsForIdentity's CustomRoleArn: the role to assume when
+	// CustomRoleARN is GetCredentialsForIdentity's CustomRoleArn: the role to assume when
 	// the pool's role mapping lets the token choose among several (cognito:roles). Enhanced
-	// flow only.
-	CustomRoleArn string
+	// flow only: with BasicFlow set it is a configuration error.
+	CustomRoleARN string
 
-	// RoleARN selects the basic (classic) flow: GetOpenIdToken, then STS
-	// AssumeRoleWithWebIdentity of RoleARN through STS, with RoleSessionName, Duration,
-	// Policy and PolicyARNs. Empty selects the enhanced flow (GetCredentialsForIdentity),
-	// where the pool's role mapping picks the role. The pool must allow the basic flow
-	// (AllowClassicFlow).
-	RoleARN string
-	// STS is the client of the basic flow; required with RoleARN. AssumeRoleWithWebIdentity
-	// is unsigned: the client needs no credentials.
-	STS AssumeRoleWithWebIdentityAPIClient
-	// RoleSessionName must match [\w+=,.@-]{2,64}; empty derives it with
-	// SanitizeRoleSessionName from the developer user identifier, else the login token's
-	// sub, else the identity id. Basic flow only.
-	RoleSessionName string
-	// Duration is the basic flow's DurationSeconds: zero leaves it to STS (1 h), otherwise
-	// within [MinWebIdentityDuration, MaxWebIdentityDuration].
-	Duration time.Duration
-	// Policy is an inline session policy (JSON) for the basic flow; see [PolicyDocument].
-	Policy *string
-	// PolicyARNs are managed session policies for the basic flow.
-	PolicyARNs []types.PolicyDescriptorType
+	// BasicFlow, when set, selects the basic (classic) flow: GetOpenIdToken, then STS
+	// AssumeRoleWithWebIdentity of BasicFlow.RoleARN with the token Cognito returns. Nil
+	// selects the enhanced flow (GetCredentialsForIdentity), where the pool's role mapping
+	// picks the role. The pool must allow the basic flow (AllowClassicFlow).
+	BasicFlow *BasicFlowOptions
 
 	// Developer, when set, makes the identity developer-authenticated: the server calls
 	// GetOpenIdTokenForDeveloperIdentity for Developer.UserIdentifier, then the enhanced or
@@ -127,8 +108,25 @@ type IdentityPoolOptions struct {
 	Timeout time.Duration
 
 	// Logger receives store failures and ridden-out refresh failures, never a token. Nil
-	// discards them.
+	// means slog.Default().
 	Logger *slog.Logger
+}
+
+// BasicFlowOptions configures the basic (classic) flow of an [IdentityPool]
+// (https://docs.aws.amazon.com/cognito/latest/developerguide/authentication-flow.html): its
+// AssumeRoleWithWebIdentity is the very request a [WebIdentity] makes, with the token
+// Cognito's GetOpenIdToken (or GetOpenIdTokenForDeveloperIdentity) returned.
+type BasicFlowOptions struct {
+	// RoleARN is the role to assume; its trust policy must trust cognito-identity.amazonaws.com
+	// for the pool. Required.
+	RoleARN string
+	// STS makes the call. AssumeRoleWithWebIdentity is unsigned: the client needs no
+	// credentials. Required.
+	STS AssumeRoleWithWebIdentityAPIClient
+	// WebIdentitySession is the session asked for: RoleSessionName, Duration, Policy and
+	// PolicyARNs. An empty RoleSessionName is derived with SanitizeRoleSessionName from the
+	// developer user identifier, else the login token's sub, else the identity id.
+	WebIdentitySession
 }
 
 // DeveloperIdentity configures developer-authenticated identities
@@ -154,27 +152,23 @@ type DeveloperIdentity struct {
 // pool. Each Retrieve gets the user's Logins, resolves the identity id (cached: GetId runs
 // once per user, not per process), and gets credentials through one of:
 //
-//   - the enhanced flow: GetCredentialsForIdentity with the Logins and CustomRoleArn;
-//   - the basic flow (RoleARN set): GetOpenIdToken, then STS AssumeRoleWithWebIdentity;
+//   - the enhanced flow: GetCredentialsForIdentity with the Logins and CustomRoleARN;
+//   - the basic flow (BasicFlow set): GetOpenIdToken, then the AssumeRoleWithWebIdentity
+//     request of a [WebIdentity] with the token Cognito returns;
 //   - for a developer-authenticated identity, GetOpenIdTokenForDeveloperIdentity first, then
 //     either flow with the token it returns;
 //   - with no Logins, a guest identity through either flow.
 //
-// The credentials carry the real Expiration. When Cognito answers NotAuthorizedException (or
-// STS rejects the token), Retrieve asks the LoginsFunc again and tries once more, resolving a
-// cached identity id again with GetId; it does not present the same token with the same
-// identity id twice. A second refusal gives ErrIDTokenRejected (the user must sign in again),
-// or ErrConfiguration for a guest or a developer identity. A refusal leaves the stored
-// identity id in place until GetId returns another. ResourceNotFoundException,
-// InvalidIdentityPoolConfigurationException, InvalidParameterException,
-// LimitExceededException, ResourceConflictException and
-// DeveloperUserAlreadyRegisteredException, and in the basic flow STS's AccessDenied,
-// MalformedPolicyDocument, PackedPolicyTooLarge and RegionDisabledException, give
-// ErrConfiguration at once (ResourceNotFoundException, ResourceConflictException and
-// DeveloperUserAlreadyRegisteredException after one retry with a fresh GetId, or a developer
-// call without the identity id, when the identity id came from the cache: the identity may
-// have been deleted or merged). Throttling (TooManyRequestsException) is retried by the SDK
-// client's retryer. The package documentation's Errors section has the whole classification.
+// The credentials carry the real Expiration. When AWS rejects the login (Cognito's
+// NotAuthorizedException, or STS rejecting the token in the basic flow), Retrieve asks the
+// LoginsFunc again and tries once more, resolving a cached identity id again with GetId; it
+// does not present the same token with the same identity id twice. A second refusal gives
+// ErrIDTokenRejected (the user must sign in again), or ErrConfiguration for a guest or a
+// developer identity without linked logins. A refusal leaves the stored identity id in place
+// until GetId returns another. A configuration error is reported at once, except one about a
+// cached identity id (deleted or merged since), which first gets one retry with the id asked
+// of Cognito again. Throttling is retried by the SDK client's retryer. The package
+// documentation's Errors section sorts every operation's errors.
 //
 // Wrap it in aws.NewCredentialsCache with an ExpiryWindow and jitter. Under the cache, an AWS
 // failure that is neither a rejection nor a configuration error is ridden out: the last
@@ -186,6 +180,7 @@ type IdentityPool struct {
 	client  IdentityPoolAPIClient
 	poolID  string
 	options IdentityPoolOptions
+	basic   *webIdentityRole // the basic flow's role; nil for the enhanced flow
 	ids     identityCache
 	ride    rideOut
 	err     error // configuration error, returned by every Retrieve
@@ -205,10 +200,6 @@ func NewIdentityPool(client IdentityPoolAPIClient, poolID string, optFns ...func
 	for _, fn := range optFns {
 		fn(&o)
 	}
-	o.PolicyARNs = slices.Clone(o.PolicyARNs)
-	if o.Policy != nil {
-		o.Policy = aws.String(*o.Policy)
-	}
 	if o.Developer != nil {
 		d := *o.Developer
 		d.PrincipalTags = maps.Clone(d.PrincipalTags)
@@ -221,9 +212,13 @@ func NewIdentityPool(client IdentityPoolAPIClient, poolID string, optFns ...func
 		o.IdentityIDTTL = DefaultIdentityIDTTL
 	}
 	if o.Logger == nil {
-		o.Logger = discardLogger()
+		o.Logger = slog.Default()
 	}
 	p := &IdentityPool{client: client, poolID: poolID, options: o}
+	if b := o.BasicFlow; b != nil {
+		p.basic = &webIdentityRole{client: b.STS, roleARN: b.RoleARN, session: b.WebIdentitySession.clone()}
+		p.options.BasicFlow = nil // p.basic holds it
+	}
 	p.ids = identityCache{store: o.Store, ttl: o.IdentityIDTTL, logger: o.Logger}
 	if o.IdentityID != "" {
 		p.ids.remember("", o.IdentityID)
@@ -243,20 +238,17 @@ func (p *IdentityPool) validate() error {
 		return fmt.Errorf("identity pool id %q is not REGION:GUID", truncate(p.poolID, 60))
 	case o.IdentityID != "" && !isIdentityID(o.IdentityID):
 		return errors.New("IdentityID is not REGION:GUID")
-	case o.RoleARN == "" && (o.STS != nil || o.RoleSessionName != "" || o.Duration != 0 || o.Policy != nil || o.PolicyARNs != nil):
-		return errors.New("STS, RoleSessionName, Duration, Policy and PolicyARNs belong to the basic flow: set RoleARN")
-	case o.RoleARN != "" && o.STS == nil:
-		return errors.New("the basic flow (RoleARN) needs an STS client")
-	case o.RoleARN != "" && o.CustomRoleArn != "":
-		return errors.New("CustomRoleArn is for the enhanced flow; the basic flow assumes RoleARN")
-	case o.RoleSessionName != "" && !validRoleSessionName(o.RoleSessionName):
-		return errors.New(`RoleSessionName must match [\w+=,.@-]{2,64} (see SanitizeRoleSessionName)`)
-	case o.Duration != 0 && (o.Duration < MinWebIdentityDuration || o.Duration > MaxWebIdentityDuration):
-		return fmt.Errorf("duration %v outside [%v, %v]", o.Duration, MinWebIdentityDuration, MaxWebIdentityDuration)
+	case p.basic != nil && o.CustomRoleARN != "":
+		return errors.New("CustomRoleARN is for the enhanced flow; the basic flow assumes BasicFlow.RoleARN")
 	case o.Timeout < 0:
 		return fmt.Errorf("negative Timeout %v", o.Timeout)
 	case o.IdentityIDTTL < 0:
 		return fmt.Errorf("negative IdentityIDTTL %v", o.IdentityIDTTL)
+	}
+	if p.basic != nil {
+		if err := p.basic.validate(); err != nil {
+			return fmt.Errorf("BasicFlow: %w", err)
+		}
 	}
 	if d := o.Developer; d != nil {
 		switch {
@@ -341,12 +333,12 @@ func (p *IdentityPool) retrieve(ctx context.Context) (aws.Credentials, error) {
 	if err == nil {
 		return creds, nil
 	}
-	kind := classify(err)
+	class := classOf(err)
 	retry := false
 	switch {
-	case kind == errRejected:
+	case class == rejected:
 		retry = true // with fresh Logins, below, unless they turn out unchanged
-	case kind == errConfig && a.fromCache && staleIdentity(err):
+	case class == staleIdentity && a.fromCache:
 		retry = true // the identity was deleted or merged: resolve it again
 	}
 	if !retry {
@@ -354,11 +346,8 @@ func (p *IdentityPool) retrieve(ctx context.Context) (aws.Credentials, error) {
 	}
 	b, berr := p.begin(ctx)
 	if berr != nil {
-		if kind == errRejected {
-			return aws.Credentials{}, &awsError{
-				msg:  redact("awscreds: IdentityPool: Cognito rejected the login ("+err.Error()+") and getting another failed: "+berr.Error(), a.tokens...),
-				errs: []error{ErrIDTokenRejected, err, berr},
-			}
+		if class == rejected {
+			return aws.Credentials{}, refetchFailed("IdentityPool", err, berr, a.tokens...)
 		}
 		return aws.Credentials{}, berr
 	}
@@ -367,7 +356,7 @@ func (p *IdentityPool) retrieve(ctx context.Context) (aws.Credentials, error) {
 	// than the cache, whose entry stays until a new id overwrites it: a refused token says
 	// nothing against the id.
 	b.refetch = a.fromCache && b.key == a.key
-	if kind == errRejected && maps.Equal(a.logins, b.logins) && p.options.Developer == nil {
+	if class == rejected && maps.Equal(a.logins, b.logins) && p.options.Developer == nil {
 		// The same token again: a retry is refused too, unless the identity changed.
 		if !b.refetch {
 			return aws.Credentials{}, p.failure(err, a)
@@ -429,33 +418,36 @@ func (p *IdentityPool) begin(ctx context.Context) (*attempt, error) {
 	return a, nil
 }
 
-// try makes one attempt at credentials.
+// try makes one attempt at credentials. Its errors are failed AWS calls (*opError).
 func (p *IdentityPool) try(ctx context.Context, a *attempt) (aws.Credentials, error) {
+	var logins map[string]string // what GetCredentialsForIdentity or GetOpenIdToken is sent
 	if p.options.Developer != nil {
 		token, err := p.developerToken(ctx, a)
 		if err != nil {
 			return aws.Credentials{}, err
 		}
-		if p.options.RoleARN != "" {
+		if p.basic != nil {
 			return p.assume(ctx, a, token)
 		}
-		return p.credentials(ctx, a, map[string]string{cognitoIdentityProvider: token})
+		logins = map[string]string{cognitoIdentityProvider: token}
+	} else {
+		if err := p.resolve(ctx, a); err != nil {
+			return aws.Credentials{}, err
+		}
+		logins = a.logins
 	}
-	if err := p.resolve(ctx, a); err != nil {
-		return aws.Credentials{}, err
-	}
-	if p.options.RoleARN == "" {
-		return p.credentials(ctx, a, a.logins)
+	if p.basic == nil {
+		return p.credentials(ctx, a, logins)
 	}
 	out, err := p.client.GetOpenIdToken(ctx, &cognitoidentity.GetOpenIdTokenInput{
 		IdentityId: aws.String(a.identityID),
-		Logins:     a.logins,
+		Logins:     logins,
 	})
 	if err != nil {
-		return aws.Credentials{}, err
+		return aws.Credentials{}, opGetOpenIDToken.failed(err)
 	}
 	if out == nil || aws.ToString(out.Token) == "" {
-		return aws.Credentials{}, errors.New("awscreds: IdentityPool: GetOpenIdToken returned no token")
+		return aws.Credentials{}, opGetOpenIDToken.badResponse("has no token")
 	}
 	return p.assume(ctx, a, aws.ToString(out.Token))
 }
@@ -477,10 +469,10 @@ func (p *IdentityPool) resolve(ctx context.Context, a *attempt) error {
 	}
 	out, err := p.client.GetId(ctx, in)
 	if err != nil {
-		return err
+		return opGetID.failed(err)
 	}
 	if out == nil || !isIdentityID(aws.ToString(out.IdentityId)) {
-		return errors.New("awscreds: IdentityPool: GetId returned no valid IdentityId")
+		return opGetID.badResponse("has no valid IdentityId")
 	}
 	a.identityID, a.fromCache = aws.ToString(out.IdentityId), false
 	p.ids.put(ctx, a.key, a.identityID)
@@ -511,10 +503,10 @@ func (p *IdentityPool) developerToken(ctx context.Context, a *attempt) (string, 
 	}
 	out, err := d.Client.GetOpenIdTokenForDeveloperIdentity(ctx, in)
 	if err != nil {
-		return "", err
+		return "", opGetOpenIDTokenForDeveloperIdentity.failed(err)
 	}
 	if out == nil || !isIdentityID(aws.ToString(out.IdentityId)) || aws.ToString(out.Token) == "" {
-		return "", errors.New("awscreds: IdentityPool: GetOpenIdTokenForDeveloperIdentity returned no identity id or token")
+		return "", opGetOpenIDTokenForDeveloperIdentity.badResponse("has no valid IdentityId or no Token")
 	}
 	id, token := aws.ToString(out.IdentityId), aws.ToString(out.Token)
 	a.tokens = append(a.tokens, token)
@@ -528,22 +520,22 @@ func (p *IdentityPool) developerToken(ctx context.Context, a *attempt) (string, 
 // credentials is the enhanced flow's GetCredentialsForIdentity.
 func (p *IdentityPool) credentials(ctx context.Context, a *attempt, logins map[string]string) (aws.Credentials, error) {
 	in := &cognitoidentity.GetCredentialsForIdentityInput{IdentityId: aws.String(a.identityID), Logins: logins}
-	if p.options.CustomRoleArn != "" {
-		in.CustomRoleArn = aws.String(p.options.CustomRoleArn)
+	if p.options.CustomRoleARN != "" {
+		in.CustomRoleArn = aws.String(p.options.CustomRoleARN)
 	}
 	out, err := p.client.GetCredentialsForIdentity(ctx, in)
 	if err != nil {
-		return aws.Credentials{}, err
+		return aws.Credentials{}, opGetCredentialsForIdentity.failed(err)
 	}
 	if out == nil || out.Credentials == nil {
-		return aws.Credentials{}, errors.New("awscreds: IdentityPool: GetCredentialsForIdentity returned no credentials")
+		return aws.Credentials{}, opGetCredentialsForIdentity.badResponse("has no credentials")
 	}
 	c := out.Credentials
 	if aws.ToString(c.AccessKeyId) == "" || aws.ToString(c.SecretKey) == "" {
-		return aws.Credentials{}, errors.New("awscreds: IdentityPool: GetCredentialsForIdentity returned an empty access key")
+		return aws.Credentials{}, opGetCredentialsForIdentity.badResponse("has an empty access key")
 	}
 	if c.Expiration == nil || c.Expiration.IsZero() {
-		return aws.Credentials{}, errors.New("awscreds: IdentityPool: GetCredentialsForIdentity returned no expiration")
+		return aws.Credentials{}, opGetCredentialsForIdentity.badResponse("has no expiration")
 	}
 	return aws.Credentials{
 		AccessKeyID:     aws.ToString(c.AccessKeyId),
@@ -556,33 +548,15 @@ func (p *IdentityPool) credentials(ctx context.Context, a *attempt, logins map[s
 	}, nil
 }
 
-// assume is the basic flow's AssumeRoleWithWebIdentity with a Cognito-issued token.
+// assume is the basic flow's AssumeRoleWithWebIdentity, with a token Cognito issued and the
+// session named after the user, or else the identity.
 func (p *IdentityPool) assume(ctx context.Context, a *attempt, token string) (aws.Credentials, error) {
 	a.tokens = append(a.tokens, token)
-	o := p.options
-	name := o.RoleSessionName
-	if name == "" {
-		user := a.user
-		if user == "" {
-			user = a.identityID
-		}
-		name = SanitizeRoleSessionName(user)
+	user := a.user
+	if user == "" {
+		user = a.identityID
 	}
-	in := &sts.AssumeRoleWithWebIdentityInput{
-		RoleArn:          aws.String(o.RoleARN),
-		RoleSessionName:  aws.String(name),
-		WebIdentityToken: aws.String(token),
-		Policy:           o.Policy,
-		PolicyArns:       o.PolicyARNs,
-	}
-	if o.Duration != 0 {
-		in.DurationSeconds = aws.Int32(int32(o.Duration / time.Second))
-	}
-	out, err := o.STS.AssumeRoleWithWebIdentity(ctx, in)
-	if err != nil {
-		return aws.Credentials{}, err
-	}
-	creds, err := credentialsFrom("IdentityPool", out)
+	creds, err := p.basic.assume(ctx, token, user)
 	if err != nil {
 		return aws.Credentials{}, err
 	}
@@ -590,114 +564,16 @@ func (p *IdentityPool) assume(ctx context.Context, a *attempt, token string) (aw
 	return creds, nil
 }
 
-// Kinds of AWS failure, as the retry and the error sentinels see them.
-const (
-	errOther = iota
-	errRejected
-	errConfig
-)
-
-// classify sorts a Cognito or STS error. Per the API reference of GetId,
-// GetCredentialsForIdentity, GetOpenIdToken and GetOpenIdTokenForDeveloperIdentity, these are
-// the caller's setup or input, which no retry within the credentials' life changes:
-// ResourceNotFoundException and InvalidIdentityPoolConfigurationException (the pool, its roles
-// or an identity are missing or wrong), InvalidParameterException (missing or bad input),
-// LimitExceededException (GetId: a quota on the number of identities or pools, raised by the
-// operator; the request rate quota is TooManyRequestsException, which stays transient),
-// ResourceConflictException (a login linked to another identity) and
-// DeveloperUserAlreadyRegisteredException (the developer user is another identity's). Left
-// transient: TooManyRequestsException, InternalErrorException, ExternalServiceException (a
-// login provider not answering Cognito) and anything unknown.
-func classify(err error) int {
-	var (
-		notAuth  *citypes.NotAuthorizedException
-		notFound *citypes.ResourceNotFoundException
-		badPool  *citypes.InvalidIdentityPoolConfigurationException
-		badParam *citypes.InvalidParameterException
-		limit    *citypes.LimitExceededException
-		conflict *citypes.ResourceConflictException
-		devTaken *citypes.DeveloperUserAlreadyRegisteredException
-		ae       smithy.APIError
-	)
-	switch {
-	case errors.As(err, &notAuth) || idTokenRejected(err):
-		return errRejected
-	case errors.As(err, &notFound) || errors.As(err, &badPool) || errors.As(err, &badParam) ||
-		errors.As(err, &limit) || errors.As(err, &conflict) || errors.As(err, &devTaken):
-		return errConfig
-	case errors.As(err, &ae):
-		switch ae.ErrorCode() {
-		case "NotAuthorizedException":
-			return errRejected
-		case "ResourceNotFoundException", "InvalidIdentityPoolConfigurationException",
-			"InvalidParameterException", "LimitExceededException",
-			"ResourceConflictException", "DeveloperUserAlreadyRegisteredException",
-			// The basic flow's STS refusing the role (its trust policy), the session policy
-			// or the region: no retry or fresh token changes it (AssumeRole's list).
-			"AccessDenied", "MalformedPolicyDocument", "PackedPolicyTooLarge", "RegionDisabledException":
-			return errConfig
-		}
-	}
-	return errOther
-}
-
-// staleIdentity reports whether err may be about a cached identity id rather than the setup:
-// the identity was deleted (ResourceNotFoundException), or the login or developer user now
-// belongs to another identity, after a merge or an unlink (ResourceConflictException,
-// DeveloperUserAlreadyRegisteredException). Asking Cognito for the id again can help.
-func staleIdentity(err error) bool {
-	var (
-		notFound *citypes.ResourceNotFoundException
-		conflict *citypes.ResourceConflictException
-		devTaken *citypes.DeveloperUserAlreadyRegisteredException
-		ae       smithy.APIError
-	)
-	if errors.As(err, &notFound) || errors.As(err, &conflict) || errors.As(err, &devTaken) {
-		return true
-	}
-	if errors.As(err, &ae) {
-		switch ae.ErrorCode() {
-		case "ResourceNotFoundException", "ResourceConflictException", "DeveloperUserAlreadyRegisteredException":
-			return true
-		}
-	}
-	return false
-}
-
-// failure turns a final error into the provider's: prefixed, classified, redacted.
+// failure turns the last error of a retrieval into the provider's (see providerError). A
+// login refused where there is none to refresh (a guest, or a developer identity without
+// linked logins) is the pool's setup.
 func (p *IdentityPool) failure(err error, a *attempt) error {
-	if errors.Is(err, ErrConfiguration) {
-		return err
+	if classOf(err) == rejected && a.logins == nil {
+		what := "unauthenticated identities"
+		if p.options.Developer != nil {
+			what = "this developer-authenticated identity"
+		}
+		return configurationError("awscreds: IdentityPool: ", "the pool refuses "+what+": ", err, a.tokens...)
 	}
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-			return &awsError{msg: redact("awscreds: IdentityPool: "+err.Error(), a.tokens...), errs: []error{err}, transient: true}
-		}
-		// A local error (a bad response): already prefixed and token-free.
-		return &awsError{msg: redact(err.Error(), a.tokens...), errs: []error{err}, transient: true}
-	}
-	switch classify(err) {
-	case errRejected:
-		if a.logins == nil {
-			what := "unauthenticated identities"
-			if p.options.Developer != nil {
-				what = "this developer-authenticated identity"
-			}
-			return &awsError{
-				msg:  redact("awscreds: IdentityPool: configuration error: the pool refuses "+what+": "+err.Error(), a.tokens...),
-				errs: []error{ErrConfiguration, err},
-			}
-		}
-		return &awsError{
-			msg:  redact("awscreds: IdentityPool: Cognito rejected the login: "+err.Error(), a.tokens...),
-			errs: []error{ErrIDTokenRejected, err},
-		}
-	case errConfig:
-		return &awsError{
-			msg:  redact("awscreds: IdentityPool: configuration error: "+err.Error(), a.tokens...),
-			errs: []error{ErrConfiguration, err},
-		}
-	}
-	return &awsError{msg: redact("awscreds: IdentityPool: "+err.Error(), a.tokens...), errs: []error{err}, transient: true}
+	return providerError("IdentityPool", err, a.tokens...)
 }

@@ -54,7 +54,7 @@ var cognitoOps = []cognitoOp{
 			return &stubCognito{getOpenID: func(context.Context, *cognitoidentity.GetOpenIdTokenInput, int) (*cognitoidentity.GetOpenIdTokenOutput, error) {
 					return nil, err
 				}}, func(o *IdentityPoolOptions) {
-					o.RoleARN, o.STS = testRoleARN, &stubSTS{}
+					o.BasicFlow = &BasicFlowOptions{RoleARN: testRoleARN, STS: &stubSTS{}}
 				}
 		},
 	},

@@ -205,7 +205,7 @@ func TestIdentityPoolLoginsKeyAndValue(t *testing.T) {
 				p := NewIdentityPool(stub, testPoolID, func(o *IdentityPoolOptions) {
 					o.Logins = logins
 					if flow == "basic" {
-						o.RoleARN, o.STS = testRoleARN, stubSTS
+						o.BasicFlow = &BasicFlowOptions{RoleARN: testRoleARN, STS: stubSTS}
 					}
 				})
 				_, err := p.Retrieve(context.Background())
@@ -275,17 +275,24 @@ func TestIdentityPoolConfigErrors(t *testing.T) {
 		{name: "empty pool id", client: stub},
 		{name: "pool id without region", client: stub, poolID: "11111111-2222"},
 		{name: "bad IdentityID", client: stub, poolID: testPoolID, opt: func(o *IdentityPoolOptions) { o.IdentityID = "x" }},
-		{name: "STS without RoleARN", client: stub, poolID: testPoolID, opt: func(o *IdentityPoolOptions) { o.STS = &stubSTS{} }},
-		{name: "Policy without RoleARN", client: stub, poolID: testPoolID, opt: func(o *IdentityPoolOptions) { o.Policy = aws.String("{}") }},
-		{name: "RoleARN without STS", client: stub, poolID: testPoolID, opt: func(o *IdentityPoolOptions) { o.RoleARN = testRoleARN }},
-		{name: "CustomRoleArn with RoleARN", client: stub, poolID: testPoolID, opt: func(o *IdentityPoolOptions) {
-			o.RoleARN, o.STS, o.CustomRoleArn = testRoleARN, &stubSTS{}, testRoleARN
+		{name: "basic flow without RoleARN", client: stub, poolID: testPoolID, opt: func(o *IdentityPoolOptions) {
+			o.BasicFlow = &BasicFlowOptions{STS: &stubSTS{}}
+		}},
+		{name: "basic flow with only a Policy", client: stub, poolID: testPoolID, opt: func(o *IdentityPoolOptions) {
+			o.BasicFlow = &BasicFlowOptions{WebIdentitySession: WebIdentitySession{Policy: aws.String("{}")}}
+		}},
+		{name: "basic flow without STS", client: stub, poolID: testPoolID, opt: func(o *IdentityPoolOptions) {
+			o.BasicFlow = &BasicFlowOptions{RoleARN: testRoleARN}
+		}},
+		{name: "CustomRoleARN with the basic flow", client: stub, poolID: testPoolID, opt: func(o *IdentityPoolOptions) {
+			o.BasicFlow = &BasicFlowOptions{RoleARN: testRoleARN, STS: &stubSTS{}}
+			o.CustomRoleARN = testRoleARN
 		}},
 		{name: "bad session name", client: stub, poolID: testPoolID, opt: func(o *IdentityPoolOptions) {
-			o.RoleARN, o.STS, o.RoleSessionName = testRoleARN, &stubSTS{}, "a/b"
+			o.BasicFlow = &BasicFlowOptions{RoleARN: testRoleARN, STS: &stubSTS{}, WebIdentitySession: WebIdentitySession{RoleSessionName: "a/b"}}
 		}},
 		{name: "short duration", client: stub, poolID: testPoolID, opt: func(o *IdentityPoolOptions) {
-			o.RoleARN, o.STS, o.Duration = testRoleARN, &stubSTS{}, time.Minute
+			o.BasicFlow = &BasicFlowOptions{RoleARN: testRoleARN, STS: &stubSTS{}, WebIdentitySession: WebIdentitySession{Duration: time.Minute}}
 		}},
 		{name: "negative timeout", client: stub, poolID: testPoolID, opt: func(o *IdentityPoolOptions) { o.Timeout = -1 }},
 		{name: "developer without client", client: stub, poolID: testPoolID, opt: func(o *IdentityPoolOptions) {
@@ -470,7 +477,7 @@ func TestIdentityPoolBasicFlowExpiredToken(t *testing.T) {
 	}}
 	var n atomic.Int32
 	p := NewIdentityPool(stub, testPoolID, func(o *IdentityPoolOptions) {
-		o.Logins, o.RoleARN, o.STS = loginTokens(&n, old, fresh), testRoleARN, sts
+		o.Logins, o.BasicFlow = loginTokens(&n, old, fresh), &BasicFlowOptions{RoleARN: testRoleARN, STS: sts}
 	})
 	_, err := p.Retrieve(context.Background())
 	require.NoError(t, err)
@@ -501,7 +508,7 @@ func TestIdentityPoolBasicFlowSTSConfigurationErrors(t *testing.T) {
 			}}
 			var n atomic.Int32
 			p := NewIdentityPool(&stubCognito{}, testPoolID, func(o *IdentityPoolOptions) {
-				o.Logins, o.RoleARN, o.STS = loginTokens(&n, fakeJWT(`{"sub":"a","n":1}`), fakeJWT(`{"sub":"a","n":2}`)), testRoleARN, st
+				o.Logins, o.BasicFlow = loginTokens(&n, fakeJWT(`{"sub":"a","n":1}`), fakeJWT(`{"sub":"a","n":2}`)), &BasicFlowOptions{RoleARN: testRoleARN, STS: st}
 			})
 			last, err := p.Retrieve(context.Background())
 			require.NoError(t, err)
@@ -724,7 +731,7 @@ func TestIdentityPoolDeveloperIdentity(t *testing.T) {
 				TokenDuration: time.Hour, PrincipalTags: map[string]string{"sub": "user-1"}}
 			o.Store = store
 			if basic {
-				o.RoleARN, o.STS = testRoleARN, &stubSTS{}
+				o.BasicFlow = &BasicFlowOptions{RoleARN: testRoleARN, STS: &stubSTS{}}
 			}
 		})
 	}
@@ -987,7 +994,7 @@ func TestIdentityPoolRequestFields(t *testing.T) {
 	p := NewIdentityPool(stub, testPoolID, func(o *IdentityPoolOptions) {
 		o.Logins = loginTokens(&n, fakeJWT(`{"sub":"alice"}`))
 		o.AccountID = "123456789012"
-		o.CustomRoleArn = "arn:aws:iam::123456789012:role/admins"
+		o.CustomRoleARN = "arn:aws:iam::123456789012:role/admins"
 	})
 	creds, err := p.Retrieve(context.Background())
 	require.NoError(t, err)

@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
-	"github.com/aws/smithy-go"
 )
 
 // WebIdentityProviderName is the Source of the credentials a [WebIdentity] returns.
@@ -28,18 +27,20 @@ const (
 	MaxWebIdentityDuration = 12 * time.Hour
 )
 
-// AssumeRoleWithWebIdentityAPIClient is the one STS operation [WebIdentity] calls;
-// *sts.Client implements it.
+// AssumeRoleWithWebIdentityAPIClient is the one STS operation [WebIdentity] and the basic
+// flow of [IdentityPool] call; *sts.Client implements it.
 type AssumeRoleWithWebIdentityAPIClient interface {
 	AssumeRoleWithWebIdentity(ctx context.Context, params *sts.AssumeRoleWithWebIdentityInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleWithWebIdentityOutput, error)
 }
 
-// WebIdentityOptions configures a [WebIdentity]. Field names follow the
-// AssumeRoleWithWebIdentity request.
-type WebIdentityOptions struct {
+// WebIdentitySession is what an AssumeRoleWithWebIdentity request asks for besides the role
+// and the token: [WebIdentity] and the basic flow of [IdentityPool] (see [BasicFlowOptions])
+// send it alike. Field names follow the request.
+type WebIdentitySession struct {
 	// RoleSessionName names the role session (CloudTrail, the assumed-role ARN, aws:userid).
-	// It must match [\w+=,.@-]{2,64}. When empty, it is derived from each ID token's sub
-	// claim with SanitizeRoleSessionName.
+	// It must match [\w+=,.@-]{2,64}. When empty, it is derived from the user with
+	// SanitizeRoleSessionName: WebIdentity takes each ID token's sub claim, IdentityPool the
+	// developer user identifier, else the login token's sub, else the identity id.
 	RoleSessionName string
 
 	// Duration is the requested lifetime of the credentials, sent as DurationSeconds in whole
@@ -48,11 +49,37 @@ type WebIdentityOptions struct {
 	Duration time.Duration
 
 	// Policy is an inline session policy (JSON). The credentials get the intersection of the
-	// role's policies and this one. Build it from verified data only.
+	// role's policies and this one. Build it from verified data only (see [PolicyDocument]).
 	Policy *string
 
 	// PolicyARNs are managed policies used as session policies.
 	PolicyARNs []types.PolicyDescriptorType
+}
+
+// clone copies what the caller could still change after construction.
+func (s WebIdentitySession) clone() WebIdentitySession {
+	s.PolicyARNs = slices.Clone(s.PolicyARNs)
+	if s.Policy != nil {
+		s.Policy = aws.String(*s.Policy)
+	}
+	return s
+}
+
+func (s WebIdentitySession) validate() error {
+	switch {
+	case s.RoleSessionName != "" && !validRoleSessionName(s.RoleSessionName):
+		return errors.New(`RoleSessionName must match [\w+=,.@-]{2,64} (see SanitizeRoleSessionName)`)
+	case s.Duration != 0 && (s.Duration < MinWebIdentityDuration || s.Duration > MaxWebIdentityDuration):
+		return fmt.Errorf("duration %v outside [%v, %v]", s.Duration, MinWebIdentityDuration, MaxWebIdentityDuration)
+	}
+	return nil
+}
+
+// WebIdentityOptions configures a [WebIdentity].
+type WebIdentityOptions struct {
+	// WebIdentitySession is the session asked for: RoleSessionName, Duration, Policy and
+	// PolicyARNs, set as o.Duration and so on.
+	WebIdentitySession
 
 	// Timeout bounds each Retrieve: the IDTokenFunc calls and every STS call and retry
 	// within it. Zero means DefaultTimeout. aws.CredentialsCache removes the caller's
@@ -60,7 +87,7 @@ type WebIdentityOptions struct {
 	Timeout time.Duration
 
 	// Logger receives ridden-out refresh failures (see HandleFailToRefresh), never a token.
-	// Nil discards them.
+	// Nil means slog.Default().
 	Logger *slog.Logger
 }
 
@@ -77,15 +104,15 @@ type WebIdentityOptions struct {
 // It is safe for concurrent use. The only state it keeps between calls is the last
 // credentials, so that under aws.CredentialsCache a transient STS fault (a 5xx, throttling
 // after the SDK's retries, IDPCommunicationError, a timeout) is ridden out while they are
-// still valid (see HandleFailToRefresh); a rejected token never is.
+// still valid (see HandleFailToRefresh); a rejected token or a configuration error never is
+// (the package documentation's Errors section sorts STS's errors).
 //
 // stscreds.WebIdentityRoleProvider is not reused: its IdentityTokenRetriever takes no
 // context, so neither the caller's cancellation nor this provider's timeout could reach the
 // token refresh; its default session name is a timestamp rather than the user; and it retries
 // a rejected token with the same token instead of a fresh one.
 type WebIdentity struct {
-	client  AssumeRoleWithWebIdentityAPIClient
-	roleARN string
+	role    webIdentityRole
 	idToken IDTokenFunc
 	options WebIdentityOptions
 	ride    rideOut
@@ -100,54 +127,48 @@ var (
 )
 
 // NewWebIdentity returns a provider that assumes roleARN with the ID tokens idToken returns.
-// The options are validated here; an invalid configuration is reported by every Retrieve.
+// The options are validated here; an invalid configuration is reported by every Retrieve,
+// wrapping ErrConfiguration.
 func NewWebIdentity(client AssumeRoleWithWebIdentityAPIClient, roleARN string, idToken IDTokenFunc, optFns ...func(*WebIdentityOptions)) *WebIdentity {
 	var o WebIdentityOptions
 	for _, fn := range optFns {
 		fn(&o)
 	}
-	// Copy what the caller could still change after construction.
-	o.PolicyARNs = slices.Clone(o.PolicyARNs)
-	if o.Policy != nil {
-		o.Policy = aws.String(*o.Policy)
-	}
+	o.WebIdentitySession = o.WebIdentitySession.clone()
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout
 	}
 	if o.Logger == nil {
-		o.Logger = discardLogger()
+		o.Logger = slog.Default()
 	}
-	p := &WebIdentity{client: client, roleARN: roleARN, idToken: idToken, options: o}
-	p.err = p.validate()
+	p := &WebIdentity{
+		role:    webIdentityRole{client: client, roleARN: roleARN, session: o.WebIdentitySession},
+		idToken: idToken,
+		options: o,
+	}
+	if err := p.validate(); err != nil {
+		p.err = fmt.Errorf("awscreds: WebIdentity: %w: %s", ErrConfiguration, err)
+	}
 	return p
 }
 
 func (p *WebIdentity) validate() error {
-	o := p.options
 	switch {
-	case p.client == nil:
-		return errors.New("awscreds: WebIdentity: nil STS client")
-	case p.roleARN == "":
-		return errors.New("awscreds: WebIdentity: empty role ARN")
 	case p.idToken == nil:
-		return errors.New("awscreds: WebIdentity: nil IDTokenFunc")
-	case o.RoleSessionName != "" && !validRoleSessionName(o.RoleSessionName):
-		return errors.New(`awscreds: WebIdentity: RoleSessionName must match [\w+=,.@-]{2,64} (see SanitizeRoleSessionName)`)
-	case o.Duration != 0 && (o.Duration < MinWebIdentityDuration || o.Duration > MaxWebIdentityDuration):
-		return fmt.Errorf("awscreds: WebIdentity: Duration %v outside [%v, %v]", o.Duration, MinWebIdentityDuration, MaxWebIdentityDuration)
-	case o.Timeout < 0:
-		return fmt.Errorf("awscreds: WebIdentity: negative Timeout %v", o.Timeout)
+		return errors.New("nil IDTokenFunc")
+	case p.options.Timeout < 0:
+		return fmt.Errorf("negative Timeout %v", p.options.Timeout)
 	}
-	return nil
+	return p.role.validate()
 }
 
 // Retrieve gets the user's ID token and calls STS AssumeRoleWithWebIdentity with it. The
 // credentials have CanExpire set and Expires equal to the Expiration STS returned.
 //
-// When STS rejects the token (ExpiredTokenException, InvalidIdentityToken), Retrieve asks the
-// IDTokenFunc again and, if it returns a different token, calls STS once more; a second
-// rejection, or the same token, gives an error wrapping both ErrIDTokenRejected and the AWS
-// error. An error from the IDTokenFunc is returned wrapped. The whole call is bounded by
+// When STS rejects the token (ExpiredToken, InvalidIdentityToken, IDPRejectedClaim), Retrieve
+// asks the IDTokenFunc again and, if it returns a different token, calls STS once more; a
+// second rejection, or the same token, gives an error wrapping both ErrIDTokenRejected and the
+// AWS error. An error from the IDTokenFunc is returned wrapped. The whole call is bounded by
 // Timeout as well as by ctx.
 func (p *WebIdentity) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	if p.err != nil {
@@ -160,27 +181,23 @@ func (p *WebIdentity) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	if err != nil {
 		return aws.Credentials{}, err
 	}
-	out, err := p.assume(ctx, token)
-	if err != nil && idTokenRejected(err) {
+	creds, err := p.assume(ctx, token)
+	if err != nil && classOf(err) == rejected {
 		fresh, ferr := p.token(ctx)
 		if ferr != nil {
-			return aws.Credentials{}, &awsError{
-				msg:  redact("awscreds: WebIdentity: STS rejected the ID token ("+err.Error()+") and getting another failed: "+ferr.Error(), token),
-				errs: []error{ErrIDTokenRejected, err, ferr},
-			}
+			return aws.Credentials{}, refetchFailed("WebIdentity", err, ferr, token)
 		}
 		if fresh != token {
-			token = fresh
-			out, err = p.assume(ctx, token)
+			creds, err = p.assume(ctx, fresh)
+			if err != nil {
+				return aws.Credentials{}, providerError("WebIdentity", err, token, fresh)
+			}
 		}
 	}
 	if err != nil {
-		return aws.Credentials{}, p.stsError(err, token)
+		return aws.Credentials{}, providerError("WebIdentity", err, token)
 	}
-	creds, err := credentialsFrom("WebIdentity", out)
-	if err != nil {
-		return aws.Credentials{}, err
-	}
+	creds.Source = WebIdentityProviderName
 	p.ride.succeeded(creds)
 	return creds, nil
 }
@@ -216,95 +233,75 @@ func (p *WebIdentity) token(ctx context.Context) (string, error) {
 	return token, nil
 }
 
-// assume makes one AssumeRoleWithWebIdentity call. Its errors are either the client's, as is,
-// or a local one about the token (which idTokenRejected does not match).
-func (p *WebIdentity) assume(ctx context.Context, token string) (*sts.AssumeRoleWithWebIdentityOutput, error) {
-	name := p.options.RoleSessionName
-	if name == "" {
+// assume assumes the role with token, naming the session after the token's sub unless
+// RoleSessionName is set. A token whose sub can't be read is an error of its own, which is
+// no failed AWS call.
+func (p *WebIdentity) assume(ctx context.Context, token string) (aws.Credentials, error) {
+	var user string
+	if p.role.session.RoleSessionName == "" {
 		sub, err := subjectFromIDToken(token)
 		if err != nil {
-			return nil, fmt.Errorf("%w (needed to derive RoleSessionName)", err)
+			return aws.Credentials{}, fmt.Errorf("%w (needed to derive RoleSessionName)", err)
 		}
-		name = SanitizeRoleSessionName(sub)
+		user = sub
+	}
+	return p.role.assume(ctx, token, user)
+}
+
+// webIdentityRole is a role assumed with STS AssumeRoleWithWebIdentity: the one request
+// that WebIdentity and IdentityPool's basic flow both make, built, sent and checked here.
+type webIdentityRole struct {
+	client  AssumeRoleWithWebIdentityAPIClient
+	roleARN string
+	session WebIdentitySession
+}
+
+func (r *webIdentityRole) validate() error {
+	switch {
+	case r.client == nil:
+		return errors.New("nil STS client")
+	case r.roleARN == "":
+		return errors.New("empty role ARN")
+	}
+	return r.session.validate()
+}
+
+// assume calls AssumeRoleWithWebIdentity with token, naming the session
+// SanitizeRoleSessionName(user) unless RoleSessionName is set, and returns the credentials
+// with the real expiry and the account id of the assumed role's ARN, and no Source. Its
+// errors are failed calls of opAssumeRoleWithWebIdentity.
+func (r *webIdentityRole) assume(ctx context.Context, token, user string) (aws.Credentials, error) {
+	name := r.session.RoleSessionName
+	if name == "" {
+		name = SanitizeRoleSessionName(user)
 	}
 	in := &sts.AssumeRoleWithWebIdentityInput{
-		RoleArn:          aws.String(p.roleARN),
+		RoleArn:          aws.String(r.roleARN),
 		RoleSessionName:  aws.String(name),
 		WebIdentityToken: aws.String(token),
-		Policy:           p.options.Policy,
-		PolicyArns:       p.options.PolicyARNs,
+		Policy:           r.session.Policy,
+		PolicyArns:       r.session.PolicyARNs,
 	}
-	if p.options.Duration != 0 {
-		in.DurationSeconds = aws.Int32(int32(p.options.Duration / time.Second))
+	if r.session.Duration != 0 {
+		in.DurationSeconds = aws.Int32(int32(r.session.Duration / time.Second))
 	}
-	return p.client.AssumeRoleWithWebIdentity(ctx, in)
-}
-
-func (p *WebIdentity) stsError(err error, token string) error {
-	if errors.Is(err, errTokenTooLarge) || errors.Is(err, errTokenMalformed) || errors.Is(err, errTokenNoSubject) {
-		return err
-	}
-	if idTokenRejected(err) {
-		return &awsError{
-			msg:  redact("awscreds: WebIdentity: STS rejected the ID token: "+err.Error(), token),
-			errs: []error{ErrIDTokenRejected, err},
-		}
-	}
-	return &awsError{
-		msg:       redact("awscreds: WebIdentity: "+err.Error(), token),
-		errs:      []error{err},
-		transient: transientSTS(err),
-	}
-}
-
-// transientSTS reports whether an STS failure may pass by itself: no answer at all (a
-// timeout, a refused connection), a server fault, throttling that outlasted the SDK's
-// retries, or STS failing to reach the identity provider's keys.
-func transientSTS(err error) bool {
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		return true
-	}
-	if ae.ErrorFault() == smithy.FaultServer {
-		return true
-	}
-	switch ae.ErrorCode() {
-	case "Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded",
-		"IDPCommunicationError", "IDPCommunicationErrorException", "ServiceUnavailable", "InternalFailure":
-		return true
-	}
-	return false
-}
-
-// credentialsFrom checks an AssumeRoleWithWebIdentity response; provider names the caller in
-// its errors.
-func credentialsFrom(provider string, out *sts.AssumeRoleWithWebIdentityOutput) (aws.Credentials, error) {
-	if out == nil {
-		return aws.Credentials{}, fmt.Errorf("awscreds: %s: STS response has no credentials", provider)
-	}
-	creds, err := stsCredentials(provider, out.Credentials, out.AssumedRoleUser)
+	out, err := r.client.AssumeRoleWithWebIdentity(ctx, in)
 	if err != nil {
-		return aws.Credentials{}, err
+		return aws.Credentials{}, opAssumeRoleWithWebIdentity.failed(err)
 	}
-	creds.Source = WebIdentityProviderName
-	return creds, nil
-}
-
-// stsCredentials checks the credentials of an STS response (AssumeRole,
-// AssumeRoleWithWebIdentity) and takes the account id from the assumed role's ARN.
-func stsCredentials(provider string, c *types.Credentials, user *types.AssumedRoleUser) (aws.Credentials, error) {
-	if c == nil {
-		return aws.Credentials{}, fmt.Errorf("awscreds: %s: STS response has no credentials", provider)
+	if out == nil || out.Credentials == nil {
+		return aws.Credentials{}, opAssumeRoleWithWebIdentity.badResponse("has no credentials")
 	}
+	c := out.Credentials
 	if aws.ToString(c.AccessKeyId) == "" || aws.ToString(c.SecretAccessKey) == "" {
-		return aws.Credentials{}, fmt.Errorf("awscreds: %s: STS response has an empty access key", provider)
+		return aws.Credentials{}, opAssumeRoleWithWebIdentity.badResponse("has an empty access key")
 	}
 	if c.Expiration == nil || c.Expiration.IsZero() {
-		return aws.Credentials{}, fmt.Errorf("awscreds: %s: STS response has no expiration", provider)
+		return aws.Credentials{}, opAssumeRoleWithWebIdentity.badResponse("has no expiration")
 	}
 	var accountID string
-	if user != nil {
-		if a, err := arn.Parse(aws.ToString(user.Arn)); err == nil {
+	if u := out.AssumedRoleUser; u != nil {
+		if a, err := arn.Parse(aws.ToString(u.Arn)); err == nil {
 			accountID = a.AccountID
 		}
 	}

@@ -144,9 +144,11 @@ func (a *app) identityPool(s *authflow.Session) *awscreds.IdentityPool {
 		// pool (cognito-idp.<region>.amazonaws.com/<pool id>) as for an OIDC
 		// provider the pool trusts.
 		o.Logins = awscreds.OIDCLogins(a.cfg.Issuer, a.auth.IDTokenFunc(s.ID))
-		o.RoleARN = a.cfg.RoleARN
-		o.STS = a.sts
-		o.Duration = a.cfg.CredentialsDuration
+		o.BasicFlow = &awscreds.BasicFlowOptions{
+			RoleARN:            a.cfg.RoleARN,
+			STS:                a.sts,
+			WebIdentitySession: awscreds.WebIdentitySession{Duration: a.cfg.CredentialsDuration},
+		}
 		o.Store = a.identityIDs
 		o.Logger = a.logger
 	})

@@ -145,9 +145,11 @@ func TestIdentityPoolMotoBasicFlow(t *testing.T) {
 	token := fakeJWT(`{"iss":"` + motoUserPoolIssuer + `","sub":"auth0|alice"}`)
 	p := awscreds.NewIdentityPool(mp.cognito, mp.poolID, func(o *awscreds.IdentityPoolOptions) {
 		o.Logins = awscreds.CognitoLogins(motoUserPoolIssuer, func(context.Context) (string, error) { return token, nil })
-		o.RoleARN = "arn:aws:iam::123456789012:role/basic-flow"
-		o.STS = mp.sts
-		o.Duration = 15 * time.Minute
+		o.BasicFlow = &awscreds.BasicFlowOptions{
+			RoleARN:            "arn:aws:iam::123456789012:role/basic-flow",
+			STS:                mp.sts,
+			WebIdentitySession: awscreds.WebIdentitySession{Duration: 15 * time.Minute},
+		}
 	})
 	before := time.Now()
 	creds, err := p.Retrieve(t.Context())
@@ -167,8 +169,7 @@ func TestIdentityPoolMotoGuest(t *testing.T) {
 			mp := newMotoPool(t)
 			p := awscreds.NewIdentityPool(mp.cognito, mp.poolID, func(o *awscreds.IdentityPoolOptions) {
 				if flow == "basic" {
-					o.RoleARN = "arn:aws:iam::123456789012:role/guests"
-					o.STS = mp.sts
+					o.BasicFlow = &awscreds.BasicFlowOptions{RoleARN: "arn:aws:iam::123456789012:role/guests", STS: mp.sts}
 				}
 			})
 			creds, err := p.Retrieve(t.Context())
@@ -184,8 +185,7 @@ func TestIdentityPoolMotoGuest(t *testing.T) {
 			again := awscreds.NewIdentityPool(mp.cognito, mp.poolID, func(o *awscreds.IdentityPoolOptions) {
 				o.IdentityID = id
 				if flow == "basic" {
-					o.RoleARN = "arn:aws:iam::123456789012:role/guests"
-					o.STS = mp.sts
+					o.BasicFlow = &awscreds.BasicFlowOptions{RoleARN: "arn:aws:iam::123456789012:role/guests", STS: mp.sts}
 				}
 			})
 			_, err = again.Retrieve(t.Context())
@@ -214,8 +214,7 @@ func TestIdentityPoolMotoDeveloperAuthenticated(t *testing.T) {
 					}
 					o.Store = store
 					if flow == "basic" {
-						o.RoleARN = "arn:aws:iam::123456789012:role/developer"
-						o.STS = mp.sts
+						o.BasicFlow = &awscreds.BasicFlowOptions{RoleARN: "arn:aws:iam::123456789012:role/developer", STS: mp.sts}
 					}
 				})
 			}
