@@ -7,15 +7,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/pubauth/awsauth/internal/httpx"
 )
 
 // Defaults and limits of Config.
@@ -53,7 +53,8 @@ type Config struct {
 	MaxTokenBytes int
 	// Now is the clock for RefetchInterval. Default time.Now.
 	Now func() time.Time
-	// Logger receives fetch failures and skipped keys, never tokens. Nil discards.
+	// Logger receives fetch failures and skipped keys, never tokens. Nil means slog.Default(),
+	// the module's one default.
 	Logger *slog.Logger
 }
 
@@ -98,7 +99,7 @@ func New(cfg Config) (*KeySet, error) {
 		algs:          map[string]*algorithm{},
 	}
 	if k.url != "" {
-		if err := checkURL(k.url); err != nil {
+		if err := httpx.CheckEndpoint("jwks: URL", k.url); err != nil {
 			return nil, err
 		}
 	}
@@ -122,7 +123,7 @@ func New(cfg Config) (*KeySet, error) {
 		k.now = time.Now
 	}
 	if k.log == nil {
-		k.log = slog.New(slog.DiscardHandler)
+		k.log = slog.Default()
 	}
 	if k.client == nil {
 		k.client = &http.Client{CheckRedirect: sameScheme}
@@ -142,30 +143,6 @@ func New(cfg Config) (*KeySet, error) {
 		k.algs[name] = a
 	}
 	return k, nil
-}
-
-func checkURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("jwks: invalid URL: %w", err)
-	}
-	switch {
-	case u.Host == "":
-		return errors.New("jwks: URL has no host")
-	case u.Scheme == "https":
-		return nil
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
-		return nil
-	}
-	return errors.New("jwks: URL must be https (http only to a loopback host)")
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // sameScheme is the default client's redirect policy: a key set served over https must not be
