@@ -225,33 +225,51 @@ func (op *testOP) issue(g *grant, refresh bool) map[string]any {
 }
 
 func (op *testOP) idToken(g *grant, refresh bool) string {
-	now := op.now()
-	c := map[string]any{
-		"iss": op.issuer(), "sub": g.sub, "aud": g.clientID,
-		"exp": now.Add(time.Hour).Unix(), "iat": now.Unix(),
-		"email": g.sub + "@example.com", "name": g.sub, "jti": randomToken(),
+	nonce := g.nonce
+	if refresh && g.nonce == "" {
+		nonce = "-"
 	}
-	if !refresh || g.nonce != "" {
-		c["nonce"] = g.nonce
-	}
+	c := op.idClaims(g.sub, g.clientID, nonce, op.now())
 	if op.idClaimsMod != nil {
 		op.idClaimsMod(c, refresh)
 	}
 	if op.rawIDToken != nil {
 		return op.rawIDToken(op, c)
 	}
-	h := map[string]any{"alg": "RS256", "kid": op.kid, "typ": "JWT"}
+	h := op.idHeader()
 	if op.idHeaderMod != nil {
 		op.idHeaderMod(h)
 	}
 	return op.sign(h, c)
 }
 
+// idClaims are the claims of a good ID token ("-" for nonce: none); idHeader is its header.
+// The caller holds op.mu.
+func (op *testOP) idClaims(sub, clientID, nonce string, now time.Time) map[string]any {
+	c := map[string]any{
+		"iss": op.issuer(), "sub": sub, "aud": clientID,
+		"exp": now.Add(time.Hour).Unix(), "iat": now.Unix(),
+		"email": sub + "@example.com", "name": sub, "jti": randomToken(),
+	}
+	if nonce != "-" {
+		c["nonce"] = nonce
+	}
+	return c
+}
+
+func (op *testOP) idHeader() map[string]any {
+	return map[string]any{"alg": "RS256", "kid": op.kid, "typ": "JWT"}
+}
+
 // sign makes a compact JWS with RS256 over whatever header and claims given.
 func (op *testOP) sign(h, c map[string]any) string {
 	hb, _ := json.Marshal(h)
 	cb, _ := json.Marshal(c)
-	input := b64(hb) + "." + b64(cb)
+	return op.signRaw(b64(hb) + "." + b64(cb))
+}
+
+// signRaw signs input (base64url header "." base64url payload) with RS256.
+func (op *testOP) signRaw(input string) string {
 	sum := sha256.Sum256([]byte(input))
 	sig, err := rsa.SignPKCS1v15(rand.Reader, op.key, crypto.SHA256, sum[:])
 	if err != nil {
