@@ -54,7 +54,7 @@ func (h *Handler) load(ctx context.Context, id string) (*Session, error) {
 
 // stale reports whether any token of s needs a refresh now.
 func (h *Handler) stale(s *Session) bool {
-	return h.expiresWithin(s, needAccess|needID, h.cfg.RefreshWindow)
+	return h.expiresWithin(s, needAccess|needID, true)
 }
 
 // refreshShared refreshes session id once for all concurrent callers in this
@@ -150,6 +150,7 @@ func (h *Handler) redeem(ctx context.Context, s *Session, locker tokenstore.Lock
 		return nil, fmt.Errorf("%w: %w: token_type is not Bearer", ErrRefreshFailed, ErrTokenResponse)
 	}
 	next := *s
+	next.issued = h.cfg.Now().UTC()
 	next.tokens = tokenstore.TokenSet{
 		AccessToken:  tok.AccessToken,
 		TokenType:    "Bearer",

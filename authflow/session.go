@@ -13,9 +13,6 @@ import (
 	"github.com/pubauth/awsauth/tokenstore"
 )
 
-// sessionCookieName holds only a random session id; tokens stay on the server.
-const sessionCookieName = "__Host-awsauth-session"
-
 // Session is a signed-in user's server-side session.
 type Session struct {
 	// ID is the opaque session id the browser holds. Treat it as a secret:
@@ -33,6 +30,10 @@ type Session struct {
 
 	// IDTokenExpiry is the current ID token's exp (UTC).
 	IDTokenExpiry time.Time
+
+	// issued is when the current tokens came from the token endpoint; zero
+	// in records written before it was kept. It bounds the refresh window.
+	issued time.Time
 
 	claims []byte // JSON object: the ClaimsToKeep subset of the ID token
 	nonce  string // the login's nonce, which a refreshed ID token may repeat
@@ -86,7 +87,9 @@ func validSessionID(s string) bool {
 	return true
 }
 
-const sessionVersion = 1
+// sessionVersion 2 added issued after IDTokenExpiry; version 1 records
+// still decode, with a zero issued.
+const sessionVersion = 2
 
 // errSessionCorrupt reports a stored record that does not decode.
 var errSessionCorrupt = errors.New("authflow: corrupt session record")
@@ -99,6 +102,11 @@ func (s *Session) marshal() ([]byte, error) {
 	b = binary.AppendVarint(b, s.Created.UnixNano())
 	b = binary.AppendVarint(b, s.Expiry.UnixNano())
 	b = binary.AppendVarint(b, s.IDTokenExpiry.UnixNano())
+	var issued int64 // 0: unknown
+	if !s.issued.IsZero() {
+		issued = s.issued.UnixNano()
+	}
+	b = binary.AppendVarint(b, issued)
 	for _, f := range [][]byte{[]byte(s.Subject), []byte(s.nonce), s.claims} {
 		b = binary.AppendUvarint(b, uint64(len(f)))
 		b = append(b, f...)
@@ -107,12 +115,13 @@ func (s *Session) marshal() ([]byte, error) {
 }
 
 func (s *Session) unmarshal(b []byte) error {
-	if len(b) == 0 || b[0] != sessionVersion {
+	if len(b) == 0 || b[0] < 1 || b[0] > sessionVersion {
 		return errSessionCorrupt
 	}
+	nTimes := 3 + int(b[0]-1) // version 2 adds issued
 	b = b[1:]
-	var times [3]int64
-	for i := range times {
+	var times [4]int64
+	for i := range times[:nTimes] {
 		v, n := binary.Varint(b)
 		if n <= 0 {
 			return errSessionCorrupt
@@ -136,6 +145,9 @@ func (s *Session) unmarshal(b []byte) error {
 	s.Created = time.Unix(0, times[0]).UTC()
 	s.Expiry = time.Unix(0, times[1]).UTC()
 	s.IDTokenExpiry = time.Unix(0, times[2]).UTC()
+	if times[3] != 0 {
+		s.issued = time.Unix(0, times[3]).UTC()
+	}
 	s.Subject = string(fields[0])
 	s.nonce = string(fields[1])
 	if len(fields[2]) > 0 {
