@@ -34,8 +34,19 @@ type Config struct {
 	// token requests (RFC 6749 §4.1.3).
 	RedirectURL string
 
-	// Scopes requested at login. "openid" is added when missing. Ask for
-	// "offline_access" where the provider needs it to issue refresh tokens.
+	// Scopes requested at login; "openid" is added when missing.
+	//
+	// Nil means "openid", plus "offline_access" when the provider's
+	// discovery document lists it in scopes_supported: OpenID Certified
+	// providers (oidc-provider, Keycloak, Okta, Ory Hydra) issue refresh
+	// tokens only for it (OIDC Core §11), and without one a session ends
+	// with its first access token. Cognito's document does not list it and
+	// Cognito refuses unknown scopes; it issues refresh tokens anyway. Set
+	// Scopes (non-nil) to send exactly those, then add "offline_access"
+	// yourself where wanted. Some providers (oidc-provider among them) keep
+	// offline_access only with prompt=consent (OIDC Core §11): add it to
+	// AuthParams there; it is not sent by default, as it makes other
+	// providers ask for consent at every sign-in.
 	Scopes []string
 
 	// AuthParams are extra authorization request parameters, such as
