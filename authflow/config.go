@@ -36,13 +36,13 @@ type Config struct {
 
 	// Scopes requested at login; "openid" is added when missing.
 	//
-	// Nil means "openid", plus "offline_access" when the provider's
+	// Empty means "openid", plus "offline_access" when the provider's
 	// discovery document lists it in scopes_supported: OpenID Certified
 	// providers (oidc-provider, Keycloak, Okta, Ory Hydra) issue refresh
 	// tokens only for it (OIDC Core §11), and without one a session ends
 	// with its first access token. Cognito's document does not list it and
 	// Cognito refuses unknown scopes; it issues refresh tokens anyway. Set
-	// Scopes (non-nil) to send exactly those, then add "offline_access"
+	// Scopes to send exactly those (and openid), adding "offline_access"
 	// yourself where wanted. Some providers (oidc-provider among them) keep
 	// offline_access only with prompt=consent (OIDC Core §11): add it to
 	// AuthParams there; it is not sent by default, as it makes other

@@ -57,7 +57,7 @@ var supportedAlgs = []string{
 // Discovery §4.3) or when an endpoint is not https (http is allowed only on
 // loopback hosts). ctx bounds the discovery request only.
 func New(ctx context.Context, cfg Config) (*Handler, error) {
-	defaultScopes := cfg.Scopes == nil
+	defaultScopes := len(cfg.Scopes) == 0
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err

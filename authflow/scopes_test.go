@@ -21,6 +21,7 @@ func TestDefaultScopes(t *testing.T) {
 		{"advertised, Scopes unset", []string{"openid", "offline_access", "email"}, nil, []string{"openid", "offline_access"}},
 		{"not advertised (Cognito), Scopes unset", []string{"openid", "email", "phone", "profile"}, nil, []string{"openid"}},
 		{"no scopes_supported, Scopes unset", nil, nil, []string{"openid"}},
+		{"advertised, Scopes empty", []string{"openid", "offline_access"}, []string{}, []string{"openid", "offline_access"}},
 		{"advertised, Scopes set", []string{"openid", "offline_access"}, []string{"email"}, []string{"openid", "email"}},
 		{"advertised, Scopes set with it", []string{"openid", "offline_access"}, []string{"openid", "offline_access"}, []string{"openid", "offline_access"}},
 	} {
