@@ -142,7 +142,7 @@ func (app *testApp) me(c *http.Client) (int, map[string]any) {
 func (app *testApp) sessionCookie(c *http.Client) *http.Cookie {
 	u, _ := url.Parse(app.srv.URL)
 	for _, ck := range c.Jar.Cookies(u) {
-		if ck.Name == sessionCookieName {
+		if ck.Name == app.h.cfg.SessionCookieName {
 			return ck
 		}
 	}

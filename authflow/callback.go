@@ -127,7 +127,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (int, error) 
 	}
 	if p.Error != "" {
 		if p.State != "" {
-			h.clearFlowCookie(w, flowCookieName(p.State))
+			h.clearFlowCookie(w, h.flowCookieName(p.State))
 		}
 		// error_description is logged length-bounded, never shown: it is
 		// attacker-controllable text.
@@ -138,7 +138,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (int, error) 
 		return http.StatusBadRequest, fmt.Errorf("authflow: provider returned error %q (%s)", p.Error, strconv.Quote(desc))
 	}
 
-	name := flowCookieName(p.State)
+	name := h.flowCookieName(p.State)
 	c, err := r.Cookie(name)
 	if err != nil {
 		return http.StatusBadRequest, ErrStateMismatch
@@ -195,6 +195,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (int, error) 
 		Created:       now.UTC(),
 		Expiry:        h.sessionExpiry(now, tok, ts),
 		IDTokenExpiry: idt.Expiry,
+		issued:        h.cfg.Now().UTC(),
 		claims:        kept,
 		nonce:         f.Nonce,
 		tokens:        ts,
@@ -208,8 +209,8 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (int, error) 
 	}
 	// A session cookie from an earlier login in this browser is replaced;
 	// its server-side record goes too.
-	if old, err := r.Cookie(sessionCookieName); err == nil && validSessionID(old.Value) {
-		if err := h.cfg.Store.Delete(ctx, storeKey(old.Value)); err != nil {
+	if old, ok := h.sessionCookie(r); ok {
+		if err := h.cfg.Store.Delete(ctx, storeKey(old)); err != nil {
 			h.cfg.Logger.Warn("authflow: deleting the replaced session failed", slogErr(err))
 		}
 	}
@@ -254,32 +255,6 @@ func (h *Handler) sessionExpiry(now time.Time, tok *oauth2.Token, ts TokenSet) t
 		exp = ts.Expiry
 	}
 	return exp.UTC()
-}
-
-func (h *Handler) clearFlowCookie(w http.ResponseWriter, name string) {
-	http.SetCookie(w, &http.Cookie{
-		Name: name, Value: "", Path: "/", MaxAge: -1,
-		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-	})
-}
-
-func (h *Handler) setSessionCookie(w http.ResponseWriter, s *Session) {
-	http.SetCookie(w, &http.Cookie{
-		Name:     sessionCookieName,
-		Value:    s.ID,
-		Path:     "/",
-		MaxAge:   int(s.Expiry.Sub(h.cfg.Now()).Seconds()),
-		Secure:   true,
-		HttpOnly: true,
-		SameSite: http.SameSiteLaxMode,
-	})
-}
-
-func (h *Handler) clearSessionCookie(w http.ResponseWriter) {
-	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookieName, Value: "", Path: "/", MaxAge: -1,
-		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-	})
 }
 
 // describeTokenErr summarizes a token endpoint failure without the response

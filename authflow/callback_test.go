@@ -62,7 +62,7 @@ func TestCookieAttributes(t *testing.T) {
 	var session, cleared *http.Cookie
 	for _, ck := range resp.Cookies() {
 		switch {
-		case ck.Name == sessionCookieName:
+		case ck.Name == defaultSessionCookieName:
 			session = ck
 		case ck.Name == fc.Name:
 			cleared = ck
@@ -137,7 +137,7 @@ func TestCallbackRejections(t *testing.T) {
 		{name: "flow cookie tampered", tamper: func(t *testing.T, app *testApp, c *http.Client, cb string) string {
 			u, _ := url.Parse(app.srv.URL)
 			for _, ck := range c.Jar.Cookies(u) {
-				if strings.HasPrefix(ck.Name, flowCookiePrefix) {
+				if strings.HasPrefix(ck.Name, defaultFlowCookiePrefix) {
 					v := []byte(ck.Value)
 					v[len(v)/2] ^= 1
 					c.Jar.SetCookies(u, []*http.Cookie{{Name: ck.Name, Value: string(v), Path: "/"}})
@@ -200,7 +200,7 @@ func TestCallbackRejections(t *testing.T) {
 			assert.NotContains(t, body, "<b>bad")
 			assert.Zero(t, app.store.sets.Load(), "nothing stored")
 			for _, ck := range resp.Cookies() {
-				assert.NotEqual(t, sessionCookieName, ck.Name, "no session cookie set")
+				assert.NotEqual(t, defaultSessionCookieName, ck.Name, "no session cookie set")
 			}
 			if !tt.loggedIn {
 				assert.Nil(t, app.sessionCookie(c), "no session cookie")

@@ -34,8 +34,19 @@ type Config struct {
 	// token requests (RFC 6749 §4.1.3).
 	RedirectURL string
 
-	// Scopes requested at login. "openid" is added when missing. Ask for
-	// "offline_access" where the provider needs it to issue refresh tokens.
+	// Scopes requested at login; "openid" is added when missing.
+	//
+	// Empty means "openid", plus "offline_access" when the provider's
+	// discovery document lists it in scopes_supported: OpenID Certified
+	// providers (oidc-provider, Keycloak, Okta, Ory Hydra) issue refresh
+	// tokens only for it (OIDC Core §11), and without one a session ends
+	// with its first access token. Cognito's document does not list it and
+	// Cognito refuses unknown scopes; it issues refresh tokens anyway. Set
+	// Scopes to send exactly those (and openid), adding "offline_access"
+	// yourself where wanted. Some providers (oidc-provider among them) keep
+	// offline_access only with prompt=consent (OIDC Core §11): add it to
+	// AuthParams there; it is not sent by default, as it makes other
+	// providers ask for consent at every sign-in.
 	Scopes []string
 
 	// AuthParams are extra authorization request parameters, such as
@@ -56,6 +67,24 @@ type Config struct {
 	// start on one instance and return to another then fail.
 	CookieKeys [][]byte
 
+	// SessionCookieName names the cookie that holds the session id. Default
+	// "__Host-awsauth-session". Two apps on one host share cookies whatever
+	// their ports (RFC 6265 §8.5), so each must have its own name, or signing
+	// in to one signs the user out of the other.
+	//
+	// Every cookie this package sets is Secure, HttpOnly, SameSite=Lax,
+	// Path=/ and host-only (no Domain): that is what the __Host- prefix
+	// requires (RFC 6265bis §4.1.3.2), so any name may keep it, and should:
+	// it stops a sibling subdomain or a plain-http page from planting the
+	// cookie. New refuses a name that is not an RFC 6265 token.
+	SessionCookieName string
+
+	// FlowCookiePrefix starts the name of each login's flow cookie (the
+	// rest is a hash of the login's state). Default "__Host-awsauth-flow-".
+	// The rules of SessionCookieName apply; SessionCookieName must not start
+	// with it.
+	FlowCookiePrefix string
+
 	// PostLogoutRedirectURL is where the provider sends the browser after
 	// logout (OIDC RP-Initiated Logout post_logout_redirect_uri; Cognito
 	// logout_uri). It must be registered with the provider. Empty means the
@@ -71,7 +100,9 @@ type Config struct {
 	SessionLifetime time.Duration
 
 	// RefreshWindow is how long before the access or ID token expires a
-	// refresh happens. Default 1 minute.
+	// refresh happens, at most half the token's lifetime as issued (from
+	// the token response to its expiry), so that short-lived tokens are not
+	// refreshed on every request. Default 1 minute.
 	RefreshWindow time.Duration
 
 	// RefreshTimeout bounds one refresh (lease, token request, store write).
@@ -173,6 +204,13 @@ func (c Config) withDefaults() (Config, error) {
 			errs = append(errs, fmt.Errorf("AuthParams may not set %q", k))
 		}
 	}
+	if c.SessionCookieName == "" {
+		c.SessionCookieName = defaultSessionCookieName
+	}
+	if c.FlowCookiePrefix == "" {
+		c.FlowCookiePrefix = defaultFlowCookiePrefix
+	}
+	errs = append(errs, checkCookieNames(c.SessionCookieName, c.FlowCookiePrefix)...)
 	if c.LoginPath == "" {
 		c.LoginPath = defaultLoginPath
 	} else if !strings.HasPrefix(c.LoginPath, "/") {

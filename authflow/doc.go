@@ -17,6 +17,9 @@
 //     store's lease), and puts the Session in the request context.
 //   - Logout (POST, CSRF-protected): deletes the session, revokes the refresh
 //     token (RFC 7009) and redirects through the provider's logout endpoint.
+//   - CSRFProtect (middleware) and CheckCSRF: the same CSRF check Logout
+//     makes (Origin and Fetch Metadata, then the session's CSRFToken), for
+//     the app's own state-changing forms and scripts.
 //
 // Tokens never leave the server: the browser holds only a random session id.
 // Handler.IDTokenFunc gives other packages (such as awscreds) a function that

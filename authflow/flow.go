@@ -2,16 +2,11 @@ package authflow
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"time"
 
 	"github.com/pubauth/awsauth/pkce"
 )
-
-// flowCookiePrefix names the per-login cookies. Each login gets its own cookie,
-// named after its state, so parallel logins in several tabs all complete.
-const flowCookiePrefix = "__Host-awsauth-flow-"
 
 // maxFlowCookieLen bounds a flow cookie before it is decoded.
 const maxFlowCookieLen = 4096
@@ -42,13 +37,6 @@ func randomToken() string {
 	var b [32]byte
 	rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-// flowCookieName derives the cookie's name from the state, so the callback
-// finds its flow from the state parameter alone.
-func flowCookieName(state string) string {
-	sum := sha256.Sum256([]byte(state))
-	return flowCookiePrefix + base64.RawURLEncoding.EncodeToString(sum[:12])
 }
 
 // The flow cookie's record, version 2 (codec.go): Created as a time, then

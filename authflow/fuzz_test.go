@@ -39,7 +39,7 @@ func FuzzOpenFlowCookie(f *testing.F) {
 	}
 	// Fixed values: fuzz workers rebuild this setup and must agree on name.
 	good := flow{State: "s", Nonce: "n", Verifier: "v", ReturnTo: "/x", Created: time.Unix(1700000000, 0)}
-	name := flowCookieName(good.State)
+	name := (&Handler{cfg: Config{FlowCookiePrefix: defaultFlowCookiePrefix}}).flowCookieName(good.State)
 	f.Add(name, ring.seal(name, good.marshal()))
 	f.Add(name, "")
 	f.Add("other", ring.seal(name, good.marshal()))

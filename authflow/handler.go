@@ -43,6 +43,7 @@ type providerMetadata struct {
 	CodeChallengeMethods   []string `json:"code_challenge_methods_supported"`
 	AuthorizationIssParam  bool     `json:"authorization_response_iss_parameter_supported"`
 	TokenEndpointAuthMeths []string `json:"token_endpoint_auth_methods_supported"`
+	ScopesSupported        []string `json:"scopes_supported"`
 }
 
 // supportedAlgs are the ID token algorithms the flow accepts: asymmetric only.
@@ -56,6 +57,7 @@ var supportedAlgs = []string{
 // Discovery §4.3) or when an endpoint is not https (http is allowed only on
 // loopback hosts). ctx bounds the discovery request only.
 func New(ctx context.Context, cfg Config) (*Handler, error) {
+	defaultScopes := len(cfg.Scopes) == 0
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -96,6 +98,9 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 		if err := checkEndpoint(e.name, e.url); err != nil {
 			return nil, fmt.Errorf("authflow: discovery: %w", err)
 		}
+	}
+	if defaultScopes && slices.Contains(meta.ScopesSupported, "offline_access") {
+		cfg.Scopes = append(cfg.Scopes, "offline_access") // see Config.Scopes
 	}
 	if len(meta.CodeChallengeMethods) > 0 && !slices.Contains(meta.CodeChallengeMethods, "S256") {
 		// RFC 9700 §2.1.1: S256 is sent regardless; never downgrade to plain.

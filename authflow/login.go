@@ -11,9 +11,10 @@ import (
 // (default "/"); anything else is refused with 400.
 //
 // It makes a 256-bit state and nonce and a PKCE verifier, seals them in a
-// per-login cookie (__Host- prefix, Secure, HttpOnly, SameSite=Lax, living
-// Config.FlowLifetime), and redirects (302) to the authorization endpoint
-// with code_challenge_method=S256 (RFC 7636 §4.3, RFC 9700 §2.1.1).
+// per-login cookie (named Config.FlowCookiePrefix plus a hash of the state;
+// Secure, HttpOnly, SameSite=Lax, Path=/; living Config.FlowLifetime), and
+// redirects (302) to the authorization endpoint with
+// code_challenge_method=S256 (RFC 7636 §4.3, RFC 9700 §2.1.1).
 func (h *Handler) Login() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -32,16 +33,8 @@ func (h *Handler) Login() http.Handler {
 			returnTo = vs[0]
 		}
 		f := newFlow(returnTo, h.cfg.Now())
-		name := flowCookieName(f.State)
-		http.SetCookie(w, &http.Cookie{
-			Name:     name,
-			Value:    h.keys.seal(name, f.marshal()),
-			Path:     "/",
-			MaxAge:   int(h.cfg.FlowLifetime.Seconds()),
-			Secure:   true,
-			HttpOnly: true,
-			SameSite: http.SameSiteLaxMode,
-		})
+		name := h.flowCookieName(f.State)
+		http.SetCookie(w, hostCookie(name, h.keys.seal(name, f.marshal()), int(h.cfg.FlowLifetime.Seconds())))
 		opts := []oauth2.AuthCodeOption{
 			oauth2.S256ChallengeOption(f.Verifier),
 			oauth2.SetAuthURLParam("nonce", f.Nonce),

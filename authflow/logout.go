@@ -15,26 +15,15 @@ import (
 // session is gone already, so a slow provider only delays the redirect.
 const revokeTimeout = 5 * time.Second
 
-// CSRFToken returns the token a logout form must send in the csrf_token
-// field (or an X-CSRF-Token header) for the session of r, or "" when r has no
-// session cookie. It is an HMAC of the session id under the cookie key ring,
-// so it needs no storage and changes with every login.
-func (h *Handler) CSRFToken(r *http.Request) string {
-	c, err := r.Cookie(sessionCookieName)
-	if err != nil || !validSessionID(c.Value) {
-		return ""
-	}
-	return h.keys.csrfToken(c.Value)
-}
-
 // Logout returns the handler that signs the user out (POST only; other
 // methods get 405, so a link or image can't log anyone out).
 //
-// The request must carry CSRFToken's value in the csrf_token form field or
-// the X-CSRF-Token header, and when it has an Origin header, the app's own
-// origin; otherwise 403. It deletes the session, revokes the refresh token
-// (RFC 7009; a failed revocation is logged and does not stop the logout),
-// clears the cookie, and redirects (303) to the provider's logout (Cognito's
+// The request must pass CheckCSRF (its origin, then CSRFToken's value in
+// the csrf_token form field or the X-CSRF-Token header); otherwise 403,
+// logged as CSRFProtect logs. Without a session cookie it only clears the
+// cookie and redirects (303) to PostLogoutRedirectURL. Otherwise it deletes
+// the session, revokes the refresh token (RFC 7009; a failed revocation is
+// logged and does not stop the logout), clears the cookie, and redirects (303) to the provider's logout (Cognito's
 // /logout, or OIDC RP-Initiated Logout's end_session_endpoint with
 // id_token_hint) which returns the browser to PostLogoutRedirectURL.
 func (h *Handler) Logout() http.Handler {
@@ -44,41 +33,33 @@ func (h *Handler) Logout() http.Handler {
 			httpError(w, r, http.StatusMethodNotAllowed, "method_not_allowed", "Use POST.")
 			return
 		}
-		if o := r.Header.Get("Origin"); o != "" && o != originOf(h.cfg.RedirectURL) {
-			httpError(w, r, http.StatusForbidden, "invalid_request", "Cross-origin logout refused.")
-			return
-		}
-		c, err := r.Cookie(sessionCookieName)
-		if err != nil || !validSessionID(c.Value) {
-			h.clearSessionCookie(w)
-			http.Redirect(w, r, h.cfg.PostLogoutRedirectURL, http.StatusSeeOther)
-			return
-		}
 		r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
-		token := r.Header.Get("X-CSRF-Token")
-		if token == "" {
-			token = r.PostFormValue("csrf_token")
-		}
-		if !h.keys.checkCSRF(c.Value, token) {
-			h.cfg.Logger.Info("authflow: logout refused: CSRF token missing or wrong")
-			httpError(w, r, http.StatusForbidden, "invalid_request", "The logout form has expired. Reload the page and try again.")
+		if err := h.CheckCSRF(r); err != nil {
+			if errors.Is(err, ErrSessionEnded) {
+				// No session here: nothing to forge, nothing to end.
+				h.clearSessionCookie(w)
+				http.Redirect(w, r, h.cfg.PostLogoutRedirectURL, http.StatusSeeOther)
+				return
+			}
+			h.refuseCSRF(w, r, err)
 			return
 		}
+		id, _ := h.sessionCookie(r)
 
 		ctx := r.Context()
-		s, err := h.load(ctx, c.Value)
+		s, err := h.load(ctx, id)
 		if err != nil && !errors.Is(err, ErrSessionEnded) {
 			h.cfg.Logger.Error("authflow: logout could not load the session", slogErr(err))
 			httpError(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", "Please try again shortly.")
 			return
 		}
-		if err := h.cfg.Store.Delete(ctx, storeKey(c.Value)); err != nil {
+		if err := h.cfg.Store.Delete(ctx, storeKey(id)); err != nil {
 			h.cfg.Logger.Error("authflow: logout could not delete the session", slogErr(err))
 			httpError(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", "Please try again shortly.")
 			return
 		}
 		h.clearSessionCookie(w)
-		h.sessionEnded(c.Value)
+		h.sessionEnded(id)
 		target := h.cfg.PostLogoutRedirectURL
 		if s != nil {
 			if s.tokens.RefreshToken != "" && h.meta.RevocationEndpoint != "" {

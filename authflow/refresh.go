@@ -53,7 +53,7 @@ func (h *Handler) load(ctx context.Context, id string) (*Session, error) {
 
 // stale reports whether any token of s needs a refresh now.
 func (h *Handler) stale(s *Session) bool {
-	return h.expiresWithin(s, needAccess|needID, h.cfg.RefreshWindow)
+	return h.expiresWithin(s, needAccess|needID, true)
 }
 
 // refreshShared refreshes session id once for all concurrent callers in this
@@ -149,6 +149,7 @@ func (h *Handler) redeem(ctx context.Context, s *Session, locker tokenstore.Lock
 		return nil, fmt.Errorf("%w: %w: token_type is not Bearer", ErrRefreshFailed, ErrTokenResponse)
 	}
 	next := *s
+	next.issued = h.cfg.Now().UTC()
 	next.tokens = TokenSet{
 		AccessToken:  tok.AccessToken,
 		TokenType:    "Bearer",

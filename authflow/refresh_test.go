@@ -28,7 +28,86 @@ func loginExpiring(t *testing.T, op *testOP, app *testApp) *http.Client {
 	c := app.browser()
 	app.login(c, "/")
 	op.setAccessTTL(time.Hour)
+	app.backdate(app.sessionCookie(c).Value, time.Hour)
 	return c
+}
+
+// backdate rewrites the stored session as if its tokens had come from the
+// token endpoint d earlier, with the same expiries: their refresh window is
+// then the configured one, not half of a short lifetime.
+func (app *testApp) backdate(id string, d time.Duration) {
+	app.t.Helper()
+	s, err := app.h.load(context.Background(), id)
+	require.NoError(app.t, err)
+	s.issued = s.issued.Add(-d)
+	rec, err := s.marshal()
+	require.NoError(app.t, err)
+	require.NoError(app.t, app.h.cfg.Store.Set(context.Background(), storeKey(id), rec, s.Expiry))
+}
+
+// offsetClock is real time plus an offset the test moves: x/oauth2 dates a
+// token's expiry with the real clock, so the app's clock must follow it.
+type offsetClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *offsetClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *offsetClock) set(d time.Duration) {
+	c.mu.Lock()
+	c.offset = d
+	c.mu.Unlock()
+}
+
+// Issue 8: the refresh window is at most half a token's lifetime as issued.
+// A 20-second access token with the default 1-minute window is used for its
+// first 10 seconds, not refreshed on every request.
+func TestRefreshWindowBoundedByTokenLifetime(t *testing.T) {
+	op := newTestOP(t)
+	clock := &offsetClock{}
+	app := newTestApp(t, op, func(c *Config) { c.Now = clock.Now })
+	op.setAccessTTL(20 * time.Second)
+	c := app.browser()
+	app.login(c, "/")
+	before := op.tokenCalls.Load()
+
+	// Up to 8 s of the token's 20: a margin of 2 s of real time for the test.
+	for sec := range 9 {
+		clock.set(time.Duration(sec) * time.Second)
+		status, _ := app.me(c)
+		require.Equal(t, http.StatusOK, status)
+		assert.Equal(t, int64(0), op.tokenCalls.Load()-before, "no refresh %d s into a 20 s token", sec)
+	}
+	// Past half its life the token is refreshed, once.
+	clock.set(11 * time.Second)
+	status, _ := app.me(c)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, int64(1), op.tokenCalls.Load()-before, "one refresh past half the token's life")
+}
+
+func TestRefreshWindow(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	h := &Handler{cfg: Config{RefreshWindow: time.Minute}}
+	for _, tt := range []struct {
+		name        string
+		issued, exp time.Time
+		want        time.Duration
+	}{
+		{"long token: the configured window", t0, t0.Add(time.Hour), time.Minute},
+		{"20 s token: half its life", t0, t0.Add(20 * time.Second), 10 * time.Second},
+		{"2 min token: exactly the window", t0, t0.Add(2 * time.Minute), time.Minute},
+		{"unknown issue time: the configured window", time.Time{}, t0.Add(20 * time.Second), time.Minute},
+		{"expiry before issue: no window", t0, t0.Add(-time.Second), 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, h.refreshWindow(tt.issued, tt.exp))
+		})
+	}
 }
 
 func TestRefreshOnceForConcurrentRequests(t *testing.T) {
@@ -179,6 +258,7 @@ func TestRefreshWithoutNewRefreshTokenKeepsOld(t *testing.T) {
 	s, err := app.h.load(context.Background(), id)
 	require.NoError(t, err)
 	s.tokens.Expiry = time.Now().Add(10 * time.Second) // force another refresh
+	s.issued = time.Now().Add(-time.Hour)
 	rec, _ := s.marshal()
 	require.NoError(t, app.store.Set(context.Background(), storeKey(id), rec, s.Expiry))
 	after, err := app.h.Tokens(context.Background(), id)
@@ -242,6 +322,7 @@ func TestIDTokenFunc(t *testing.T) {
 	s, err := app.h.load(context.Background(), id)
 	require.NoError(t, err)
 	s.IDTokenExpiry = time.Now().Add(10 * time.Second)
+	s.issued = time.Now().Add(-time.Hour)
 	rec, _ := s.marshal()
 	require.NoError(t, app.store.Set(context.Background(), storeKey(id), rec, s.Expiry))
 

@@ -9,8 +9,8 @@ import (
 // RequireLogin is middleware that serves next only to signed-in users, with
 // the Session in the request context (SessionFrom).
 //
-// When the access token expires within Config.RefreshWindow it is refreshed
-// first, once for all concurrent requests. If the provider rejects the
+// When the access token is within its refresh window (Config.RefreshWindow)
+// it is refreshed first, once for all concurrent requests. If the provider rejects the
 // refresh token (invalid_grant) the session ends. If the refresh fails for a
 // transient reason the request is served while the access token is still
 // valid, and gets 503 otherwise; the session is kept either way.
@@ -22,7 +22,7 @@ import (
 // failure gives 503: the middleware fails closed.
 func (h *Handler) RequireLogin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := r.Cookie(sessionCookieName)
+		c, err := r.Cookie(h.cfg.SessionCookieName)
 		if err != nil {
 			h.unauthenticated(w, r)
 			return
@@ -49,7 +49,7 @@ func (h *Handler) Session(r *http.Request) (*Session, error) {
 	if s := SessionFrom(r.Context()); s != nil {
 		return s, nil
 	}
-	c, err := r.Cookie(sessionCookieName)
+	c, err := r.Cookie(h.cfg.SessionCookieName)
 	if err != nil {
 		return nil, ErrSessionEnded
 	}

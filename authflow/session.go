@@ -9,9 +9,6 @@ import (
 	"time"
 )
 
-// sessionCookieName holds only a random session id; tokens stay on the server.
-const sessionCookieName = "__Host-awsauth-session"
-
 // Session is a signed-in user's server-side session.
 type Session struct {
 	// ID is the opaque session id the browser holds. Treat it as a secret:
@@ -29,6 +26,10 @@ type Session struct {
 
 	// IDTokenExpiry is the current ID token's exp (UTC).
 	IDTokenExpiry time.Time
+
+	// issued is when the current tokens came from the token endpoint. It
+	// bounds the refresh window.
+	issued time.Time
 
 	claims []byte // JSON object: the ClaimsToKeep subset of the ID token
 	nonce  string // the login's nonce, which a refreshed ID token may repeat
@@ -82,10 +83,10 @@ func validSessionID(s string) bool {
 	return true
 }
 
-// The session record, version 2 (codec.go): Created, Expiry and
-// IDTokenExpiry as times; Subject, the nonce and the kept claims; then the
-// TokenSet. Records of version 1 are refused: their users sign in again.
-const sessionVersion = 2
+// The session record, version 3 (codec.go): Created, Expiry, IDTokenExpiry and
+// issued as times; Subject, the nonce and the kept claims; then the TokenSet.
+// Records of older versions are refused: their users sign in again.
+const sessionVersion = 3
 
 // maxSessionRecordLen bounds a session record. Real ones are a few KB (an ID
 // token with many groups perhaps tens of KB); anything near this is a fault.
@@ -94,10 +95,11 @@ const maxSessionRecordLen = 1 << 20
 
 // marshal encodes the session compactly: it is read on every request.
 func (s *Session) marshal() ([]byte, error) {
-	w := newRecordWriter(sessionVersion, 3*timeSize+3*lengthSize+len(s.Subject)+len(s.nonce)+len(s.claims)+s.tokens.size())
+	w := newRecordWriter(sessionVersion, 4*timeSize+3*lengthSize+len(s.Subject)+len(s.nonce)+len(s.claims)+s.tokens.size())
 	w.time(s.Created)
 	w.time(s.Expiry)
 	w.time(s.IDTokenExpiry)
+	w.time(s.issued)
 	w.string(s.Subject)
 	w.string(s.nonce)
 	w.bytes(s.claims)
@@ -117,6 +119,7 @@ func (s *Session) unmarshal(b []byte) error {
 	d.Created = r.time()
 	d.Expiry = r.time()
 	d.IDTokenExpiry = r.time()
+	d.issued = r.time()
 	d.Subject = r.string()
 	d.nonce = r.string()
 	d.claims = r.bytes()

@@ -23,7 +23,7 @@ func (h *Handler) Tokens(ctx context.Context, sessionID string) (TokenSet, error
 }
 
 // IDTokenFunc returns a function that yields a currently valid ID token for
-// session sessionID, refreshing it when it expires within RefreshWindow and
+// session sessionID, refreshing it within its refresh window (Config.RefreshWindow) and
 // persisting rotated tokens. Each call uses its own ctx; the function holds no
 // context and is safe for concurrent use. This is the shape awscreds asks for
 // (awscreds.IDTokenFunc).
@@ -48,33 +48,53 @@ const (
 	needID
 )
 
-// expiresWithin reports whether a needed token expires within d of now.
-func (h *Handler) expiresWithin(s *Session, n need, d time.Duration) bool {
-	deadline := h.cfg.Now().Add(d)
-	if n&needAccess != 0 && !s.tokens.Expiry.IsZero() && !s.tokens.Expiry.After(deadline) {
+// expiresWithin reports whether a needed token of s has expired, or, with
+// early, is within its refresh window.
+func (h *Handler) expiresWithin(s *Session, n need, early bool) bool {
+	now := h.cfg.Now()
+	deadline := func(exp time.Time) time.Time {
+		if !early {
+			return now
+		}
+		return now.Add(h.refreshWindow(s.issued, exp))
+	}
+	if n&needAccess != 0 && !s.tokens.Expiry.IsZero() && !s.tokens.Expiry.After(deadline(s.tokens.Expiry)) {
 		return true
 	}
-	return n&needID != 0 && !s.IDTokenExpiry.After(deadline)
+	return n&needID != 0 && !s.IDTokenExpiry.After(deadline(s.IDTokenExpiry))
 }
 
-// fresh loads a session and refreshes it when a needed token expires within
-// RefreshWindow. After a transient refresh failure it still returns the
+// refreshWindow is how long before exp a token that came from the token
+// endpoint at issued is refreshed: Config.RefreshWindow, but at most half
+// the token's lifetime as issued, so a short-lived token (20 s, with the
+// default 1-minute window) is used for half its life rather than refreshed
+// on every request. An unknown issue time gives RefreshWindow.
+func (h *Handler) refreshWindow(issued, exp time.Time) time.Duration {
+	w := h.cfg.RefreshWindow
+	if issued.IsZero() {
+		return w
+	}
+	return max(min(w, exp.Sub(issued)/2), 0)
+}
+
+// fresh loads a session and refreshes it when a needed token is within its
+// refresh window. After a transient refresh failure it still returns the
 // session while the needed tokens are unexpired.
 func (h *Handler) fresh(ctx context.Context, id string, n need) (*Session, error) {
 	s, err := h.load(ctx, id)
-	if err != nil || !h.expiresWithin(s, n, h.cfg.RefreshWindow) {
+	if err != nil || !h.expiresWithin(s, n, true) {
 		return s, err
 	}
 	next, err := h.refreshShared(ctx, id)
 	if err == nil {
-		if h.expiresWithin(next, n, 0) {
+		if h.expiresWithin(next, n, false) {
 			// The provider answered without the token this caller needs
 			// (some send no ID token on refresh).
 			return nil, fmt.Errorf("%w: the refresh response did not renew the needed token", ErrRefreshFailed)
 		}
 		return next, nil
 	}
-	if errors.Is(err, ErrRefreshFailed) && !h.expiresWithin(s, n, 0) {
+	if errors.Is(err, ErrRefreshFailed) && !h.expiresWithin(s, n, false) {
 		h.cfg.Logger.Warn("authflow: refresh failed; using the current tokens", slogErr(err))
 		return s, nil
 	}

@@ -37,7 +37,6 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (http.Handler,
 	ac := cfg.AuthflowConfig(store, logger, nil)
 	// Cognito: the logout redirect must be an allowed sign-out URL of the app client.
 	ac.PostLogoutRedirectURL = cfg.PublicURL + "/"
-	ac.Scopes = cfg.Scopes
 	if cfg.Resource != "" {
 		ac.AuthParams = map[string]string{"resource": cfg.Resource}
 	}

@@ -58,10 +58,10 @@ func startE2E(t *testing.T) *e2e {
 	})
 	logs := &bytes.Buffer{}
 	cfg := config{
-		Login:     exampleapp.Login{Issuer: p.Issuer, ClientID: "web", RedirectURL: base + "/callback", CookieKey: bytes.Repeat([]byte{7}, 32)},
+		Login: exampleapp.Login{Issuer: p.Issuer, ClientID: "web", RedirectURL: base + "/callback", CookieKey: bytes.Repeat([]byte{7}, 32),
+			Scopes: defaultScopes},
 		PublicURL: base, APIURL: base + "/api",
 		Resource: testenv.DefaultAPIResource, APIAudience: testenv.DefaultAPIResource,
-		Scopes: []string{"openid", "email", "profile", "orders/read"},
 	}
 	h, err := newApp(t.Context(), cfg, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
@@ -305,7 +305,8 @@ func TestParseConfig(t *testing.T) {
 	}
 	if c.PublicURL != "https://abc.execute-api.eu-west-1.amazonaws.com/prod" ||
 		c.APIURL != "https://abc.execute-api.eu-west-1.amazonaws.com/prod/api" || strings.Join(c.APIClientIDs, "|") != "a|b" ||
-		c.RedirectURL != "https://abc.execute-api.eu-west-1.amazonaws.com/prod/callback" || c.TokenStoreURL != "memory://" {
+		c.RedirectURL != "https://abc.execute-api.eu-west-1.amazonaws.com/prod/callback" || c.TokenStoreURL != "memory://" ||
+		strings.Join(c.Scopes, " ") != "openid email profile orders/read" {
 		t.Errorf("%+v", c)
 	}
 	if _, err := parseConfig([]string{"-cookie-key", "short"}, func(k string) string { return env[k] }); err == nil {

@@ -54,8 +54,11 @@ type config struct {
 	// Resource is sent as the RFC 8707 resource parameter at login; empty
 	// sends none (Cognito needs none).
 	Resource string
-	Scopes   []string
 }
+
+// defaultScopes are the lambda example's: its orders page calls the API,
+// which requires orders/read.
+var defaultScopes = []string{"openid", "email", "profile", "orders/read"}
 
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -91,13 +94,12 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	env := func(name, def string) string { return exampleapp.Env(getenv, name, def) }
 	var c config
 	c.Login.Register(fs, getenv)
-	var apiClients, scopes string
+	var apiClients string
 	fs.StringVar(&c.PublicURL, "public-url", env("PUBLIC_URL", ""), "public base URL, API Gateway stage included; default http://LISTEN_ADDR (PUBLIC_URL)")
 	fs.StringVar(&c.APIURL, "api-url", env("API_URL", ""), "base URL of the orders API; default PUBLIC_URL/api (API_URL)")
 	fs.StringVar(&apiClients, "api-client-ids", env("API_CLIENT_IDS", ""), "comma-separated further app clients the API accepts (API_CLIENT_IDS)")
 	fs.StringVar(&c.APIAudience, "api-audience", env("API_AUDIENCE", ""), "required aud of access tokens, if any (API_AUDIENCE)")
 	fs.StringVar(&c.Resource, "resource", env("OIDC_RESOURCE", ""), "RFC 8707 resource sent at login, if any (OIDC_RESOURCE)")
-	fs.StringVar(&scopes, "scopes", env("OIDC_SCOPES", "openid email profile orders/read"), "space-separated scopes asked at login (OIDC_SCOPES)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -122,7 +124,9 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 			c.APIClientIDs = append(c.APIClientIDs, id)
 		}
 	}
-	c.Scopes = strings.Fields(scopes)
+	if len(c.Login.Scopes) == 0 { // -scopes / OIDC_SCOPES, as every example's
+		c.Login.Scopes = defaultScopes
+	}
 	return c, errors.Join(errs...)
 }
 

@@ -61,21 +61,22 @@ type e2e struct {
 	clock  *testClock
 }
 
-func startE2E(t *testing.T) *e2e {
+func startE2E(t *testing.T, mods ...func(*testenv.OIDCConfig)) *e2e {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	appURL := "http://" + ln.Addr().String()
 
-	stack, err := testenv.StartStack(ctx, testenv.StackConfig{
-		AppURL: appURL,
-		OIDC: testenv.OIDCConfig{
-			RotateRefreshToken: true,
-			AccessTokenTTL:     10 * time.Minute,
-			IDTokenTTL:         10 * time.Minute,
-		},
-	})
+	op := testenv.OIDCConfig{
+		RotateRefreshToken: true,
+		AccessTokenTTL:     10 * time.Minute,
+		IDTokenTTL:         10 * time.Minute,
+	}
+	for _, m := range mods {
+		m(&op)
+	}
+	stack, err := testenv.StartStack(ctx, testenv.StackConfig{AppURL: appURL, OIDC: op})
 	require.NoError(t, err)
 	t.Cleanup(func() { stack.Stop() })
 
@@ -279,4 +280,45 @@ func TestEndToEndTwoTabs(t *testing.T) {
 		assert.Equal(t, "bob", e.pageJSON(tab, "")["sub"])
 		assert.Equal(t, fmt.Sprintf("%s/me?tab=%d", e.appURL, i+1), location(t, tab))
 	}
+}
+
+// Issue 8: the quickstart as shipped (default scopes, default refresh
+// window) keeps a session on oidc-provider across several access-token
+// lifetimes, refreshing about once per half lifetime, not per request. The
+// tokens live 4 s of real time (the provider's clock is real), so the test
+// waits about 13 s.
+func TestEndToEndShortLivedTokens(t *testing.T) {
+	const ttl = 4 * time.Second
+	e := startE2E(t, func(c *testenv.OIDCConfig) { c.AccessTokenTTL, c.IDTokenTTL = ttl, ttl })
+	bctx := e.newBrowser()
+	require.NoError(t, chromedp.Do(bctx, chromedp.Navigate(e.appURL+"/me")))
+	require.NoError(t, testenv.ProviderLogin(bctx, "alice"))
+	assert.Equal(t, "alice", e.pageJSON(bctx, "")["sub"])
+	sid := e.sessionID(bctx)
+	tokens, err := e.app.auth.Tokens(e.ctx, sid)
+	require.NoError(t, err)
+	require.NotEmpty(t, tokens.RefreshToken, "the quickstart as shipped gets a refresh token")
+
+	before := e.stack.OIDC.TokenRequests()
+	start := time.Now()
+	requests := 0
+	for time.Since(start) < 3*ttl+ttl/4 {
+		req, _ := http.NewRequestWithContext(e.ctx, http.MethodGet, e.appURL+"/me", nil)
+		req.Header.Set("Accept", "application/json")
+		req.AddCookie(&http.Cookie{Name: testenv.SessionCookieName, Value: sid})
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		var me map[string]any
+		json.NewDecoder(resp.Body).Decode(&me)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, "request %d, %s in", requests, time.Since(start))
+		require.Equal(t, "alice", me["sub"])
+		requests++
+		time.Sleep(100 * time.Millisecond) // request pacing, not synchronisation
+	}
+	refreshes := e.stack.OIDC.TokenRequests() - before
+	// Over 3¼ lifetimes of 4 s with a 2 s window: a refresh every 2 s or so.
+	assert.GreaterOrEqual(t, refreshes, int64(3), "the session outlived several tokens by refreshing")
+	assert.LessOrEqual(t, refreshes, int64(8), "refreshed per half lifetime, not per request (%d requests)", requests)
+	t.Logf("%d requests over %s, %d refreshes", requests, time.Since(start).Round(time.Millisecond), refreshes)
 }

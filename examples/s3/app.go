@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/subtle"
 	"html/template"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -58,7 +56,6 @@ type app struct {
 	identityIDs tokenstore.Store
 	users       *awscreds.UserCache
 	cfg         config
-	origin      string // the app's own origin, for the upload's Origin check
 	logger      *slog.Logger
 
 	closeStore func() error // releases the session store's connections
@@ -79,10 +76,6 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err e
 			closeStore()
 		}
 	}()
-	redirect, err := url.Parse(cfg.RedirectURL)
-	if err != nil {
-		return nil, err
-	}
 	a := &app{
 		auth: auth,
 		// AssumeRoleWithWebIdentity is authorized by the ID token alone.
@@ -90,7 +83,6 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err e
 		s3:     s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = cfg.PathStyle }),
 		users:  users,
 		cfg:    cfg,
-		origin: redirect.Scheme + "://" + redirect.Host,
 		logger: logger,
 
 		closeStore: closeStore,
@@ -187,22 +179,6 @@ var homePage = template.Must(template.New("home").Parse(`<!doctype html>
 {{end}}
 </body></html>
 `))
-
-// checkCSRF reports whether a state-changing request comes from the app's
-// own page: the Origin header, when present, is the app's, and the
-// csrf_token field (or X-CSRF-Token header) is the session's CSRF token.
-// The session cookie is SameSite=Lax already; this is the second lock.
-func (a *app) checkCSRF(r *http.Request, formToken []string) bool {
-	if o := r.Header.Get("Origin"); o != "" && o != a.origin {
-		return false
-	}
-	token := r.Header.Get("X-CSRF-Token")
-	if token == "" && len(formToken) == 1 {
-		token = formToken[0]
-	}
-	want := a.auth.CSRFToken(r)
-	return want != "" && subtle.ConstantTimeCompare([]byte(token), []byte(want)) == 1
-}
 
 func writeError(w http.ResponseWriter, status int, code string) {
 	exampleapp.WriteJSON(w, status, map[string]string{"error": code})

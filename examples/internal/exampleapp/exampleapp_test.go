@@ -42,14 +42,16 @@ func TestLogin(t *testing.T) {
 		assert.Len(t, l.CookieKey, 32)
 		assert.Nil(t, l.TokenStoreKeys)
 		c := l.AuthflowConfig(nil, nil, nil)
-		assert.Equal(t, []string{"openid", "email", "profile"}, c.Scopes)
+		assert.Nil(t, c.Scopes, "authflow's default: openid, plus offline_access where listed")
 		assert.Nil(t, c.Cognito)
 		assert.Equal(t, [][]byte{l.CookieKey}, c.CookieKeys)
 	})
 	t.Run("flags win over the environment", func(t *testing.T) {
 		l, errs := parse(t, map[string]string{"OIDC_ISSUER": "https://a.example.com", "OIDC_CLIENT_ID": "c"},
-			"-issuer", "https://b.example.com", "-listen", "127.0.0.1:9", "-cognito-domain", "auth.example.com")
+			"-issuer", "https://b.example.com", "-listen", "127.0.0.1:9", "-cognito-domain", "auth.example.com",
+			"-scopes", "openid  email offline_access")
 		require.Empty(t, errs)
+		assert.Equal(t, []string{"openid", "email", "offline_access"}, l.AuthflowConfig(nil, nil, nil).Scopes)
 		assert.Equal(t, "https://b.example.com", l.Issuer)
 		assert.Equal(t, "http://127.0.0.1:9/callback", l.RedirectURL)
 		assert.Equal(t, "auth.example.com", l.AuthflowConfig(nil, nil, nil).Cognito.Domain)

@@ -30,8 +30,11 @@ type Login struct {
 	CookieKey                      []byte // nil: authflow makes a per-process key and warns
 	TokenStoreURL                  string
 	TokenStoreKeys                 []tokenstore.EncryptionKey // nil: the store keeps records as they are
+	// Scopes asked at login; empty leaves authflow's default: openid, plus
+	// offline_access where the provider's discovery document lists it.
+	Scopes []string
 
-	cookieKey, storeKeys string
+	cookieKey, storeKeys, scopes string
 }
 
 // Register adds the sign-in flags to fs, their defaults read through getenv.
@@ -43,6 +46,7 @@ func (l *Login) Register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&l.RedirectURL, "redirect-url", env("OIDC_REDIRECT_URL", ""), "callback URL registered at the provider; default http://LISTEN_ADDR/callback (OIDC_REDIRECT_URL)")
 	fs.StringVar(&l.ListenAddr, "listen", env("LISTEN_ADDR", "127.0.0.1:8080"), "listen address (LISTEN_ADDR)")
 	fs.StringVar(&l.CognitoDomain, "cognito-domain", env("COGNITO_DOMAIN", ""), "Cognito managed login domain, for sign-out and revocation; empty for other providers (COGNITO_DOMAIN)")
+	fs.StringVar(&l.scopes, "scopes", env("OIDC_SCOPES", ""), "space-separated scopes asked at login; empty = openid, plus offline_access where the provider lists it (OIDC_SCOPES)")
 	fs.StringVar(&l.cookieKey, "cookie-key", env("COOKIE_KEY", ""), "base64 of 32 random bytes sealing login cookies; share it across instances (COOKIE_KEY)")
 	fs.StringVar(&l.TokenStoreURL, "tokenstore", env("TOKENSTORE_URL", "memory://"), "session store: memory://, redis://host:port/db, postgres://..., sqlite://PATH, dynamodb://TABLE?region=R (TOKENSTORE_URL)")
 	fs.StringVar(&l.storeKeys, "tokenstore-keys", env("TOKENSTORE_KEYS", ""), "ID:BASE64KEY[,...]: encrypt the session store's records, the first key sealing (TOKENSTORE_KEYS)")
@@ -55,6 +59,9 @@ func (l *Login) Check() []error {
 	errs := Required("OIDC_ISSUER", l.Issuer, "OIDC_CLIENT_ID", l.ClientID)
 	if l.RedirectURL == "" {
 		l.RedirectURL = "http://" + l.ListenAddr + "/callback"
+	}
+	if l.scopes != "" {
+		l.Scopes = strings.Fields(l.scopes)
 	}
 	if l.cookieKey != "" {
 		k, err := base64.StdEncoding.DecodeString(l.cookieKey)
@@ -98,15 +105,15 @@ func Required(nameValue ...string) []error {
 	return errs
 }
 
-// AuthflowConfig is the authflow.Config for l: scopes openid, email and
-// profile, the store, the logger and, when set, the clock.
+// AuthflowConfig is the authflow.Config for l: its scopes (nil: authflow's
+// default), the store, the logger and, when set, the clock.
 func (l *Login) AuthflowConfig(store tokenstore.Store, logger *slog.Logger, now func() time.Time) authflow.Config {
 	c := authflow.Config{
 		Issuer:       l.Issuer,
 		ClientID:     l.ClientID,
 		ClientSecret: l.ClientSecret,
 		RedirectURL:  l.RedirectURL,
-		Scopes:       []string{"openid", "email", "profile"},
+		Scopes:       l.Scopes,
 		Store:        store,
 		Logger:       logger,
 		Now:          now,

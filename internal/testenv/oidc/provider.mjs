@@ -94,8 +94,11 @@ const provider = new Provider(cfg.issuer, {
       },
     };
   },
+  // openid alone yields the user's attributes, as Cognito's ID token carries every
+  // attribute the app client may read whatever the scopes; email and profile are
+  // still accepted scopes.
   claims: {
-    openid: ['sub'],
+    openid: ['sub', 'email', 'email_verified', 'name', 'preferred_username'],
     email: ['email', 'email_verified'],
     profile: ['name', 'preferred_username'],
   },
