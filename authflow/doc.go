@@ -3,6 +3,16 @@
 // OpenID Connect provider, keeps their tokens on the server, refreshes them,
 // and guards net/http handlers.
 //
+// New is the entry point: it reads the provider's discovery document and
+// returns the Handler whose methods are the endpoints and the middleware.
+//
+//	h, err := authflow.New(ctx, authflow.Config{Issuer: issuer, ClientID: clientID,
+//		RedirectURL: "https://app.example.com/callback", Store: store, OnSessionEnd: users.Evict})
+//	mux.Handle("GET /login", h.Login())
+//	mux.Handle("GET /callback", h.Callback())
+//	mux.Handle("POST /logout", h.Logout())
+//	mux.Handle("/app/", h.RequireLogin(app)) // in app: authflow.SessionFrom(r.Context())
+//
 // The pipeline, in handlers:
 //
 //   - Login (GET): makes state, nonce and a PKCE verifier, seals them with the

@@ -2,6 +2,14 @@
 // credentials: implementations of [aws.CredentialsProvider] built on Amazon Cognito identity
 // pools and AWS STS, least-privilege policy documents for them, and a per-user cache.
 //
+// The entry points are NewIdentityPool, NewWebIdentity and NewAssumeRole, one provider per
+// signed-in user, each kept in a [UserCache] (an [aws.CredentialsCache] per session):
+//
+//	creds := users.Get(session.ID, func() aws.CredentialsProvider {
+//		return awscreds.NewWebIdentity(sts.NewFromConfig(cfg), roleARN, idTokenFunc)
+//	})
+//	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.Credentials = creds })
+//
 // Providers and the AWS API operations they call:
 //
 //   - [IdentityPool]: Cognito identity pools. The enhanced flow (GetId, then

@@ -1,13 +1,15 @@
-// Package jwks is the one JSON Web Key Set (RFC 7517) the SDK trusts: the key set behind go-oidc's
-// ID-token verifier at the login callback and behind the bearer-token verifier of APIs.
+// Package jwks is the one JSON Web Key Set (RFC 7517) the SDK trusts: the key set behind the
+// verification core (internal/jwt), for ID tokens at the login callback and bearer tokens of APIs.
 //
 // A [KeySet] fetches its jwks_uri lazily, caches the keys and refetches only when a token names a
 // key it does not hold, at most once per [Config.RefetchInterval], whoever asks: a flood of tokens
-// with made-up kids costs one fetch per interval, and a bad signature under a known kid never costs a
+// with made-up kids costs one fetch per interval ([RefetchLimited]). A token straight from the
+// issuer's token endpoint, which no stranger can send, may ask for its own fetch whatever the
+// interval ([RefetchOnce]). A bad signature under a known kid never costs a
 // fetch. A failed fetch keeps the cached keys in use; a successful one replaces the whole set, so a
 // key the provider retired stops verifying at the next fetch. There is no periodic refresh.
 //
-// [KeySet.VerifySignature] implements go-oidc's oidc.KeySet: it accepts only the JWS Compact
+// [KeySet.Verify] (and [KeySet.VerifySignature]) accepts only the JWS Compact
 // Serialization (RFC 7515 §7.1) of at most [DefaultMaxTokenBytes], with an algorithm from the
 // allow-list (asymmetric algorithms of RFC 7518 §3 and RFC 8037 only) and a protected header that
 // carries no crit, jwk, jku, x5u, x5c, enc, zip or b64 member (RFC 8725 §3.1, §3.10).
