@@ -1,11 +1,21 @@
 package authflow
 
 import (
+	"context"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/pubauth/awsauth/authflow/bearer"
+	"github.com/pubauth/awsauth/internal/jwt"
 )
 
 // BenchmarkRequireLogin measures the middleware's cost per request with the
@@ -41,4 +51,61 @@ func BenchmarkRequireLogin(b *testing.B) {
 	}
 	b.Run("bare", func(b *testing.B) { run(b, next, true) })
 	b.Run("RequireLogin", func(b *testing.B) { run(b, app.h.RequireLogin(next), false) })
+}
+
+// BenchmarkIDTokenVerify: the callback's ID-token verification against a bearer verifier of
+// the same issuer's ID tokens on the same token and key set (both are the one core), and the
+// floor they share: SHA-256 + rsa.VerifyPKCS1v15 with RSA-2048 (DESIGN.md: the callback costs
+// no more than the bearer path).
+func BenchmarkIDTokenVerify(b *testing.B) {
+	op := newTestOP(b)
+	app := newTestApp(b, op, func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil)) })
+	app.login(app.browser(), "/") // the key set is fetched
+	op.mu.Lock()
+	claims := op.idClaims("8f4c1a2e-0b7d-4c59-9e61-3f2a7d9c5b10", testClientID, "n-1", time.Now())
+	claims["token_use"] = "id"
+	claims["cognito:groups"] = []string{"admins", "readers"}
+	claims["auth_time"] = time.Now().Unix()
+	tok := op.sign(op.idHeader(), claims)
+	pub := &op.key.PublicKey
+	op.mu.Unlock()
+	v, err := bearer.New(context.Background(), bearer.Config{Issuers: []bearer.Issuer{{
+		Issuer: op.issuer(), TokenUse: bearer.TokenUseID, ClientIDs: []string{testClientID}, KeySet: app.h.KeySet(),
+	}}, CacheSize: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.Logf("token: %d bytes", len(tok))
+
+	b.Run("floor", func(b *testing.B) {
+		dot := strings.LastIndexByte(tok, '.')
+		sig, err := base64.RawURLEncoding.DecodeString(tok[dot+1:])
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			sum := sha256.Sum256([]byte(tok[:dot]))
+			if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("callback", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := app.h.verifyIDToken(ctx, tok, jwt.Options{Nonce: "n-1", IssuedAfter: time.Now().Add(-time.Minute)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("bearer", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := v.Verify(ctx, tok); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
