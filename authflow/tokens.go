@@ -52,16 +52,17 @@ const (
 // early, is within its refresh window.
 func (h *Handler) expiresWithin(s *Session, n need, early bool) bool {
 	now := h.cfg.Now()
-	deadline := func(exp time.Time) time.Time {
+	window := func(exp time.Time) time.Duration {
 		if !early {
-			return now
+			return 0
 		}
-		return now.Add(h.refreshWindow(s.issued, exp))
+		return h.refreshWindow(s.issued, exp)
 	}
-	if n&needAccess != 0 && !s.tokens.Expiry.IsZero() && !s.tokens.Expiry.After(deadline(s.tokens.Expiry)) {
+	if n&needAccess != 0 && s.tokens.ExpiresWithin(now, window(s.tokens.Expiry)) {
 		return true
 	}
-	return n&needID != 0 && !s.IDTokenExpiry.After(deadline(s.IDTokenExpiry))
+	// The ID token's expiry is always known: it was verified.
+	return n&needID != 0 && !s.IDTokenExpiry.After(now.Add(window(s.IDTokenExpiry)))
 }
 
 // refreshWindow is how long before exp a token that came from the token
