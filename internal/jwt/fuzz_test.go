@@ -2,7 +2,9 @@ package jwt
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -136,4 +138,37 @@ func hasDuplicateName(doc []byte) bool {
 			top.key = true
 		}
 	}
+}
+
+// FuzzVerify feeds arbitrary tokens to a verifier of each profile on an offline key set: no
+// panic, an error in the sentinel set, and nothing accepted but the genuine tokens.
+func FuzzVerify(f *testing.F) {
+	ks := offlineKeys(f)
+	id := newVerifier(f, ks, IDToken([]string{testClient}, nil, true))
+	access := newVerifier(f, ks, AccessToken([]string{testClient}, nil, false, false))
+	typed := newVerifier(f, ks, AccessToken([]string{testClient}, nil, true, true))
+	goodID := mint(f, 0, nil, idClaims())
+	goodAccess := mint(f, 0, nil, accessClaims())
+	goodTyped := mint(f, 0, map[string]any{"typ": "at+jwt"}, accessClaims())
+	for _, s := range []string{goodID, goodAccess, goodTyped, goodID + "=", "a.b.c", strings.Repeat(".", 64),
+		"eyJhbGciOiJub25lIn0." + strings.Split(goodID, ".")[1] + "."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		for name, c := range map[string]struct {
+			v    *Verifier
+			good []string
+		}{"id": {id, []string{goodID}}, "access": {access, []string{goodAccess, goodTyped}}, "typed": {typed, []string{goodTyped}}} {
+			claims, err := c.v.Verify(t.Context(), raw, Options{})
+			if err != nil {
+				if claims != nil || !errors.Is(err, ErrInvalid) {
+					t.Fatalf("%s: %v (claims %v)", name, err, claims != nil)
+				}
+				continue
+			}
+			if !slices.Contains(c.good, raw) {
+				t.Fatalf("%s: accepted a token other than the genuine ones: %q", name, raw)
+			}
+		}
+	})
 }
