@@ -3,6 +3,7 @@ package authflow_test
 import (
 	"context"
 	"fmt"
+	"html/template"
 	"log"
 	"net/http"
 
@@ -45,4 +46,20 @@ func ExampleNew() {
 		fmt.Fprintf(w, "hello %s", s.Subject)
 	})))
 	log.Fatal(http.ListenAndServe(":8080", mux))
+}
+
+// An app's own form posts carry the session's CSRF token; CSRFProtect refuses a post from
+// another origin or without the token (403) before the handler runs.
+func ExampleHandler_CSRFProtect() {
+	var h *authflow.Handler // from authflow.New
+	form := template.Must(template.New("").Parse(`<form method="post" action="/app/notes">
+<input type="hidden" name="{{.Field}}" value="{{.Token}}"><input name="note"><button>Save</button></form>`))
+	app := http.NewServeMux()
+	app.HandleFunc("GET /app/notes", func(w http.ResponseWriter, r *http.Request) {
+		form.Execute(w, map[string]string{"Field": authflow.CSRFField, "Token": h.CSRFToken(r)})
+	})
+	app.HandleFunc("POST /app/notes", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "saved %q for %s", r.PostFormValue("note"), authflow.SessionFrom(r.Context()).Subject)
+	})
+	http.Handle("/app/", h.RequireLogin(h.CSRFProtect(app)))
 }
