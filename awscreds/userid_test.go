@@ -11,7 +11,7 @@ import (
 func TestUserPrefix(t *testing.T) {
 	for _, id := range []string{
 		"alice",
-		"6f1c2a5e-0c1b-4f0e-9d7a-2b8e5f3c1a90",           // a Cognito user pool sub
+		"6f1c2a5e-0c1b-4f0e-9d7a-2b8e5f3c1a90", // a Cognito user pool sub
 		"eu-west-1:6f1c2a5e-0c1b-4f0e-9d7a-2b8e5f3c1a90", // an identity id
 		"a.b+c@example.com",
 		"...",
