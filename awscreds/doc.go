@@ -31,10 +31,20 @@
 //
 // [S3PrefixPolicy] and [DynamoDBPartitionPolicy] build [PolicyDocument]s that limit a user to
 // their own S3 prefix or DynamoDB partition, naming the user by a policy variable
-// ([IdentityPoolUser], [PrincipalTagUser]) or literally ([LiteralUser]). Wherever a user id
-// becomes part of a session tag or a policy it goes through [EscapeUserID], which is
+// ([IdentityPoolUser], [PrincipalTagUser]) or literally ([LiteralUser]). Wherever awscreds
+// writes a user id into a session tag or a policy it goes through [EscapeUserID], which is
 // injective: "alice", "alice/" and "alice%2F" stay three users; the application names the
-// user's S3 prefix or DynamoDB partition key with it too.
+// user's DynamoDB partition key under such a tag with it too.
+//
+// A user's S3 prefix is the user id followed by "/", and only an id that EscapeUserID leaves
+// unchanged can have one: 1 to 256 bytes of A-Z, a-z, 0-9, _ . : @ + -, other than "." and
+// "..". Any other id is refused, not escaped: [UserPrefix] returns [ErrUnsupportedUserID], and
+// the examples answer 403 unsupported_user_id. Why: the bucket's policy names the user by a
+// variable (${jwt:sub} on MinIO, ${aws:PrincipalTag/sub}, ${cognito-identity.amazonaws.com:sub})
+// that holds the raw id, or AssumeRole's escaped one, and only for such an id are the two
+// equal; a raw "/" would put one user's prefix inside another's, and MinIO matches a raw "*"
+// or "?" as a wildcard, granting other users' prefixes. Cognito user pool subs (UUIDs) and
+// identity ids (REGION:GUID) always qualify.
 //
 // # One provider, one user
 //

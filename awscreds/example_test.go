@@ -250,3 +250,15 @@ func ExampleEscapeUserID() {
 	// alice=252F
 	// eu-west-1:0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0
 }
+
+func ExampleUserPrefix() {
+	for _, id := range []string{"eu-west-1:0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", "alice", "*", "auth0|alice"} {
+		prefix, err := awscreds.UserPrefix(id)
+		fmt.Printf("%q %v\n", prefix, errors.Is(err, awscreds.ErrUnsupportedUserID))
+	}
+	// Output:
+	// "eu-west-1:0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0/" false
+	// "alice/" false
+	// "" true
+	// "" true
+}

@@ -91,7 +91,8 @@ var tagKey = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
 
 // PrincipalTagUser is ${aws:PrincipalTag/KEY}: a session tag of the caller, such as the tag
 // [AssumeRole] sets from a verified claim (its values are EscapeUserID of the claim, so the
-// app stores the user's data under EscapeUserID(sub)). key must be a valid tag key.
+// app keys a DynamoDB partition by EscapeUserID(sub), and names an S3 prefix with
+// UserPrefix(sub), which refuses a sub that escaping would change). key must be a valid tag key.
 func PrincipalTagUser(key string) PolicyUser {
 	if !tagKey.MatchString(key) || strings.HasPrefix(strings.ToLower(key), "aws:") {
 		return PolicyUser{err: fmt.Errorf("%w: %q is not a session tag key", ErrInvalidPolicy, key)}
@@ -139,7 +140,7 @@ var (
 )
 
 // S3PrefixPolicy returns a policy that lets the user list, read, write and delete only under
-// <Prefix><user>/ in bucket:
+// <Prefix><user>/ in bucket, where the app writes under Prefix + UserPrefix(id):
 //
 //   - s3:ListBucket on the bucket, with StringLike s3:prefix in ["<P><user>/", "<P><user>/*"]
 //     (a listing without a prefix, or of another prefix, is refused);

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -52,9 +53,13 @@ func sessionPolicy(tableARN string) (awscreds.PolicyDocument, error) {
 // partitionKey is where the user's items live: the value of ${aws:PrincipalTag/sub}.
 func partitionKey(sub string) string { return awscreds.EscapeUserID(sub) }
 
-func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) {
-	a, err := arn.Parse(cfg.TableARN)
-	name, ok := strings.CutPrefix(a.Resource, "table/")
+// newApp wires the dynamodb example: the session policy, the store, the
+// sign-in flow, one AWS credentials cache per session, the AWS clients and
+// the routes. Discovery at the provider happens here; no AWS call does. On
+// error nothing is left open.
+func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err error) {
+	tableARN, err := arn.Parse(cfg.TableARN)
+	name, ok := strings.CutPrefix(tableARN.Resource, "table/")
 	if err != nil || !ok {
 		return nil, fmt.Errorf("DYNAMODB_TABLE_ARN %q is not a table ARN", cfg.TableARN)
 	}
@@ -66,15 +71,60 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 	if err != nil {
 		return nil, err
 	}
-	base, err := cfg.Start(ctx, logger, exampleapp.StartOptions{Region: a.Region})
+
+	// Sessions live on the server, in the store TOKENSTORE_URL names
+	// (storeurl.Open; sealed with tokenstore.NewEncrypted when
+	// TOKENSTORE_KEYS is set). Several instances share one store and one
+	// COOKIE_KEY.
+	store, closeStore, err := cfg.OpenStore(ctx)
 	if err != nil {
 		return nil, err
 	}
-	auth, users, awsCfg, closeStore := base.Auth, base.Users, base.AWS, base.Close
+	defer func() {
+		if err != nil {
+			closeStore()
+		}
+	}()
+
+	// One refreshing AWS credentials cache per session, renewed a minute
+	// (less jitter) before the credentials expire.
+	users := awscreds.NewUserCache()
+
+	ac := authflow.Config{
+		Issuer:       cfg.Issuer,
+		ClientID:     cfg.ClientID,
+		ClientSecret: cfg.ClientSecret, // empty: a public client, PKCE only
+		RedirectURL:  cfg.RedirectURL,
+		// nil: openid, plus offline_access where the provider's discovery
+		// document lists it, so that a refresh token comes back.
+		Scopes:     cfg.Scopes,
+		Store:      store,
+		CookieKeys: cfg.CookieKeys, // nil: a per-process key, logged
+		// The user's AWS credentials go with the session: at logout, or
+		// when a refresh finds the session can't go on.
+		OnSessionEnd: users.Evict,
+		Logger:       logger,
+	}
+	if cfg.CognitoDomain != "" {
+		// Cognito's discovery document names no logout or revocation
+		// endpoint: its managed login domain has them.
+		ac.Cognito = &authflow.Cognito{Domain: cfg.CognitoDomain}
+	}
+	auth, err := authflow.New(ctx, ac)
+	if err != nil {
+		return nil, err
+	}
+
+	// The AWS SDK's own configuration (AWS_REGION, AWS_ENDPOINT_URL_STS,
+	// the server's credentials, ...); the table's region when none is set.
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithDefaultRegion(tableARN.Region))
+	if err != nil {
+		return nil, err
+	}
 	app := &app{
 		auth:       auth,
-		sts:        sts.NewFromConfig(awsCfg), // signed with the server's own credentials
-		ddb:        dynamodb.NewFromConfig(awsCfg),
+		sts:        sts.NewFromConfig(awsCfg),      // signed with the server's own credentials
+		ddb:        dynamodb.NewFromConfig(awsCfg), // signed per call with the user's (o.Credentials)
 		users:      users,
 		table:      name,
 		policyJSON: policyJSON,
@@ -91,7 +141,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 	}))
 	mux.Handle("GET /login", auth.Login())
 	mux.Handle("GET /callback", auth.Callback())
-	mux.Handle("POST /logout", auth.Logout())
+	mux.Handle("POST /logout", auth.Logout()) // CSRF-checked: the home page's form sends the token
 	mux.Handle("GET /items", auth.RequireLogin(http.HandlerFunc(app.items)))
 	// PutItem changes state: CSRFProtect refuses it (403) without the
 	// session's CSRF token or from another origin; the form is bounded first.

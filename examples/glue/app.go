@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentity"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 	"github.com/aws/smithy-go"
@@ -32,19 +33,54 @@ type app struct {
 	closeStore func() error // releases the session store's connections
 }
 
+// newApp wires the glue example: the store, the sign-in flow, one AWS
+// credentials cache per session, the AWS clients and the routes. Discovery
+// at the provider happens here; no AWS call does. On error nothing is left
+// open.
 func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err error) {
-	// One store for the sessions and the users' identity ids: TOKENSTORE_URL names a shared
-	// one (Redis, SQL, DynamoDB) for several instances.
-	base, err := cfg.Start(ctx, logger, exampleapp.StartOptions{})
+	// One store for the sessions and the users' identity ids, the one
+	// TOKENSTORE_URL names (storeurl.Open; sealed with
+	// tokenstore.NewEncrypted when TOKENSTORE_KEYS is set): a shared one
+	// (Redis, SQL, DynamoDB) serves several instances.
+	store, closeStore, err := cfg.OpenStore(ctx)
 	if err != nil {
 		return nil, err
 	}
-	store, auth, users, awsCfg, closeStore := base.Store, base.Auth, base.Users, base.AWS, base.Close
 	defer func() {
 		if err != nil {
 			closeStore()
 		}
 	}()
+
+	// One refreshing AWS credentials cache per session, renewed a minute
+	// (less jitter) before the credentials expire.
+	users := awscreds.NewUserCache()
+
+	ac := authflow.Config{
+		Issuer:       cfg.Issuer,
+		ClientID:     cfg.ClientID,
+		ClientSecret: cfg.ClientSecret, // empty: a public client, PKCE only
+		RedirectURL:  cfg.RedirectURL,
+		// nil: openid, plus offline_access where the provider's discovery
+		// document lists it, so that a refresh token comes back.
+		Scopes:     cfg.Scopes,
+		Store:      store,
+		CookieKeys: cfg.CookieKeys, // nil: a per-process key, logged
+		// The user's AWS credentials go with the session: at logout, or
+		// when a refresh finds the session can't go on.
+		OnSessionEnd: users.Evict,
+		Logger:       logger,
+	}
+	if cfg.CognitoDomain != "" {
+		// Cognito's discovery document names no logout or revocation
+		// endpoint: its managed login domain has them.
+		ac.Cognito = &authflow.Cognito{Domain: cfg.CognitoDomain}
+	}
+	auth, err := authflow.New(ctx, ac)
+	if err != nil {
+		return nil, err
+	}
+
 	// A Cognito user pool is named by its own Logins key; any other provider by its issuer
 	// without the scheme (the IAM OIDC provider's URL).
 	logins := func(idToken awscreds.IDTokenFunc) awscreds.LoginsFunc {
@@ -57,16 +93,23 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err e
 	} else if _, err := awscreds.OIDCProviderName(cfg.Issuer); err != nil {
 		return nil, err
 	}
+
+	// The AWS SDK's own configuration: AWS_REGION, AWS_ENDPOINT_URL, ...
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithDefaultRegion("us-east-1"))
+	if err != nil {
+		return nil, err
+	}
 	a := &app{
 		auth: auth,
 		// GetId and GetCredentialsForIdentity are public operations: no server credentials.
 		cognito: cognitoidentity.NewFromConfig(awsCfg, func(o *cognitoidentity.Options) { o.Credentials = aws.AnonymousCredentials{} }),
-		glue:    glue.NewFromConfig(awsCfg),
-		users:   users,
-		store:   store,
-		logins:  logins,
-		cfg:     cfg,
-		logger:  logger,
+		// Glue calls are signed per call with the user's credentials (o.Credentials).
+		glue:   glue.NewFromConfig(awsCfg),
+		users:  users,
+		store:  store,
+		logins: logins,
+		cfg:    cfg,
+		logger: logger,
 
 		closeStore: closeStore,
 	}
@@ -74,7 +117,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err e
 	mux.Handle("GET /{$}", exampleapp.Home(auth, homePage, logger, nil))
 	mux.Handle("GET /login", auth.Login())
 	mux.Handle("GET /callback", auth.Callback())
-	mux.Handle("POST /logout", auth.Logout())
+	mux.Handle("POST /logout", auth.Logout()) // CSRF-checked: the home page's form sends the token
 	mux.Handle("GET /me", auth.RequireLogin(http.HandlerFunc(a.me)))
 	mux.Handle("GET /databases", auth.RequireLogin(http.HandlerFunc(a.databases)))
 	mux.Handle("GET /jobs", auth.RequireLogin(http.HandlerFunc(a.jobs)))

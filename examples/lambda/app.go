@@ -30,15 +30,37 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (http.Handler,
 	// Under Lambda every request may reach another instance: sessions belong
 	// in a shared store (TOKENSTORE_URL=dynamodb://TABLE), not in memory.
 	// The store lives as long as the process, as a Lambda instance does.
+	// (storeurl.Open; sealed with tokenstore.NewEncrypted when
+	// TOKENSTORE_KEYS is set.)
 	store, _, err := cfg.OpenStore(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ac := cfg.AuthflowConfig(store, logger, nil)
-	// Cognito: the logout redirect must be an allowed sign-out URL of the app client.
-	ac.PostLogoutRedirectURL = cfg.PublicURL + "/"
+	ac := authflow.Config{
+		Issuer:       cfg.Issuer,
+		ClientID:     cfg.ClientID,
+		ClientSecret: cfg.ClientSecret, // empty: a public client, PKCE only
+		RedirectURL:  cfg.RedirectURL,
+		// The orders page calls the API with the user's access token, so
+		// the default asks for orders/read (see defaultScopes).
+		Scopes: cfg.Scopes,
+		Store:  store,
+		// Required under Lambda (main checks it): a login's callback may
+		// reach another instance than its start.
+		CookieKeys: cfg.CookieKeys,
+		// Cognito: the logout redirect must be an allowed sign-out URL of
+		// the app client.
+		PostLogoutRedirectURL: cfg.PublicURL + "/",
+		Logger:                logger,
+		// No OnSessionEnd: this app caches nothing per session.
+	}
+	if cfg.CognitoDomain != "" {
+		// Cognito's discovery document names no logout or revocation
+		// endpoint: its managed login domain has them.
+		ac.Cognito = &authflow.Cognito{Domain: cfg.CognitoDomain}
+	}
 	if cfg.Resource != "" {
-		ac.AuthParams = map[string]string{"resource": cfg.Resource}
+		ac.AuthParams = map[string]string{"resource": cfg.Resource} // RFC 8707
 	}
 	auth, err := authflow.New(ctx, ac)
 	if err != nil {
@@ -72,7 +94,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (http.Handler,
 	}))
 	mux.Handle("GET /login", auth.Login())
 	mux.Handle("GET /callback", auth.Callback())
-	mux.Handle("POST /logout", auth.Logout())
+	mux.Handle("POST /logout", auth.Logout()) // CSRF-checked: the home page's form sends the token
 	mux.Handle("GET /orders", auth.RequireLogin(http.HandlerFunc(a.ordersPage)))
 	mux.Handle("GET /api/orders", api.Require(http.HandlerFunc(ordersAPI), bearer.Scopes("orders/read")))
 	mux.Handle("GET /api/admin/orders", api.Require(http.HandlerFunc(ordersAPI),

@@ -58,7 +58,7 @@ func startE2E(t *testing.T) *e2e {
 	})
 	logs := &bytes.Buffer{}
 	cfg := config{
-		Login: exampleapp.Login{Issuer: p.Issuer, ClientID: "web", RedirectURL: base + "/callback", CookieKey: bytes.Repeat([]byte{7}, 32),
+		Login: exampleapp.Login{Issuer: p.Issuer, ClientID: "web", RedirectURL: base + "/callback", CookieKeys: [][]byte{bytes.Repeat([]byte{7}, 32)},
 			Scopes: defaultScopes},
 		PublicURL: base, APIURL: base + "/api",
 		Resource: testenv.DefaultAPIResource, APIAudience: testenv.DefaultAPIResource,

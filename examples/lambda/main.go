@@ -70,7 +70,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
-		if cfg.CookieKey == nil {
+		if cfg.CookieKeys == nil {
 			logger.Error("COOKIE_KEY is required under Lambda: every instance must open every login's cookie")
 			os.Exit(2)
 		}

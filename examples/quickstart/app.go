@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
@@ -40,15 +41,64 @@ type app struct {
 	closeStore func() error // releases the session store's connections
 }
 
-func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) {
-	base, err := cfg.Start(ctx, logger, exampleapp.StartOptions{Now: cfg.now})
+// newApp wires the quickstart: the session store, the sign-in flow, one AWS
+// credentials cache per session, the AWS clients and the routes. Discovery
+// at the provider happens here; no AWS call does. On error nothing is left
+// open.
+func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err error) {
+	// Sessions live on the server, in the store TOKENSTORE_URL names
+	// (storeurl.Open; sealed with tokenstore.NewEncrypted when
+	// TOKENSTORE_KEYS is set). Several instances share one store and one
+	// COOKIE_KEY.
+	store, closeStore, err := cfg.OpenStore(ctx)
 	if err != nil {
 		return nil, err
 	}
-	auth, users, awsCfg, closeStore := base.Auth, base.Users, base.AWS, base.Close
+	defer func() {
+		if err != nil {
+			closeStore()
+		}
+	}()
+
+	// One refreshing AWS credentials cache per session, renewed a minute
+	// (less jitter) before the credentials expire.
+	users := awscreds.NewUserCache()
+
+	ac := authflow.Config{
+		Issuer:       cfg.Issuer,
+		ClientID:     cfg.ClientID,
+		ClientSecret: cfg.ClientSecret, // empty: a public client, PKCE only
+		RedirectURL:  cfg.RedirectURL,
+		// nil: openid, plus offline_access where the provider's discovery
+		// document lists it, so that a refresh token comes back.
+		Scopes:     cfg.Scopes,
+		Store:      store,
+		CookieKeys: cfg.CookieKeys, // nil: a per-process key, logged
+		// The user's AWS credentials go with the session: at logout, or
+		// when a refresh finds the session can't go on.
+		OnSessionEnd: users.Evict,
+		Logger:       logger,
+		Now:          cfg.now,
+	}
+	if cfg.CognitoDomain != "" {
+		// Cognito's discovery document names no logout or revocation
+		// endpoint: its managed login domain has them.
+		ac.Cognito = &authflow.Cognito{Domain: cfg.CognitoDomain}
+	}
+	auth, err := authflow.New(ctx, ac)
+	if err != nil {
+		return nil, err
+	}
+
+	// The AWS SDK's own configuration: AWS_REGION, AWS_ENDPOINT_URL, ...
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithDefaultRegion("us-east-1"))
+	if err != nil {
+		return nil, err
+	}
 	a := &app{
 		auth: auth,
-		// AssumeRoleWithWebIdentity is authorized by the ID token alone.
+		// AssumeRoleWithWebIdentity is authorized by the ID token alone:
+		// the app needs no AWS credentials of its own.
 		sts:    sts.NewFromConfig(awsCfg, func(o *sts.Options) { o.Credentials = aws.AnonymousCredentials{} }),
 		s3:     s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = cfg.PathStyle }),
 		users:  users,
@@ -61,7 +111,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 	mux.Handle("GET /{$}", exampleapp.Home(auth, homePage, logger, nil))
 	mux.Handle("GET /login", auth.Login())
 	mux.Handle("GET /callback", auth.Callback())
-	mux.Handle("POST /logout", auth.Logout())
+	mux.Handle("POST /logout", auth.Logout()) // CSRF-checked: the home page's form sends the token
 	mux.Handle("GET /me", auth.RequireLogin(http.HandlerFunc(a.me)))
 	mux.Handle("GET /files", auth.RequireLogin(http.HandlerFunc(a.files)))
 	a.Handler = mux
@@ -109,14 +159,14 @@ func (a *app) credentials(s *authflow.Session) *aws.CredentialsCache {
 // files lists the keys under the user's own prefix ("<sub>/"). A prefix
 // query parameter asks for another one: the storage's policy, not this app,
 // decides, which is the point of per-user credentials. That policy
-// substitutes the raw sub, so a sub that is not a safe prefix (a "/", or a
-// wildcard "*" or "?") is refused first (exampleapp.UserPrefix).
+// substitutes the raw sub, so a sub that can't name a prefix (a "/", or a
+// wildcard "*" or "?") is refused before any AWS call (awscreds.UserPrefix).
 func (a *app) files(w http.ResponseWriter, r *http.Request) {
 	s := authflow.SessionFrom(r.Context())
-	prefix, err := exampleapp.UserPrefix(s.Subject)
+	prefix, err := awscreds.UserPrefix(s.Subject)
 	if err != nil {
 		// An id such as "*" would widen the storage's ${jwt:sub} policy.
-		a.logger.Warn("files: user id unusable as a prefix", "error", err)
+		a.logger.Warn("files: user id can't name a prefix", "error", err)
 		exampleapp.WriteJSON(w, http.StatusForbidden, map[string]string{"error": "unsupported_user_id"})
 		return
 	}

@@ -18,6 +18,9 @@
 // sign-in settings are those of every example (see examples/internal/exampleapp).
 // Routes: GET / (home), GET /login, GET /callback, POST /logout, GET /me (the
 // session as JSON), GET /files (the keys under the user's prefix, as JSON).
+//
+// newApp in app.go is the whole wiring, with public packages only; README.md
+// says how to run it on this machine (make dev) and on AWS.
 package main
 
 import (

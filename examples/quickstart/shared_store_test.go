@@ -104,8 +104,8 @@ func startCluster(t *testing.T, storeURL string, n int) *cluster {
 				ClientID:      "quickstart",
 				RedirectURL:   urls[0] + "/callback", // logins complete on instance 0
 				ListenAddr:    ln.Addr().String(),
-				CookieKey:     cookieKey, // shared, as the flow cookie may come back to any instance
-				TokenStoreURL: storeURL,  // each instance opens its own client
+				CookieKeys:    [][]byte{cookieKey}, // shared, as the flow cookie may come back to any instance
+				TokenStoreURL: storeURL,            // each instance opens its own client
 			},
 			RoleARN:             "arn:aws:iam::000000000000:role/unused",
 			Bucket:              "unused",

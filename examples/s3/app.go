@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentity"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -61,25 +62,68 @@ type app struct {
 	closeStore func() error // releases the session store's connections
 }
 
-// newApp builds the app: discovery at the provider happens here, no AWS call.
+// newApp wires the s3 example: the store, the sign-in flow, one AWS
+// credentials cache per session, the AWS clients and the routes. Discovery
+// at the provider happens here; no AWS call does. On error nothing is left
+// open.
 func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err error) {
-	base, err := cfg.Start(ctx, logger, exampleapp.StartOptions{UserCache: []func(*awscreds.UserCacheOptions){func(o *awscreds.UserCacheOptions) {
-		o.ExpiryWindow = cfg.ExpiryWindow
-		o.ExpiryWindowJitterFrac = cfg.ExpiryWindowJitterFrac
-	}}})
+	// Sessions (and, with an identity pool, the users' identity ids) live on
+	// the server, in the store TOKENSTORE_URL names (storeurl.Open; sealed
+	// with tokenstore.NewEncrypted when TOKENSTORE_KEYS is set). Several
+	// instances share one store and one COOKIE_KEY.
+	store, closeStore, err := cfg.OpenStore(ctx)
 	if err != nil {
 		return nil, err
 	}
-	store, auth, users, awsCfg, closeStore := base.Store, base.Auth, base.Users, base.AWS, base.Close
 	defer func() {
 		if err != nil {
 			closeStore()
 		}
 	}()
+
+	// One refreshing AWS credentials cache per session, renewed between
+	// ExpiryWindow×(1−JitterFrac) and ExpiryWindow before they expire.
+	users := awscreds.NewUserCache(func(o *awscreds.UserCacheOptions) {
+		o.ExpiryWindow = cfg.ExpiryWindow
+		o.ExpiryWindowJitterFrac = cfg.ExpiryWindowJitterFrac
+	})
+
+	ac := authflow.Config{
+		Issuer:       cfg.Issuer,
+		ClientID:     cfg.ClientID,
+		ClientSecret: cfg.ClientSecret, // empty: a public client, PKCE only
+		RedirectURL:  cfg.RedirectURL,
+		// nil: openid, plus offline_access where the provider's discovery
+		// document lists it, so that a refresh token comes back.
+		Scopes:     cfg.Scopes,
+		Store:      store,
+		CookieKeys: cfg.CookieKeys, // nil: a per-process key, logged
+		// The user's AWS credentials go with the session: at logout, or
+		// when a refresh finds the session can't go on.
+		OnSessionEnd: users.Evict,
+		Logger:       logger,
+	}
+	if cfg.CognitoDomain != "" {
+		// Cognito's discovery document names no logout or revocation
+		// endpoint: its managed login domain has them.
+		ac.Cognito = &authflow.Cognito{Domain: cfg.CognitoDomain}
+	}
+	auth, err := authflow.New(ctx, ac)
+	if err != nil {
+		return nil, err
+	}
+
+	// The AWS SDK's own configuration: AWS_REGION, AWS_ENDPOINT_URL, ...
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithDefaultRegion("us-east-1"))
+	if err != nil {
+		return nil, err
+	}
 	a := &app{
 		auth: auth,
-		// AssumeRoleWithWebIdentity is authorized by the ID token alone.
-		sts:    sts.NewFromConfig(awsCfg, func(o *sts.Options) { o.Credentials = aws.AnonymousCredentials{} }),
+		// AssumeRoleWithWebIdentity is authorized by the ID token alone:
+		// the app needs no AWS credentials of its own.
+		sts: sts.NewFromConfig(awsCfg, func(o *sts.Options) { o.Credentials = aws.AnonymousCredentials{} }),
+		// S3 calls are signed per call with the user's credentials (o.Credentials).
 		s3:     s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = cfg.PathStyle }),
 		users:  users,
 		cfg:    cfg,
@@ -105,7 +149,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err e
 	mux.Handle("GET /{$}", exampleapp.Home(auth, homePage, logger, nil))
 	mux.Handle("GET /login", auth.Login())
 	mux.Handle("GET /callback", auth.Callback())
-	mux.Handle("POST /logout", auth.Logout())
+	mux.Handle("POST /logout", auth.Logout()) // CSRF-checked: the home page's form sends the token
 	mux.Handle("GET /files", auth.RequireLogin(http.HandlerFunc(a.list)))
 	mux.Handle("POST /files", auth.RequireLogin(http.HandlerFunc(a.upload)))
 	mux.Handle("GET /files/{name...}", auth.RequireLogin(http.HandlerFunc(a.download)))
@@ -146,20 +190,21 @@ func (a *app) identityPool(s *authflow.Session) *awscreds.IdentityPool {
 	})
 }
 
-// prefix returns the user's key prefix: "<sub>/" with web identity (the
-// storage policy's ${jwt:sub} or ${aws:PrincipalTag/sub}), "<identity id>/"
-// with an identity pool (${cognito-identity.amazonaws.com:sub}). It wraps
-// errUnsupportedSubject for an id that can't be a prefix, and the
+// prefix returns the user's key prefix (awscreds.UserPrefix): "<sub>/" with
+// web identity (the storage policy's ${jwt:sub} or ${aws:PrincipalTag/sub}),
+// "<identity id>/" with an identity pool
+// (${cognito-identity.amazonaws.com:sub}). It wraps
+// awscreds.ErrUnsupportedUserID for an id that can't name a prefix, and the
 // provider's error when the identity id can't be had.
 func (a *app) prefix(ctx context.Context, s *authflow.Session) (string, error) {
 	if a.cognito == nil {
-		return userPrefix(s.Subject)
+		return awscreds.UserPrefix(s.Subject)
 	}
 	id, err := a.identityPool(s).IdentityID(ctx)
 	if err != nil {
 		return "", err
 	}
-	return userPrefix(id)
+	return awscreds.UserPrefix(id)
 }
 
 var homePage = template.Must(template.New("home").Parse(`<!doctype html>

@@ -231,7 +231,7 @@ func (a *app) resolvePrefix(w http.ResponseWriter, r *http.Request, s *authflow.
 	switch {
 	case err == nil:
 		return prefix, true
-	case errors.Is(err, errUnsupportedSubject):
+	case errors.Is(err, awscreds.ErrUnsupportedUserID):
 		a.logger.Warn("refused: user id unusable as a prefix", "sub", s.Subject, "error", err)
 		writeError(w, http.StatusForbidden, "unsupported_user_id")
 	default:

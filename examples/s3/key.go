@@ -6,26 +6,15 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/pubauth/awsauth/examples/internal/exampleapp"
 )
 
 // Limits on names. S3 keys are at most 1,024 bytes of UTF-8; the user's
-// prefix takes part of that.
+// prefix (awscreds.UserPrefix, at most 257 bytes) takes part of that.
 const maxNameBytes = 512
 
-var (
-	// errInvalidName is returned for a file name the app refuses to turn
-	// into an object key. Callers answer 400.
-	errInvalidName = errors.New("examples/s3: invalid file name")
-
-	// errUnsupportedSubject is returned for a user id that can't be used as
-	// a prefix without overlapping another user's. Callers answer 403.
-	errUnsupportedSubject = exampleapp.ErrUnsupportedUserID
-)
-
-// userPrefix is the key prefix of one user (see exampleapp.UserPrefix).
-func userPrefix(id string) (string, error) { return exampleapp.UserPrefix(id) }
+// errInvalidName is returned for a file name the app refuses to turn into
+// an object key. Callers answer 400.
+var errInvalidName = errors.New("examples/s3: invalid file name")
 
 // objectKey returns prefix+name, the key of the user's file name, after
 // checking that name stays inside prefix whatever later normalizes it.

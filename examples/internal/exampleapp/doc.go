@@ -1,8 +1,10 @@
 // Package exampleapp is what every awsauth example program reads and serves
-// the same way, so that each example's own files show only its integration:
-// the sign-in settings (flags, each falling back to an environment variable),
-// the session store they name, the authflow.Config they make, and an HTTP
-// server that stops with its context.
+// the same way, so that each example's own files show its whole wiring with
+// public packages: authflow.New and its Config, the awscreds providers and
+// UserCache, the AWS SDK's configuration and the routes. This package builds
+// none of those. It reads the sign-in settings into a plain struct (Login:
+// flags, each falling back to an environment variable), opens the session
+// store they name, serves HTTP until a context ends, and writes JSON.
 //
 // Every example takes these, besides its own:
 //
@@ -10,6 +12,8 @@
 //	-client-id      OIDC_CLIENT_ID       OAuth client id (required)
 //	-client-secret  OIDC_CLIENT_SECRET   empty = public client (PKCE only)
 //	-redirect-url   OIDC_REDIRECT_URL    default http://LISTEN_ADDR/callback
+//	-scopes         OIDC_SCOPES          space-separated; empty = openid, plus
+//	                                     offline_access where the provider lists it
 //	-listen         LISTEN_ADDR          default 127.0.0.1:8080
 //	-cognito-domain COGNITO_DOMAIN       Cognito managed login domain (logout, revocation)
 //	-cookie-key     COOKIE_KEY           base64 of 32 bytes; share it across instances
@@ -20,5 +24,5 @@
 //	                                     key seals, all open
 //
 // It is internal to the examples: an application has its own configuration
-// style and passes authflow.Config and a tokenstore.Store directly.
+// style and fills authflow.Config from it, as each example's app.go does.
 package exampleapp

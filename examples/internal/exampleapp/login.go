@@ -5,11 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"strings"
-	"time"
 
-	"github.com/pubauth/awsauth/authflow"
 	"github.com/pubauth/awsauth/tokenstore"
 )
 
@@ -21,15 +18,18 @@ func Env(getenv func(string) string, name, def string) string {
 	return def
 }
 
-// Login is the sign-in part of every example's configuration.
+// Login is the sign-in part of every example's configuration: plain
+// settings, which each example puts into its own authflow.Config.
 type Login struct {
 	Issuer, ClientID, ClientSecret string
 	RedirectURL                    string // default "http://" + ListenAddr + "/callback"
 	ListenAddr                     string
 	CognitoDomain                  string // empty for providers other than Cognito
-	CookieKey                      []byte // nil: authflow makes a per-process key and warns
-	TokenStoreURL                  string
-	TokenStoreKeys                 []tokenstore.EncryptionKey // nil: the store keeps records as they are
+	// CookieKeys is authflow.Config.CookieKeys: COOKIE_KEY, a ring of one
+	// key; nil when unset (authflow then makes a per-process key and warns).
+	CookieKeys     [][]byte
+	TokenStoreURL  string
+	TokenStoreKeys []tokenstore.EncryptionKey // nil: the store keeps records as they are
 	// Scopes asked at login; empty leaves authflow's default: openid, plus
 	// offline_access where the provider's discovery document lists it.
 	Scopes []string
@@ -68,7 +68,7 @@ func (l *Login) Check() []error {
 		if err != nil || len(k) != 32 {
 			errs = append(errs, errors.New("COOKIE_KEY must be base64 of 32 bytes"))
 		}
-		l.CookieKey = k
+		l.CookieKeys = [][]byte{k}
 	}
 	if l.storeKeys != "" {
 		keys, err := parseStoreKeys(l.storeKeys)
@@ -103,26 +103,4 @@ func Required(nameValue ...string) []error {
 		}
 	}
 	return errs
-}
-
-// AuthflowConfig is the authflow.Config for l: its scopes (nil: authflow's
-// default), the store, the logger and, when set, the clock.
-func (l *Login) AuthflowConfig(store tokenstore.Store, logger *slog.Logger, now func() time.Time) authflow.Config {
-	c := authflow.Config{
-		Issuer:       l.Issuer,
-		ClientID:     l.ClientID,
-		ClientSecret: l.ClientSecret,
-		RedirectURL:  l.RedirectURL,
-		Scopes:       l.Scopes,
-		Store:        store,
-		Logger:       logger,
-		Now:          now,
-	}
-	if l.CookieKey != nil {
-		c.CookieKeys = [][]byte{l.CookieKey}
-	}
-	if l.CognitoDomain != "" {
-		c.Cognito = &authflow.Cognito{Domain: l.CognitoDomain}
-	}
-	return c
 }
