@@ -9,7 +9,7 @@
 # internal/testenv finds the binaries itself, so the tests need none of them.
 set -euo pipefail
 
-# Pins. internal/testenv's MinIOVersion must equal MINIO_VERSION (a test checks).
+# Pins. internal/testenv/minio's Version must equal MINIO_VERSION (a test checks).
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 STATICCHECK_VERSION=v0.8.2
 BENCHSTAT_VERSION=v0.0.0-20260908200009-22c9c6c9d4da

@@ -31,6 +31,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pubauth/awsauth/internal/testenv"
+	"github.com/pubauth/awsauth/internal/testenv/browser"
 )
 
 const clientID = "glue-example"
@@ -147,12 +148,12 @@ func startE2E(t *testing.T) *e2e {
 // the session cookie.
 func (e *e2e) login(user string) *http.Cookie {
 	e.t.Helper()
-	bctx, cancel, err := testenv.NewBrowser(e.ctx)
+	bctx, cancel, err := browser.New(e.ctx)
 	require.NoError(e.t, err)
 	e.t.Cleanup(cancel)
 	require.NoError(e.t, chromedp.Do(bctx, chromedp.Navigate(e.appURL+"/login?return_to=/me")))
-	require.NoError(e.t, testenv.ProviderLogin(bctx, user))
-	c, err := testenv.SessionCookie(bctx, e.appURL)
+	require.NoError(e.t, browser.ProviderLogin(bctx, user))
+	c, err := browser.SessionCookie(bctx, e.appURL)
 	require.NoError(e.t, err)
 	return c
 }

@@ -2,7 +2,8 @@ package main
 
 // End to end on real peers: node oidc-provider, MinIO (STS + S3 with a
 // per-user policy) and headless Chromium, all on loopback, started by
-// internal/testenv (install them with scripts/deps.sh; `make test` does).
+// internal/testenv/stack and internal/testenv/browser (install them with
+// scripts/deps.sh; `make test` does).
 
 import (
 	"context"
@@ -25,6 +26,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pubauth/awsauth/internal/testenv"
+	"github.com/pubauth/awsauth/internal/testenv/browser"
+	"github.com/pubauth/awsauth/internal/testenv/stack"
 )
 
 // testClock is the app's clock: real time, or real time plus a jump while a
@@ -57,7 +60,7 @@ type e2e struct {
 	ctx    context.Context
 	appURL string
 	app    *app
-	stack  *testenv.Stack
+	stack  *stack.Stack
 	clock  *testClock
 }
 
@@ -76,11 +79,11 @@ func startE2E(t *testing.T, mods ...func(*testenv.OIDCConfig)) *e2e {
 	for _, m := range mods {
 		m(&op)
 	}
-	stack, err := testenv.StartStack(ctx, testenv.StackConfig{AppURL: appURL, OIDC: op})
+	st, err := stack.Start(ctx, stack.Config{AppURL: appURL, OIDC: op})
 	require.NoError(t, err)
-	t.Cleanup(func() { stack.Stop() })
+	t.Cleanup(func() { st.Stop() })
 
-	for _, kv := range stack.QuickstartEnv(ln.Addr().String()) {
+	for _, kv := range st.QuickstartEnv(ln.Addr().String()) {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
@@ -100,7 +103,7 @@ func startE2E(t *testing.T, mods ...func(*testenv.OIDCConfig)) *e2e {
 		cancel()
 		<-served
 	})
-	return &e2e{t: t, ctx: ctx, appURL: appURL, app: a, stack: stack, clock: clock}
+	return &e2e{t: t, ctx: ctx, appURL: appURL, app: a, stack: st, clock: clock}
 }
 
 // page navigates and returns the page's text.
@@ -143,14 +146,14 @@ func location(t *testing.T, bctx context.Context) string {
 // sessionID reads the HttpOnly session cookie through the DevTools protocol.
 func (e *e2e) sessionID(bctx context.Context) string {
 	e.t.Helper()
-	c, err := testenv.SessionCookie(bctx, e.appURL)
+	c, err := browser.SessionCookie(bctx, e.appURL)
 	require.NoError(e.t, err)
 	return c.Value
 }
 
 func (e *e2e) newBrowser() context.Context {
 	e.t.Helper()
-	bctx, cancel, err := testenv.NewBrowser(e.ctx)
+	bctx, cancel, err := browser.New(e.ctx)
 	require.NoError(e.t, err)
 	e.t.Cleanup(cancel)
 	return bctx
@@ -163,7 +166,7 @@ func TestEndToEnd(t *testing.T) {
 	// Signed out, /me sends the browser to the provider's login form; after
 	// the form, the user lands on return_to.
 	require.NoError(t, chromedp.Do(bctx, chromedp.Navigate(e.appURL+"/me")))
-	require.NoError(t, testenv.ProviderLogin(bctx, "alice"))
+	require.NoError(t, browser.ProviderLogin(bctx, "alice"))
 	me := e.pageJSON(bctx, "")
 	assert.Equal(t, e.appURL+"/me", location(t, bctx))
 	assert.Equal(t, "alice", me["sub"])
@@ -188,7 +191,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("a wildcard user id is refused before any STS call", func(t *testing.T) {
 		star := e.newBrowser()
 		require.NoError(t, chromedp.Do(star, chromedp.Navigate(e.appURL+"/me")))
-		require.NoError(t, testenv.ProviderLogin(star, "*"))
+		require.NoError(t, browser.ProviderLogin(star, "*"))
 		assert.Equal(t, "*", e.pageJSON(star, "")["sub"])
 		for _, u := range []string{"/files", "/files?prefix=bob/"} {
 			assert.Equal(t, map[string]any{"error": "unsupported_user_id"}, e.pageJSON(star, e.appURL+u), u)
@@ -206,7 +209,7 @@ func TestEndToEnd(t *testing.T) {
 			wg.Go(func() {
 				req, _ := http.NewRequestWithContext(e.ctx, http.MethodGet, e.appURL+"/me", nil)
 				req.Header.Set("Accept", "application/json")
-				req.AddCookie(&http.Cookie{Name: testenv.SessionCookieName, Value: sid})
+				req.AddCookie(&http.Cookie{Name: browser.SessionCookieName, Value: sid})
 				resp, err := http.DefaultClient.Do(req)
 				if err != nil {
 					t.Error(err)
@@ -237,7 +240,7 @@ func TestEndToEnd(t *testing.T) {
 
 		// The provider no longer honours the refresh token.
 		resp, err := http.PostForm(e.stack.OIDC.Issuer+"/token", url.Values{
-			"grant_type": {"refresh_token"}, "refresh_token": {tokens.RefreshToken}, "client_id": {testenv.StackClientID},
+			"grant_type": {"refresh_token"}, "refresh_token": {tokens.RefreshToken}, "client_id": {stack.ClientID},
 		})
 		require.NoError(t, err)
 		var body map[string]any
@@ -261,7 +264,7 @@ func TestEndToEndTwoTabs(t *testing.T) {
 	e := startE2E(t)
 	first := e.newBrowser()
 	require.NoError(t, chromedp.Do(first, chromedp.Navigate(e.appURL+"/login")))
-	require.NoError(t, testenv.ProviderLogin(first, "bob"))
+	require.NoError(t, browser.ProviderLogin(first, "bob"))
 	second, cancel := chromedp.NewContext(first) // a second tab of the same browser
 	t.Cleanup(cancel)
 	require.NoError(t, chromedp.Do(second, chromedp.Navigate("about:blank")))
@@ -292,7 +295,7 @@ func TestEndToEndShortLivedTokens(t *testing.T) {
 	e := startE2E(t, func(c *testenv.OIDCConfig) { c.AccessTokenTTL, c.IDTokenTTL = ttl, ttl })
 	bctx := e.newBrowser()
 	require.NoError(t, chromedp.Do(bctx, chromedp.Navigate(e.appURL+"/me")))
-	require.NoError(t, testenv.ProviderLogin(bctx, "alice"))
+	require.NoError(t, browser.ProviderLogin(bctx, "alice"))
 	assert.Equal(t, "alice", e.pageJSON(bctx, "")["sub"])
 	sid := e.sessionID(bctx)
 	tokens, err := e.app.auth.Tokens(e.ctx, sid)
@@ -305,7 +308,7 @@ func TestEndToEndShortLivedTokens(t *testing.T) {
 	for time.Since(start) < 3*ttl+ttl/4 {
 		req, _ := http.NewRequestWithContext(e.ctx, http.MethodGet, e.appURL+"/me", nil)
 		req.Header.Set("Accept", "application/json")
-		req.AddCookie(&http.Cookie{Name: testenv.SessionCookieName, Value: sid})
+		req.AddCookie(&http.Cookie{Name: browser.SessionCookieName, Value: sid})
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		var me map[string]any

@@ -4,7 +4,8 @@ package main
 // client of one shared store, behind one OpenID provider that rotates refresh
 // tokens (node oidc-provider: a reused refresh token revokes the grant), and a
 // headless Chromium for the one real login. Peers: internal/testenv's
-// StartOIDC, StartRedisAt, StartPostgresAt, StartDynamoDB and NewBrowser;
+// StartOIDC, StartRedisAt, StartPostgresAt and StartDynamoDB, and
+// internal/testenv/browser's New;
 // SQLite is in process
 // (scripts/deps.sh installs them all).
 
@@ -32,6 +33,7 @@ import (
 
 	"github.com/pubauth/awsauth/examples/internal/exampleapp"
 	"github.com/pubauth/awsauth/internal/testenv"
+	"github.com/pubauth/awsauth/internal/testenv/browser"
 	"github.com/pubauth/awsauth/tokenstore/dynamostore"
 )
 
@@ -132,7 +134,7 @@ func (c *cluster) login() string {
 	e := &e2e{t: c.t, ctx: c.ctx, appURL: c.urls[0], app: c.apps[0], clock: c.clock}
 	bctx := e.newBrowser()
 	require.NoError(c.t, chromedp.Do(bctx, chromedp.Navigate(c.urls[0]+"/me")))
-	require.NoError(c.t, testenv.ProviderLogin(bctx, "alice"))
+	require.NoError(c.t, browser.ProviderLogin(bctx, "alice"))
 	require.Equal(c.t, "alice", e.pageJSON(bctx, "")["sub"])
 	return e.sessionID(bctx)
 }
@@ -144,7 +146,7 @@ func (c *cluster) me(i int, sid string) (int, map[string]any, error) {
 		return 0, nil, err
 	}
 	req.Header.Set("Accept", "application/json")
-	req.AddCookie(&http.Cookie{Name: testenv.SessionCookieName, Value: sid})
+	req.AddCookie(&http.Cookie{Name: browser.SessionCookieName, Value: sid})
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return 0, nil, err

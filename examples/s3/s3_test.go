@@ -2,9 +2,9 @@ package main
 
 // End to end on real peers: node oidc-provider, MinIO (STS
 // AssumeRoleWithWebIdentity + S3 with a ${jwt:sub} prefix policy) and
-// headless Chromium, all on loopback, started by internal/testenv (install
-// them with scripts/deps.sh; `make test` does). The app runs in-process on a
-// free port.
+// headless Chromium, all on loopback, started by internal/testenv/stack and
+// internal/testenv/browser (install them with scripts/deps.sh; `make test`
+// does). The app runs in-process on a free port.
 
 import (
 	"bytes"
@@ -36,7 +36,9 @@ import (
 
 	"github.com/pubauth/awsauth/authflow"
 	"github.com/pubauth/awsauth/awscreds"
-	"github.com/pubauth/awsauth/internal/testenv"
+	"github.com/pubauth/awsauth/internal/testenv/browser"
+	"github.com/pubauth/awsauth/internal/testenv/minio"
+	"github.com/pubauth/awsauth/internal/testenv/stack"
 )
 
 // countingSTS counts AssumeRoleWithWebIdentity calls on their way to MinIO.
@@ -74,17 +76,17 @@ func newE2E(t *testing.T) (*e2e, net.Listener) {
 // the app's config after it is read from the stack's environment.
 func startE2E(t *testing.T, tweak func(*config)) *e2e {
 	e, ln := newE2E(t)
-	stack, err := testenv.StartStack(e.ctx, testenv.StackConfig{AppURL: e.appURL})
+	st, err := stack.Start(e.ctx, stack.Config{AppURL: e.appURL})
 	require.NoError(t, err)
-	t.Cleanup(func() { stack.Stop() })
-	e.bucket = testenv.StackBucket
+	t.Cleanup(func() { st.Stop() })
+	e.bucket = stack.Bucket
 	e.root = s3.New(s3.Options{
-		BaseEndpoint: aws.String(stack.MinIO.Endpoint),
-		Region:       testenv.MinIORegion,
+		BaseEndpoint: aws.String(st.MinIO.Endpoint),
+		Region:       minio.Region,
 		UsePathStyle: true,
-		Credentials:  credentials.NewStaticCredentialsProvider(stack.MinIO.RootUser, stack.MinIO.RootPassword, ""),
+		Credentials:  credentials.NewStaticCredentialsProvider(st.MinIO.RootUser, st.MinIO.RootPassword, ""),
 	})
-	e.startApp(ln, stack.QuickstartEnv(ln.Addr().String()), tweak)
+	e.startApp(ln, st.QuickstartEnv(ln.Addr().String()), tweak)
 	return e
 }
 
@@ -123,7 +125,7 @@ func (e *e2e) startApp(ln net.Listener, env []string, tweak func(*config)) {
 
 func (e *e2e) newBrowser() context.Context {
 	e.t.Helper()
-	bctx, cancel, err := testenv.NewBrowser(e.ctx)
+	bctx, cancel, err := browser.New(e.ctx)
 	require.NoError(e.t, err)
 	e.t.Cleanup(cancel)
 	return bctx
@@ -134,7 +136,7 @@ func (e *e2e) newBrowser() context.Context {
 func (e *e2e) login(bctx context.Context, path, user string) map[string]any {
 	e.t.Helper()
 	require.NoError(e.t, chromedp.Do(bctx, chromedp.Navigate(e.appURL+path)))
-	require.NoError(e.t, testenv.ProviderLogin(bctx, user))
+	require.NoError(e.t, browser.ProviderLogin(bctx, user))
 	return e.pageJSON(bctx, "")
 }
 
@@ -172,7 +174,7 @@ func (e *e2e) pageJSON(bctx context.Context, url string) map[string]any {
 // sessionID reads the HttpOnly session cookie through the DevTools protocol.
 func (e *e2e) sessionID(bctx context.Context) string {
 	e.t.Helper()
-	c, err := testenv.SessionCookie(bctx, e.appURL)
+	c, err := browser.SessionCookie(bctx, e.appURL)
 	require.NoError(e.t, err)
 	return c.Value
 }
@@ -209,7 +211,7 @@ func (e *e2e) do(method, path, sid string, body io.Reader, header map[string]str
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	req.AddCookie(&http.Cookie{Name: testenv.SessionCookieName, Value: sid})
+	req.AddCookie(&http.Cookie{Name: browser.SessionCookieName, Value: sid})
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(e.t, err)
 	defer resp.Body.Close()

@@ -1,5 +1,5 @@
 // Command demo runs the quickstart end to end on this machine: it starts a
-// local OpenID provider and MinIO (internal/testenv), builds and starts
+// local OpenID provider and MinIO (internal/testenv/stack), builds and starts
 // examples/quickstart against them, signs in as alice in headless Chromium
 // through the provider's real login form, and prints what she sees: her
 // claims, when her AWS credentials expire, and her files. Then it stops
@@ -26,6 +26,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/pubauth/awsauth/internal/testenv"
+	"github.com/pubauth/awsauth/internal/testenv/browser"
+	"github.com/pubauth/awsauth/internal/testenv/stack"
 )
 
 func main() {
@@ -54,7 +56,7 @@ func run(ctx context.Context, keep bool, user string) error {
 	step("starting the OpenID provider (oidc-provider) and MinIO")
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	stack, err := testenv.StartStack(startCtx, testenv.StackConfig{
+	st, err := stack.Start(startCtx, stack.Config{
 		AppURL:    appURL,
 		OIDC:      testenv.OIDCConfig{Port: oidcPort, RotateRefreshToken: true},
 		MinIOPort: minioPort,
@@ -62,11 +64,11 @@ func run(ctx context.Context, keep bool, user string) error {
 	if err != nil {
 		return err
 	}
-	defer stack.Stop()
-	fmt.Printf("  provider  %s\n  MinIO     %s (role %s)\n", stack.OIDC.Issuer, stack.MinIO.Endpoint, stack.MinIO.RoleARN)
+	defer st.Stop()
+	fmt.Printf("  provider  %s\n  MinIO     %s (role %s)\n", st.OIDC.Issuer, st.MinIO.Endpoint, st.MinIO.RoleARN)
 
 	step("building and starting examples/quickstart")
-	app, err := startQuickstart(startCtx, stack.QuickstartEnv(appAddr), appURL)
+	app, err := startQuickstart(startCtx, st.QuickstartEnv(appAddr), appURL)
 	if err != nil {
 		return err
 	}
@@ -83,7 +85,7 @@ func run(ctx context.Context, keep bool, user string) error {
 
 // signIn drives headless Chromium through the login and prints each page.
 func signIn(ctx context.Context, appURL, user string) error {
-	bctx, cancel, err := testenv.NewBrowser(ctx)
+	bctx, cancel, err := browser.New(ctx)
 	if err != nil {
 		return err
 	}
@@ -95,7 +97,7 @@ func signIn(ctx context.Context, appURL, user string) error {
 	if err := chromedp.Do(bctx, chromedp.Navigate(appURL+"/"), chromedp.Click(chromedp.ID("login"))); err != nil {
 		return err
 	}
-	if err := testenv.ProviderLogin(bctx, user); err != nil {
+	if err := browser.ProviderLogin(bctx, user); err != nil {
 		return err
 	}
 	me, err := pageJSON(bctx, "")

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/pubauth/awsauth/internal/testenv/internal/peer"
 )
 
 // DynaliteVersion is the pinned dynalite (npm) that scripts/deps.d/dynamodb.sh
@@ -41,7 +43,7 @@ type DynamoDB struct {
 	// Dir holds the data (LevelDB files).
 	Dir string
 
-	proc *process
+	proc *peer.Process
 }
 
 // StartDynamoDB starts a local DynamoDB with its data in a new temporary
@@ -57,7 +59,7 @@ func StartDynamoDB(ctx context.Context) (*DynamoDB, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	d.proc.cleanup = func() error { return os.RemoveAll(dir) }
+	d.proc.Cleanup = func() error { return os.RemoveAll(dir) }
 	return d, nil
 }
 
@@ -72,7 +74,7 @@ func StartDynamoDBAt(ctx context.Context, dir string) (*DynamoDB, error) {
 }
 
 func runDynamoDB(ctx context.Context, dir string) (*DynamoDB, error) {
-	node, err := findBinary("AWSAUTH_NODE", "", "node", "nodejs")
+	node, err := peer.FindBinary("AWSAUTH_NODE", "", "node", "nodejs")
 	if err != nil {
 		return nil, err
 	}
@@ -80,11 +82,11 @@ func runDynamoDB(ctx context.Context, dir string) (*DynamoDB, error) {
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := peer.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	d := &DynamoDB{Endpoint: loopbackURL(port), Region: DynamoDBRegion, Dir: dir}
+	d := &DynamoDB{Endpoint: peer.LoopbackURL(port), Region: DynamoDBRegion, Dir: dir}
 	cmd := exec.Command(node, cli,
 		"--host", "127.0.0.1",
 		"--port", strconv.Itoa(port),
@@ -94,24 +96,24 @@ func runDynamoDB(ctx context.Context, dir string) (*DynamoDB, error) {
 		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0",
 	)
 	cmd.Dir = dir
-	cmd.Env = environ([]string{"NODE_OPTIONS="})
-	d.proc, err = startProcess("dynalite", cmd, newOutput())
+	cmd.Env = peer.Environ([]string{"NODE_OPTIONS="})
+	d.proc, err = peer.Start("dynalite", cmd, peer.NewOutput())
 	if err != nil {
 		return nil, err
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	ctx, cancel := context.WithTimeout(ctx, peer.StartTimeout)
 	defer cancel()
 	probe := d.client(func(o *dynamodb.Options) {
 		o.Retryer = aws.NopRetryer{}
 		o.HTTPClient = &http.Client{Timeout: time.Second}
 	})
-	err = d.proc.waitReady(ctx, func(ctx context.Context) error {
+	err = d.proc.WaitReady(ctx, func(ctx context.Context) error {
 		_, err := probe.ListTables(ctx, &dynamodb.ListTablesInput{Limit: aws.Int32(1)})
 		return err
 	})
 	if err != nil {
-		d.proc.stop()
+		d.proc.Stop()
 		return nil, err
 	}
 	return d, nil
@@ -125,7 +127,7 @@ func dynaliteCLI() (string, error) {
 		}
 		return p, nil
 	}
-	p := filepath.Join(ToolsDir(), "dynalite-"+DynaliteVersion, "node_modules", "dynalite", "cli.js")
+	p := filepath.Join(peer.ToolsDir(), "dynalite-"+DynaliteVersion, "node_modules", "dynalite", "cli.js")
 	if _, err := os.Stat(p); err != nil {
 		return "", fmt.Errorf("testenv: dynalite %s is not installed (%s missing): run scripts/deps.sh", DynaliteVersion, p)
 	}
@@ -155,7 +157,7 @@ func (d *DynamoDB) CreateTable(ctx context.Context, in *dynamodb.CreateTableInpu
 	w := dynamodb.NewTableExistsWaiter(c, func(o *dynamodb.TableExistsWaiterOptions) {
 		o.MinDelay, o.MaxDelay = 10*time.Millisecond, 100*time.Millisecond
 	})
-	err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: in.TableName}, startTimeout)
+	err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: in.TableName}, peer.StartTimeout)
 	if err != nil {
 		return fmt.Errorf("testenv: table %s not ACTIVE: %w", aws.ToString(in.TableName), err)
 	}
@@ -163,8 +165,8 @@ func (d *DynamoDB) CreateTable(ctx context.Context, in *dynamodb.CreateTableInpu
 }
 
 // Logs returns the tail of the server's output.
-func (d *DynamoDB) Logs() string { return d.proc.out.String() }
+func (d *DynamoDB) Logs() string { return d.proc.Logs() }
 
 // Stop stops the server; a server from StartDynamoDB also loses its data.
 // Safe to call more than once.
-func (d *DynamoDB) Stop() error { return d.proc.stop() }
+func (d *DynamoDB) Stop() error { return d.proc.Stop() }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/pubauth/awsauth/internal/testenv/internal/peer"
 )
 
 // MotoVersion is the pinned moto[server] (PyPI) that scripts/deps.d/moto.sh
@@ -43,7 +45,7 @@ type Moto struct {
 	// Region is MotoRegion.
 	Region string
 
-	proc *process
+	proc *peer.Process
 }
 
 // StartMoto starts moto server on a free loopback port and returns once it
@@ -53,25 +55,25 @@ func StartMoto(ctx context.Context) (*Moto, error) {
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := peer.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	m := &Moto{Endpoint: loopbackURL(port), Region: MotoRegion}
+	m := &Moto{Endpoint: peer.LoopbackURL(port), Region: MotoRegion}
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	// A developer's AWS_* or MOTO_* settings (credentials, profiles, moto's
 	// auth switches) must not change what the peer does.
-	cmd.Env = environ([]string{"AWS_", "MOTO_", "TEST_SERVER_MODE"}, "PYTHONUNBUFFERED=1")
-	m.proc, err = startProcess("moto", cmd, newOutput())
+	cmd.Env = peer.Environ([]string{"AWS_", "MOTO_", "TEST_SERVER_MODE"}, "PYTHONUNBUFFERED=1")
+	m.proc, err = peer.Start("moto", cmd, peer.NewOutput())
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	ctx, cancel := context.WithTimeout(ctx, peer.StartTimeout)
 	defer cancel()
 	// moto-api/data.json is moto's own state dump: it answers 200 once the
 	// server is up, without touching any service.
-	if err := m.proc.waitHTTP(ctx, m.Endpoint+"/moto-api/data.json"); err != nil {
-		m.proc.stop()
+	if err := m.proc.WaitHTTP(ctx, m.Endpoint+"/moto-api/data.json"); err != nil {
+		m.proc.Stop()
 		return nil, err
 	}
 	return m, nil
@@ -82,13 +84,13 @@ func StartMoto(ctx context.Context) (*Moto, error) {
 // Expiration as a string).
 func motoServer() (string, error) {
 	if p := os.Getenv("AWSAUTH_MOTO"); p != "" {
-		if !isExecutable(p) {
+		if !peer.IsExecutable(p) {
 			return "", fmt.Errorf("testenv: AWSAUTH_MOTO=%s is not an executable file (run scripts/deps.sh)", p)
 		}
 		return p, nil
 	}
-	p := filepath.Join(ToolsDir(), "bin", "moto_server-"+MotoVersion)
-	if !isExecutable(p) {
+	p := filepath.Join(peer.ToolsDir(), "bin", "moto_server-"+MotoVersion)
+	if !peer.IsExecutable(p) {
 		return "", fmt.Errorf("testenv: moto %s is not installed (%s missing): run scripts/deps.sh", MotoVersion, p)
 	}
 	return p, nil
@@ -125,8 +127,8 @@ func (m *Moto) Reset(ctx context.Context) error {
 }
 
 // Logs returns the tail of the server's output.
-func (m *Moto) Logs() string { return m.proc.out.String() }
+func (m *Moto) Logs() string { return m.proc.Logs() }
 
 // Stop stops the server, which loses every resource. Safe to call more than
 // once.
-func (m *Moto) Stop() error { return m.proc.stop() }
+func (m *Moto) Stop() error { return m.proc.Stop() }

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pubauth/awsauth/internal/testenv/internal/peer"
 )
 
 // DefaultAPIResource is the resource indicator for which the OpenID provider
@@ -71,7 +73,7 @@ type OIDCProvider struct {
 	// discovery is at Issuer + "/.well-known/openid-configuration".
 	Issuer string
 
-	proc          *process
+	proc          *peer.Process
 	server        *http.Server
 	tokenRequests atomic.Int64
 	stopOnce      sync.Once
@@ -112,7 +114,7 @@ func StartOIDC(ctx context.Context, cfg OIDCConfig) (*OIDCProvider, error) {
 			return nil, fmt.Errorf("testenv: OIDC client %q needs an ID and a redirect URI", c.ID)
 		}
 	}
-	node, err := findBinary("AWSAUTH_NODE", "", "node", "nodejs")
+	node, err := peer.FindBinary("AWSAUTH_NODE", "", "node", "nodejs")
 	if err != nil {
 		return nil, err
 	}
@@ -135,21 +137,21 @@ func StartOIDC(ctx context.Context, cfg OIDCConfig) (*OIDCProvider, error) {
 	}
 	cmd := exec.Command(node, "provider.mjs")
 	cmd.Dir = dir
-	cmd.Env = environ([]string{"AWSAUTH_OIDC_", "NODE_OPTIONS="}, "AWSAUTH_OIDC_CONFIG="+string(conf))
-	proc, err := startProcess("oidc-provider", cmd, newOutput(opListening))
+	cmd.Env = peer.Environ([]string{"AWSAUTH_OIDC_", "NODE_OPTIONS="}, "AWSAUTH_OIDC_CONFIG="+string(conf))
+	proc, err := peer.Start("oidc-provider", cmd, peer.NewOutput(opListening))
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
 	p := &OIDCProvider{Issuer: issuer, proc: proc}
 
-	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	ctx, cancel := context.WithTimeout(ctx, peer.StartTimeout)
 	defer cancel()
 	// node listens on a port it picks itself (no race) and says which.
-	m, err := proc.waitLine(ctx, 0)
+	m, err := proc.WaitLine(ctx, 0)
 	if err != nil {
 		ln.Close()
-		proc.stop()
+		proc.Stop()
 		return nil, err
 	}
 	target, _ := url.Parse("http://127.0.0.1:" + m[1])
@@ -160,7 +162,7 @@ func StartOIDC(ctx context.Context, cfg OIDCConfig) (*OIDCProvider, error) {
 	}
 	go p.server.Serve(ln)
 
-	if err := proc.waitHTTP(ctx, issuer+"/.well-known/openid-configuration"); err != nil {
+	if err := proc.WaitHTTP(ctx, issuer+"/.well-known/openid-configuration"); err != nil {
 		p.Stop()
 		return nil, err
 	}
@@ -246,7 +248,7 @@ func oidcDir() (string, error) {
 func (p *OIDCProvider) TokenRequests() int64 { return p.tokenRequests.Load() }
 
 // Logs returns the tail of the provider's output (errors land there).
-func (p *OIDCProvider) Logs() string { return p.proc.out.String() }
+func (p *OIDCProvider) Logs() string { return p.proc.Logs() }
 
 // Stop stops the proxy and the provider; safe to call more than once.
 func (p *OIDCProvider) Stop() error {
@@ -255,7 +257,7 @@ func (p *OIDCProvider) Stop() error {
 		if p.server != nil {
 			err = p.server.Close()
 		}
-		p.stopErr = errors.Join(err, p.proc.stop())
+		p.stopErr = errors.Join(err, p.proc.Stop())
 	})
 	return p.stopErr
 }

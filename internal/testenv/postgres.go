@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pubauth/awsauth/internal/testenv/internal/peer"
 )
 
 // PostgresMajor is the PostgreSQL major version that
@@ -29,7 +31,7 @@ type Postgres struct {
 	// Dir holds the cluster: data/ (PGDATA), sock/ (its Unix socket) and port.
 	Dir string
 
-	proc *process
+	proc *peer.Process
 }
 
 // StartPostgres initialises a new cluster in a temporary directory, removed by
@@ -49,7 +51,7 @@ func StartPostgres(ctx context.Context) (*Postgres, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	p.proc.cleanup = func() error { return os.RemoveAll(dir) }
+	p.proc.Cleanup = func() error { return os.RemoveAll(dir) }
 	return p, nil
 }
 
@@ -73,7 +75,7 @@ func pgBinary(name string) (string, error) {
 		dir = filepath.Join("/usr/lib/postgresql", strconv.Itoa(PostgresMajor), "bin")
 	}
 	p := filepath.Join(dir, name)
-	if !isExecutable(p) {
+	if !peer.IsExecutable(p) {
 		return "", fmt.Errorf("testenv: PostgreSQL %d's %s not found at %s: run scripts/deps.sh", PostgresMajor, name, p)
 	}
 	return p, nil
@@ -128,14 +130,14 @@ func runPostgres(ctx context.Context, dir string) (*Postgres, error) {
 		}
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	ctx, cancel := context.WithTimeout(ctx, peer.StartTimeout)
 	defer cancel()
 	if _, err := os.Stat(filepath.Join(data, "PG_VERSION")); err != nil {
 		argv, _, _ := asPostgres(initdb, "-D", data, "-U", "postgres", "--auth=trust",
 			"-E", "UTF8", "--locale=C", "--no-sync")
 		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 		cmd.Dir = dir
-		cmd.Env = environ([]string{"PG", "LC_", "LANG"}, "LANG=C")
+		cmd.Env = peer.Environ([]string{"PG", "LC_", "LANG"}, "LANG=C")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("testenv: initdb: %w\n--- initdb output ---\n%s", err, out)
 		}
@@ -158,12 +160,12 @@ func runPostgres(ctx context.Context, dir string) (*Postgres, error) {
 	)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
-	cmd.Env = environ([]string{"PG", "LC_", "LANG"}, "LANG=C")
-	p.proc, err = startProcess("postgres", cmd, newOutput())
+	cmd.Env = peer.Environ([]string{"PG", "LC_", "LANG"}, "LANG=C")
+	p.proc, err = peer.Start("postgres", cmd, peer.NewOutput())
 	if err != nil {
 		return nil, err
 	}
-	err = p.proc.waitReady(ctx, func(ctx context.Context) error {
+	err = p.proc.WaitReady(ctx, func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		c, err := pgx.Connect(ctx, p.URL)
@@ -174,7 +176,7 @@ func runPostgres(ctx context.Context, dir string) (*Postgres, error) {
 		return c.Ping(ctx)
 	})
 	if err != nil {
-		p.proc.stop()
+		p.proc.Stop()
 		return nil, err
 	}
 	return p, nil
@@ -220,8 +222,8 @@ func shareWith(u *user.User, dir string, owned ...string) error {
 }
 
 // Logs returns the tail of the server's output.
-func (p *Postgres) Logs() string { return p.proc.out.String() }
+func (p *Postgres) Logs() string { return p.proc.Logs() }
 
 // Stop stops the server; a server from StartPostgres also loses its data.
 // Safe to call more than once.
-func (p *Postgres) Stop() error { return p.proc.stop() }
+func (p *Postgres) Stop() error { return p.proc.Stop() }

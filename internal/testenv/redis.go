@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/pubauth/awsauth/internal/testenv/internal/peer"
 )
 
 // RedisMajor is the Redis major.minor that scripts/deps.d/redis.sh installs
@@ -30,7 +32,7 @@ type Redis struct {
 	// started with StartRedisAt.
 	Dir string
 
-	proc *process
+	proc *peer.Process
 }
 
 // StartRedis starts redis-server on a free loopback port with no persistence
@@ -45,7 +47,7 @@ func StartRedis(ctx context.Context) (*Redis, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	r.proc.cleanup = func() error { return os.RemoveAll(dir) }
+	r.proc.Cleanup = func() error { return os.RemoveAll(dir) }
 	return r, nil
 }
 
@@ -61,7 +63,7 @@ func StartRedisAt(ctx context.Context, dir string) (*Redis, error) {
 }
 
 func runRedis(ctx context.Context, dir string, persist bool, extra []string) (*Redis, error) {
-	bin, err := findBinary("AWSAUTH_REDIS", "", "redis-server")
+	bin, err := peer.FindBinary("AWSAUTH_REDIS", "", "redis-server")
 	if err != nil {
 		return nil, err
 	}
@@ -87,15 +89,15 @@ func runRedis(ctx context.Context, dir string, persist bool, extra []string) (*R
 	args = append(args, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
-	cmd.Env = environ(nil)
-	r.proc, err = startProcess("redis-server", cmd, newOutput())
+	cmd.Env = peer.Environ(nil)
+	r.proc, err = peer.Start("redis-server", cmd, peer.NewOutput())
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	ctx, cancel := context.WithTimeout(ctx, peer.StartTimeout)
 	defer cancel()
-	if err := r.proc.waitReady(ctx, func(ctx context.Context) error { return redisPing(ctx, addr) }); err != nil {
-		r.proc.stop()
+	if err := r.proc.WaitReady(ctx, func(ctx context.Context) error { return redisPing(ctx, addr) }); err != nil {
+		r.proc.Stop()
 		return nil, err
 	}
 	return r, nil
@@ -138,7 +140,7 @@ func dirPort(dir string) (int, error) {
 	if !errors.Is(err, os.ErrNotExist) {
 		return 0, err
 	}
-	p, err := freePort()
+	p, err := peer.FreePort()
 	if err != nil {
 		return 0, err
 	}
@@ -149,11 +151,11 @@ func dirPort(dir string) (int, error) {
 }
 
 // Logs returns the tail of the server's output.
-func (r *Redis) Logs() string { return r.proc.out.String() }
+func (r *Redis) Logs() string { return r.proc.Logs() }
 
 // Stop stops the server; a server from StartRedis also loses its data. Safe
 // to call more than once.
-func (r *Redis) Stop() error { return r.proc.stop() }
+func (r *Redis) Stop() error { return r.proc.Stop() }
 
 // RedisCluster is a running Redis Cluster of masters only (no replicas) on
 // loopback, its 16384 hash slots split evenly between them.
@@ -192,12 +194,12 @@ func StartRedisCluster(ctx context.Context, n int) (_ *RedisCluster, err error) 
 			os.RemoveAll(dir)
 			return nil, err
 		}
-		r.proc.cleanup = func() error { return os.RemoveAll(dir) }
+		r.proc.Cleanup = func() error { return os.RemoveAll(dir) }
 		c.nodes = append(c.nodes, r)
 		c.Addrs = append(c.Addrs, r.Addr)
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	ctx, cancel := context.WithTimeout(ctx, peer.StartTimeout)
 	defer cancel()
 	clients := make([]*redis.Client, n)
 	for i, addr := range c.Addrs {
@@ -219,7 +221,7 @@ func StartRedisCluster(ctx context.Context, n int) (_ *RedisCluster, err error) 
 	}
 	want := "cluster_known_nodes:" + strconv.Itoa(n)
 	for i, cl := range clients {
-		err := c.nodes[i].proc.waitReady(ctx, func(ctx context.Context) error {
+		err := c.nodes[i].proc.WaitReady(ctx, func(ctx context.Context) error {
 			info, err := cl.ClusterInfo(ctx).Result()
 			if err != nil {
 				return err
@@ -269,7 +271,7 @@ type RedisSentinel struct {
 	// Master is the monitored server.
 	Master *Redis
 
-	sentinel *process
+	sentinel *peer.Process
 }
 
 // StartRedisSentinel starts a master and a Sentinel (redis-server --sentinel,
@@ -286,7 +288,7 @@ func StartRedisSentinel(ctx context.Context) (_ *RedisSentinel, err error) {
 			s.Stop()
 		}
 	}()
-	bin, err := findBinary("AWSAUTH_REDIS", "", "redis-server")
+	bin, err := peer.FindBinary("AWSAUTH_REDIS", "", "redis-server")
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +296,7 @@ func StartRedisSentinel(ctx context.Context) (_ *RedisSentinel, err error) {
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := peer.FreePort()
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -311,19 +313,19 @@ func StartRedisSentinel(ctx context.Context) (_ *RedisSentinel, err error) {
 	}
 	cmd := exec.Command(bin, confPath, "--sentinel")
 	cmd.Dir = dir
-	cmd.Env = environ(nil)
-	s.sentinel, err = startProcess("redis-sentinel", cmd, newOutput())
+	cmd.Env = peer.Environ(nil)
+	s.sentinel, err = peer.Start("redis-sentinel", cmd, peer.NewOutput())
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	s.sentinel.cleanup = func() error { return os.RemoveAll(dir) }
+	s.sentinel.Cleanup = func() error { return os.RemoveAll(dir) }
 
-	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	ctx, cancel := context.WithTimeout(ctx, peer.StartTimeout)
 	defer cancel()
 	sc := redis.NewSentinelClient(&redis.Options{Addr: s.SentinelAddr, MaxRetries: -1})
 	defer sc.Close()
-	err = s.sentinel.waitReady(ctx, func(ctx context.Context) error {
+	err = s.sentinel.WaitReady(ctx, func(ctx context.Context) error {
 		addr, err := sc.GetMasterAddrByName(ctx, SentinelMasterName).Result()
 		if err != nil {
 			return err
@@ -343,7 +345,7 @@ func StartRedisSentinel(ctx context.Context) (_ *RedisSentinel, err error) {
 func (s *RedisSentinel) Stop() error {
 	var errs []error
 	if s.sentinel != nil {
-		errs = append(errs, s.sentinel.stop())
+		errs = append(errs, s.sentinel.Stop())
 	}
 	errs = append(errs, s.Master.Stop())
 	return errors.Join(errs...)

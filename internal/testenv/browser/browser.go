@@ -1,4 +1,14 @@
-package testenv
+// Package browser drives a headless Chromium (through chromedp) for tests that
+// sign in the way a user does: New starts the browser, ProviderLogin and
+// ProviderConfirmLogout click through node oidc-provider's pages (see
+// testenv.StartOIDC), SessionCookie reads the app's HttpOnly session cookie.
+// It is apart from package testenv because chromedp is a large dependency the
+// token stores' tests (and so `go mod tidy` in any module importing a store)
+// must not pull in.
+//
+// The binary is $AWSAUTH_CHROMIUM, else chromium, chromium-browser or
+// google-chrome on PATH: run `bash scripts/deps.sh` to install it.
+package browser
 
 import (
 	"context"
@@ -12,19 +22,21 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"github.com/pubauth/awsauth/internal/testenv/internal/peer"
 )
 
-// NewBrowser starts a headless Chromium with a fresh profile and returns a
+// New starts a headless Chromium with a fresh profile and returns a
 // chromedp context for its first tab. cancel closes the browser and removes the
 // profile; so does the end of ctx. The browser resolves no host names but
 // localhost, so a page can reach only loopback peers (the provider's pages
 // @import web fonts that would otherwise be looked up).
-func NewBrowser(ctx context.Context) (context.Context, context.CancelFunc, error) {
-	bin, err := findBinary("AWSAUTH_CHROMIUM", "", "chromium", "chromium-browser", "google-chrome")
+func New(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	bin, err := peer.FindBinary("AWSAUTH_CHROMIUM", "", "chromium", "chromium-browser", "google-chrome")
 	if err != nil {
 		return nil, nil, err
 	}
-	out := newOutput()
+	out := peer.NewOutput()
 	// The defaults already hold headless, no-first-run, disable-sync and
 	// disable-background-networking; chromedp makes and removes a temporary
 	// user-data-dir.
@@ -42,10 +54,10 @@ func NewBrowser(ctx context.Context) (context.Context, context.CancelFunc, error
 	// Start it now, so a broken browser fails here and not in a test's first step.
 	// chromedp ties the browser's life to the context of this first run, so the
 	// start is bounded by a timer that cancels, not by a derived context.
-	timer := time.AfterFunc(startTimeout, cancel)
+	timer := time.AfterFunc(peer.StartTimeout, cancel)
 	err = chromedp.Do(bctx)
 	if !timer.Stop() && err == nil {
-		err = fmt.Errorf("not started within %v", startTimeout)
+		err = fmt.Errorf("not started within %v", peer.StartTimeout)
 	}
 	if err != nil {
 		cancel()
@@ -90,7 +102,7 @@ const loginScript = `(() => {
 })()`
 
 // ProviderLogin signs in at the test OpenID provider in the browser of ctx (from
-// NewBrowser): call it once the browser is on, or on its way to, the provider's
+// New): call it once the browser is on, or on its way to, the provider's
 // login or consent page. It fills the dev login form with login (any password
 // works), submits it, confirms the consent page when one is shown, and returns
 // once the browser has left the provider's origin (normally for the client's
@@ -118,7 +130,7 @@ const logoutScript = `(() => {
 
 // ProviderConfirmLogout answers "Yes, sign me out" on the provider's
 // end-session confirmation page, which it shows for RP-initiated logout when
-// OIDCConfig.ConfirmLogout is set and the browser has a session there. Call it
+// testenv.OIDCConfig.ConfirmLogout is set and the browser has a session there. Call it
 // once the browser is on, or on its way to, that page; it returns once the
 // browser has left the provider's origin (for post_logout_redirect_uri, or the
 // provider's own "Sign-out Success" page when none was given: that page stays
@@ -130,16 +142,16 @@ func ProviderConfirmLogout(ctx context.Context) error {
 	})
 }
 
-// drivePages runs script on whatever page is loaded, every pollInterval, until
+// drivePages runs script on whatever page is loaded, every peer.PollInterval, until
 // the browser leaves the origin of the first page where isProvider held.
 // Evaluation errors while a page is navigating away are expected and retried.
 func drivePages(ctx context.Context, what, script string, isProvider func(pageState) bool) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, startTimeout)
+		ctx, cancel = context.WithTimeout(ctx, peer.StartTimeout)
 		defer cancel()
 	}
-	tick := time.NewTicker(pollInterval)
+	tick := time.NewTicker(peer.PollInterval)
 	defer tick.Stop()
 	var origin string
 	var last pageState
@@ -207,7 +219,7 @@ func SessionCookie(ctx context.Context, appURL string) (*http.Cookie, error) {
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("testenv: no session cookie for %s: %w", appURL, context.Cause(ctx))
-		case <-time.After(pollInterval): // readiness polling, bounded by ctx
+		case <-time.After(peer.PollInterval): // readiness polling, bounded by ctx
 		}
 	}
 }

@@ -1,19 +1,26 @@
-package testenv
+// Package stack starts what the quickstart (examples/quickstart, examples/s3,
+// internal/demo) runs against locally: node oidc-provider with the
+// quickstart's client, and MinIO trusting that provider, with sample files per
+// user and a policy confining every user to their own prefix.
+package stack
 
 import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/pubauth/awsauth/internal/testenv"
+	"github.com/pubauth/awsauth/internal/testenv/minio"
 )
 
-// StackClientID is the OAuth client the quickstart stack registers.
-const StackClientID = "quickstart"
+// ClientID is the OAuth client the stack registers.
+const ClientID = "quickstart"
 
-// StackBucket is the bucket the quickstart stack fills with per-user files.
-const StackBucket = "demo"
+// Bucket is the bucket the stack fills with per-user files.
+const Bucket = "demo"
 
-// stackPolicyName is the MinIO canned policy every web-identity session gets.
-const stackPolicyName = "quickstart-user"
+// policyName is the MinIO canned policy every web-identity session gets.
+const policyName = "quickstart-user"
 
 // UserPrefixPolicy confines a web-identity session to its own prefix of
 // bucket: list only "<sub>/", read and write only objects under it. MinIO
@@ -37,32 +44,31 @@ func UserPrefixPolicy(bucket string) []byte {
 }`, bucket)
 }
 
-// StackConfig configures StartStack.
-type StackConfig struct {
+// Config configures Start.
+type Config struct {
 	// AppURL is the quickstart's base URL (http://127.0.0.1:PORT), registered
 	// with the provider for the callback and post-logout redirects.
 	AppURL string
 	// OIDC tunes the provider; its Clients are replaced by the quickstart's.
-	OIDC OIDCConfig
+	OIDC testenv.OIDCConfig
 	// MinIOPort fixes MinIO's port; 0 picks a free one.
 	MinIOPort int
 }
 
-// Stack is what the quickstart runs against locally: an OpenID provider with
-// the quickstart's client, and MinIO trusting that provider, with bucket
-// StackBucket holding files for alice and bob and a policy confining every
-// user to their own prefix.
+// Stack is a running stack: an OpenID provider with the quickstart's client
+// (ClientID), and MinIO trusting that provider, with bucket Bucket holding
+// files for alice and bob and a policy confining every user to their own prefix.
 type Stack struct {
-	OIDC  *OIDCProvider
-	MinIO *MinIO
+	OIDC  *testenv.OIDCProvider
+	MinIO *minio.Server
 }
 
-// StartStack starts the provider and MinIO and loads the sample data. On
+// Start starts the provider and MinIO and loads the sample data. On
 // error everything started is stopped.
-func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
+func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	oc := cfg.OIDC
-	oc.Clients = []OIDCClient{{
-		ID:                     StackClientID,
+	oc.Clients = []testenv.OIDCClient{{
+		ID:                     ClientID,
 		RedirectURIs:           []string{cfg.AppURL + "/callback"},
 		PostLogoutRedirectURIs: []string{cfg.AppURL + "/"},
 	}}
@@ -72,22 +78,22 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 			s.Stop()
 		}
 	}()
-	if s.OIDC, err = StartOIDC(ctx, oc); err != nil {
+	if s.OIDC, err = testenv.StartOIDC(ctx, oc); err != nil {
 		return nil, err
 	}
-	s.MinIO, err = StartMinIO(ctx, MinIOConfig{
+	s.MinIO, err = minio.Start(ctx, minio.Config{
 		OpenIDConfigURL: s.OIDC.Issuer + "/.well-known/openid-configuration",
-		ClientID:        StackClientID,
-		RolePolicy:      stackPolicyName,
+		ClientID:        ClientID,
+		RolePolicy:      policyName,
 		Port:            cfg.MinIOPort,
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err = s.MinIO.PutPolicy(ctx, stackPolicyName, UserPrefixPolicy(StackBucket)); err != nil {
+	if err = s.MinIO.PutPolicy(ctx, policyName, UserPrefixPolicy(Bucket)); err != nil {
 		return nil, err
 	}
-	if err = s.MinIO.CreateBucket(ctx, StackBucket); err != nil {
+	if err = s.MinIO.CreateBucket(ctx, Bucket); err != nil {
 		return nil, err
 	}
 	for key, body := range map[string]string{
@@ -96,7 +102,7 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 		"bob/secret.txt":   "Bob's secret.\n",
 		"shared-readme.md": "Nobody's prefix.\n",
 	} {
-		if err = s.MinIO.PutObject(ctx, StackBucket, key, []byte(body)); err != nil {
+		if err = s.MinIO.PutObject(ctx, Bucket, key, []byte(body)); err != nil {
 			return nil, err
 		}
 	}
@@ -107,12 +113,12 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 func (s *Stack) QuickstartEnv(listenAddr string) []string {
 	return []string{
 		"OIDC_ISSUER=" + s.OIDC.Issuer,
-		"OIDC_CLIENT_ID=" + StackClientID,
+		"OIDC_CLIENT_ID=" + ClientID,
 		"LISTEN_ADDR=" + listenAddr,
 		"ROLE_ARN=" + s.MinIO.RoleARN,
-		"S3_BUCKET=" + StackBucket,
+		"S3_BUCKET=" + Bucket,
 		"S3_PATH_STYLE=true",
-		"AWS_REGION=" + MinIORegion,
+		"AWS_REGION=" + minio.Region,
 		"AWS_ENDPOINT_URL=" + s.MinIO.Endpoint,
 	}
 }

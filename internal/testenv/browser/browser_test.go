@@ -1,8 +1,7 @@
-package testenv
+package browser
 
 import (
 	"context"
-	"crypto/sha1"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -10,8 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,14 +20,17 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
+
+	"github.com/pubauth/awsauth/internal/testenv"
+	"github.com/pubauth/awsauth/internal/testenv/minio"
 )
 
 // These tests start the real peers: a missing binary fails them (run
 // scripts/deps.sh), it does not skip them.
 
-func startOIDC(t *testing.T, cfg OIDCConfig) *OIDCProvider {
+func startOIDC(t *testing.T, cfg testenv.OIDCConfig) *testenv.OIDCProvider {
 	t.Helper()
-	p, err := StartOIDC(t.Context(), cfg)
+	p, err := testenv.StartOIDC(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,9 +42,9 @@ func startOIDC(t *testing.T, cfg OIDCConfig) *OIDCProvider {
 	return p
 }
 
-func startMinIO(t *testing.T, cfg MinIOConfig) *MinIO {
+func startMinIO(t *testing.T, cfg minio.Config) *minio.Server {
 	t.Helper()
-	m, err := StartMinIO(t.Context(), cfg)
+	m, err := minio.Start(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func startMinIO(t *testing.T, cfg MinIOConfig) *MinIO {
 
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
-	ctx, cancel, err := NewBrowser(t.Context())
+	ctx, cancel, err := New(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func getJSON(t *testing.T, u string, v any) {
 	}
 }
 
-func discover(t *testing.T, p *OIDCProvider) discovery {
+func discover(t *testing.T, p *testenv.OIDCProvider) discovery {
 	var d discovery
 	getJSON(t, p.Issuer+"/.well-known/openid-configuration", &d)
 	return d
@@ -176,105 +176,6 @@ func wantInvalidGrant(t *testing.T, err error, what string) {
 	}
 }
 
-func TestDepsScriptPinsMinIOVersion(t *testing.T) {
-	b, err := os.ReadFile("../../scripts/deps.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(b), "\nMINIO_VERSION="+MinIOVersion+"\n") {
-		t.Errorf("scripts/deps.sh does not pin MINIO_VERSION=%s", MinIOVersion)
-	}
-}
-
-func TestMissingBinarySaysRunDeps(t *testing.T) {
-	t.Setenv("AWSAUTH_MINIO", "/nonexistent/minio")
-	_, err := StartMinIO(t.Context(), MinIOConfig{})
-	if err == nil || !strings.Contains(err.Error(), "run scripts/deps.sh") {
-		t.Errorf("StartMinIO with a missing binary: %v, want a hint to run scripts/deps.sh", err)
-	}
-}
-
-func TestOIDCDiscovery(t *testing.T) {
-	p := startOIDC(t, OIDCConfig{Clients: []OIDCClient{{ID: "app", RedirectURIs: []string{"http://127.0.0.1:1/cb"}}}})
-	if !strings.HasPrefix(p.Issuer, "http://127.0.0.1:") || strings.HasSuffix(p.Issuer, "/") {
-		t.Errorf("Issuer = %q", p.Issuer)
-	}
-	d := discover(t, p)
-	if d.Issuer != p.Issuer {
-		t.Errorf("issuer = %q, want %q", d.Issuer, p.Issuer)
-	}
-	if !slices.Contains(d.CodeChallengeMethodsSupported, "S256") {
-		t.Errorf("code_challenge_methods_supported = %v", d.CodeChallengeMethodsSupported)
-	}
-	if !d.AuthorizationResponseIssParamSupported {
-		t.Error("authorization_response_iss_parameter_supported is not true")
-	}
-	for name, u := range map[string]string{
-		"authorization": d.AuthorizationEndpoint, "token": d.TokenEndpoint, "jwks": d.JWKSURI,
-		"revocation": d.RevocationEndpoint, "end_session": d.EndSessionEndpoint,
-	} {
-		// Endpoints must be on the proxy, or TokenRequests would miss calls.
-		if !strings.HasPrefix(u, p.Issuer+"/") {
-			t.Errorf("%s endpoint = %q, want one under %s", name, u, p.Issuer)
-		}
-	}
-	for _, s := range []string{"openid", "email", "profile", "offline_access"} {
-		if !slices.Contains(d.ScopesSupported, s) {
-			t.Errorf("scopes_supported = %v, missing %s", d.ScopesSupported, s)
-		}
-	}
-	var jwks struct {
-		Keys []struct{ Kid, Kty, Alg string } `json:"keys"`
-	}
-	getJSON(t, d.JWKSURI, &jwks)
-	if len(jwks.Keys) != 1 || jwks.Keys[0].Kid == "" || jwks.Keys[0].Kty != "RSA" || jwks.Keys[0].Alg != "RS256" {
-		t.Errorf("jwks = %+v, want one RS256 RSA key with a kid", jwks.Keys)
-	}
-
-	if err := p.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Stop(); err != nil {
-		t.Errorf("second Stop: %v", err)
-	}
-	if _, err := http.Get(p.Issuer + "/.well-known/openid-configuration"); err == nil {
-		t.Error("the provider still answers after Stop")
-	}
-}
-
-func TestMinIOWithOpenID(t *testing.T) {
-	p := startOIDC(t, OIDCConfig{Clients: []OIDCClient{{ID: "app", RedirectURIs: []string{"http://127.0.0.1:1/cb"}}}})
-	m := startMinIO(t, MinIOConfig{
-		OpenIDConfigURL: p.Issuer + "/.well-known/openid-configuration",
-		ClientID:        "app",
-		RolePolicy:      "readwrite",
-	})
-	// MinIO names the role after a hash of the client id, with no region or account.
-	sum := sha1.Sum([]byte("app"))
-	if want := "arn:minio:iam:::role/" + base64.RawURLEncoding.EncodeToString(sum[:]); m.RoleARN != want {
-		t.Errorf("RoleARN = %q, want %q", m.RoleARN, want)
-	}
-	ctx := t.Context()
-	if err := m.CreateBucket(ctx, "demo"); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.PutObject(ctx, "demo", "alice/hello.txt", []byte("hi")); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.PutPolicy(ctx, "p", []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::demo/*"]}]}`)); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.PutPolicy(ctx, "bad", []byte(`{"Statement":[]}`)); err == nil {
-		t.Error("PutPolicy accepted a policy without Version")
-	}
-	if err := m.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := http.Get(m.Endpoint + "/minio/health/live"); err == nil {
-		t.Error("MinIO still answers after Stop")
-	}
-}
-
 const prefixPolicy = `{
   "Version": "2012-10-17",
   "Statement": [
@@ -291,12 +192,12 @@ const prefixPolicy = `{
 func TestBrowserLoginToMinIO(t *testing.T) {
 	ctx := t.Context()
 	rp := newRP(t)
-	p := startOIDC(t, OIDCConfig{Clients: []OIDCClient{{
+	p := startOIDC(t, testenv.OIDCConfig{Clients: []testenv.OIDCClient{{
 		ID: "web", Secret: "web-secret",
 		RedirectURIs:           []string{rp.URL + "/callback"},
 		PostLogoutRedirectURIs: []string{rp.URL + "/logged-out"},
 	}}})
-	m := startMinIO(t, MinIOConfig{
+	m := startMinIO(t, minio.Config{
 		OpenIDConfigURL: p.Issuer + "/.well-known/openid-configuration",
 		ClientID:        "web",
 		RolePolicy:      "user-prefix",
@@ -360,7 +261,7 @@ func TestBrowserLoginToMinIO(t *testing.T) {
 		wantClaim(t, claims, name, want)
 	}
 
-	stsc := sts.New(sts.Options{BaseEndpoint: aws.String(m.Endpoint), Region: MinIORegion, Credentials: aws.AnonymousCredentials{}})
+	stsc := sts.New(sts.Options{BaseEndpoint: aws.String(m.Endpoint), Region: minio.Region, Credentials: aws.AnonymousCredentials{}})
 	assume := func(token string) (*sts.AssumeRoleWithWebIdentityOutput, error) {
 		return stsc.AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{
 			RoleArn:          aws.String(m.RoleARN),
@@ -386,7 +287,7 @@ func TestBrowserLoginToMinIO(t *testing.T) {
 		t.Errorf("credentials expire in %v, want about 15m", exp)
 	}
 	user := s3.New(s3.Options{
-		BaseEndpoint: aws.String(m.Endpoint), Region: MinIORegion, UsePathStyle: true,
+		BaseEndpoint: aws.String(m.Endpoint), Region: minio.Region, UsePathStyle: true,
 		Credentials: credentials.NewStaticCredentialsProvider(
 			*out.Credentials.AccessKeyId, *out.Credentials.SecretAccessKey, *out.Credentials.SessionToken),
 	})
@@ -455,8 +356,8 @@ func TestBrowserLoginToMinIO(t *testing.T) {
 func TestBrowserPublicClient(t *testing.T) {
 	ctx := t.Context()
 	rp := newRP(t)
-	p := startOIDC(t, OIDCConfig{
-		Clients: []OIDCClient{{
+	p := startOIDC(t, testenv.OIDCConfig{
+		Clients: []testenv.OIDCClient{{
 			ID:                     "spa",
 			RedirectURIs:           []string{rp.URL + "/callback"},
 			PostLogoutRedirectURIs: []string{rp.URL + "/logged-out"},
@@ -474,7 +375,7 @@ func TestBrowserPublicClient(t *testing.T) {
 	}
 	verifier, state := oauth2.GenerateVerifier(), oauth2.GenerateVerifier()
 	authURL := conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier),
-		oauth2.SetAuthURLParam("resource", DefaultAPIResource))
+		oauth2.SetAuthURLParam("resource", testenv.DefaultAPIResource))
 
 	b := newBrowser(t)
 	if err := chromedp.Do(b, chromedp.Navigate(authURL)); err != nil {
@@ -499,7 +400,7 @@ func TestBrowserPublicClient(t *testing.T) {
 	}
 	at := jwtPart(t, tok.AccessToken, 1)
 	for name, want := range map[string]any{
-		"iss": p.Issuer, "aud": DefaultAPIResource, "sub": "alice", "token_use": "access",
+		"iss": p.Issuer, "aud": testenv.DefaultAPIResource, "sub": "alice", "token_use": "access",
 		"client_id": "spa", "username": "alice", "cognito:groups": []string{"admin"}, "scope": "orders/read",
 	} {
 		wantClaim(t, at, name, want)
@@ -515,7 +416,7 @@ func TestBrowserPublicClient(t *testing.T) {
 	if refreshed.RefreshToken == "" || refreshed.RefreshToken == tok.RefreshToken {
 		t.Error("refresh did not rotate the refresh token")
 	}
-	if aud := jwtPart(t, refreshed.AccessToken, 1)["aud"]; aud != DefaultAPIResource {
+	if aud := jwtPart(t, refreshed.AccessToken, 1)["aud"]; aud != testenv.DefaultAPIResource {
 		t.Errorf("refreshed access token aud = %v: the resource was not kept", aud)
 	}
 
@@ -540,34 +441,4 @@ func TestBrowserPublicClient(t *testing.T) {
 
 func refresh(ctx context.Context, conf oauth2.Config, refreshToken string) (*oauth2.Token, error) {
 	return conf.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken, Expiry: time.Now().Add(-time.Minute)}).Token()
-}
-
-func TestStartFailureShowsPeerOutput(t *testing.T) {
-	fake := t.TempDir() + "/node"
-	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho 'boom: cannot start'\nexit 3\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("AWSAUTH_NODE", fake)
-	_, err := StartOIDC(t.Context(), OIDCConfig{Clients: []OIDCClient{{ID: "app", RedirectURIs: []string{"http://127.0.0.1:1/cb"}}}})
-	if err == nil || !strings.Contains(err.Error(), "oidc-provider output (tail)") || !strings.Contains(err.Error(), "boom: cannot start") {
-		t.Errorf("StartOIDC with a failing node: %v, want its output", err)
-	}
-	t.Log(err)
-	if _, err := StartOIDC(t.Context(), OIDCConfig{Clients: []OIDCClient{{ID: "app"}}}); err == nil {
-		t.Error("StartOIDC accepted a client without redirect URIs")
-	}
-}
-
-func TestMinIOWithoutOpenID(t *testing.T) {
-	m := startMinIO(t, MinIOConfig{})
-	if m.RoleARN != "" {
-		t.Errorf("RoleARN = %q without OpenID", m.RoleARN)
-	}
-	// Right after the start: the admin API must not answer "not initialized".
-	if err := m.PutPolicy(t.Context(), "p", []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::demo/*"]}]}`)); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.CreateBucket(t.Context(), "demo"); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -1,18 +1,9 @@
-// Package testenv starts the real local peers that awsauth's tests and demo talk
-// to: an OpenID provider (node oidc-provider), MinIO (STS web identity and S3 with
-// per-user policies) and a headless Chromium driven by chromedp.
-//
-// Every Start function picks a free loopback port (unless told one), waits until
-// the peer answers, and returns a handle whose Stop kills the peer's whole process
-// group. The context given to a Start function bounds the start only: the peer
-// runs until Stop. A start that fails returns an error carrying the tail of the
-// peer's output.
-//
-// Binaries are found through an environment override (AWSAUTH_NODE,
-// AWSAUTH_MINIO, AWSAUTH_CHROMIUM), then the tools cache that scripts/deps.sh
-// fills (${AWSAUTH_TOOLS:-$HOME/.cache/awsauth}/bin), then PATH. Run
-// `bash scripts/deps.sh` to install them.
-package testenv
+// Package peer runs the processes behind internal/testenv's peers (and its
+// minio and browser subpackages): it finds a peer's binary, picks a free
+// loopback port, starts the peer in its own process group with its output
+// captured, waits until it is ready, and stops it. Its errors keep the
+// "testenv:" prefix, since they are what the Start functions return.
+package peer
 
 import (
 	"bytes"
@@ -30,15 +21,12 @@ import (
 	"time"
 )
 
-// MinIOVersion is the pinned MinIO build (a Go pseudo-version) that
-// scripts/deps.sh installs as bin/minio-<MinIOVersion> in the tools cache.
-const MinIOVersion = "v0.0.0-20260212201848-7aac2a2c5b7c"
-
 const (
-	// startTimeout bounds each peer's start on top of the caller's context: a
+	// StartTimeout bounds each peer's start on top of the caller's context: a
 	// peer that is not up by then is broken, not slow.
-	startTimeout = 30 * time.Second
-	pollInterval = 50 * time.Millisecond
+	StartTimeout = 30 * time.Second
+	// PollInterval is how often a readiness probe is retried.
+	PollInterval = 50 * time.Millisecond
 	// stopGrace is how long a peer gets to exit on SIGTERM before SIGKILL.
 	stopGrace = 3 * time.Second
 	tailBytes = 16 << 10
@@ -57,18 +45,18 @@ func ToolsDir() string {
 	return filepath.Join(home, ".cache", "awsauth")
 }
 
-// findBinary looks for a peer's binary: the env override, then the tools cache,
+// FindBinary looks for a peer's binary: the env override, then the tools cache,
 // then PATH.
-func findBinary(envVar, cached string, names ...string) (string, error) {
+func FindBinary(envVar, cached string, names ...string) (string, error) {
 	if p := os.Getenv(envVar); p != "" {
-		if isExecutable(p) {
+		if IsExecutable(p) {
 			return p, nil
 		}
 		return "", fmt.Errorf("testenv: %s=%s is not an executable file (run scripts/deps.sh)", envVar, p)
 	}
 	if cached != "" {
 		if dir := ToolsDir(); dir != "" {
-			if p := filepath.Join(dir, "bin", cached); isExecutable(p) {
+			if p := filepath.Join(dir, "bin", cached); IsExecutable(p) {
 				return p, nil
 			}
 		}
@@ -82,15 +70,16 @@ func findBinary(envVar, cached string, names ...string) (string, error) {
 		names[0], envVar, filepath.Join(ToolsDir(), "bin"))
 }
 
-func isExecutable(p string) bool {
+// IsExecutable reports whether p is a regular file with an execute bit set.
+func IsExecutable(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
 
-// freePort asks the kernel for a free loopback port. The port is released
+// FreePort asks the kernel for a free loopback port. The port is released
 // before the peer binds it; the kernel hands out ephemeral ports in an order
 // that makes an immediate reuse by someone else unlikely, which is all tests need.
-func freePort() (int, error) {
+func FreePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("testenv: find a free port: %w", err)
@@ -99,9 +88,9 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// output keeps the tail of a peer's combined output and remembers the first line
+// Output keeps the tail of a peer's combined output and remembers the first line
 // matching each of a few patterns, so a start can wait for what the peer prints.
-type output struct {
+type Output struct {
 	mu       sync.Mutex
 	tail     []byte
 	partial  []byte
@@ -110,15 +99,17 @@ type output struct {
 	changed  chan struct{} // closed and replaced on every new line
 }
 
-func newOutput(patterns ...*regexp.Regexp) *output {
-	return &output{
+// NewOutput returns an Output that remembers the first line matching each of
+// patterns, for Process.WaitLine.
+func NewOutput(patterns ...*regexp.Regexp) *Output {
+	return &Output{
 		patterns: patterns,
 		matches:  make([][]string, len(patterns)),
 		changed:  make(chan struct{}),
 	}
 }
 
-func (o *output) Write(b []byte) (int, error) {
+func (o *Output) Write(b []byte) (int, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.tail = append(o.tail, b...)
@@ -152,7 +143,7 @@ func (o *output) Write(b []byte) (int, error) {
 }
 
 // String returns the tail of the output.
-func (o *output) String() string {
+func (o *Output) String() string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	t := o.tail
@@ -162,27 +153,29 @@ func (o *output) String() string {
 	return string(t)
 }
 
-func (o *output) match(i int) ([]string, <-chan struct{}) {
+func (o *Output) match(i int) ([]string, <-chan struct{}) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.matches[i], o.changed
 }
 
-// process is a started peer.
-type process struct {
+// Process is a started peer.
+type Process struct {
 	name    string
 	cmd     *exec.Cmd
-	out     *output
+	out     *Output
 	done    chan struct{} // closed once the process has exited
 	waitErr error         // set before done is closed
-	cleanup func() error
+	// Cleanup, if set, runs after the process has exited on Stop (it removes
+	// the peer's temporary directory).
+	Cleanup func() error
 
 	stopOnce sync.Once
 	stopErr  error
 }
 
-// startProcess starts cmd in its own process group with its output captured.
-func startProcess(name string, cmd *exec.Cmd, out *output) (*process, error) {
+// Start starts cmd in its own process group with its output captured.
+func Start(name string, cmd *exec.Cmd, out *Output) (*Process, error) {
 	cmd.Stdout = out
 	cmd.Stderr = out
 	// A grandchild that keeps the pipe open must not hang Wait forever.
@@ -191,7 +184,7 @@ func startProcess(name string, cmd *exec.Cmd, out *output) (*process, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("testenv: start %s: %w", name, err)
 	}
-	p := &process{name: name, cmd: cmd, out: out, done: make(chan struct{})}
+	p := &Process{name: name, cmd: cmd, out: out, done: make(chan struct{})}
 	go func() {
 		p.waitErr = cmd.Wait()
 		close(p.done)
@@ -199,14 +192,14 @@ func startProcess(name string, cmd *exec.Cmd, out *output) (*process, error) {
 	return p, nil
 }
 
-// stop kills the process group and runs the cleanup; safe to call twice. It
+// Stop kills the process group and runs the cleanup; safe to call twice. It
 // reports a peer that had died before it was asked to stop.
-func (p *process) stop() error {
+func (p *Process) Stop() error {
 	p.stopOnce.Do(func() {
 		var errs []error
 		select {
 		case <-p.done:
-			errs = append(errs, p.fail(fmt.Errorf("exited before Stop: %v", p.waitErr)))
+			errs = append(errs, p.Fail(fmt.Errorf("exited before Stop: %v", p.waitErr)))
 		default:
 			signalGroup(p.cmd, false)
 			select {
@@ -216,16 +209,16 @@ func (p *process) stop() error {
 				<-p.done
 			}
 		}
-		if p.cleanup != nil {
-			errs = append(errs, p.cleanup())
+		if p.Cleanup != nil {
+			errs = append(errs, p.Cleanup())
 		}
 		p.stopErr = errors.Join(errs...)
 	})
 	return p.stopErr
 }
 
-// fail wraps err with the peer's name and the tail of its output.
-func (p *process) fail(err error) error {
+// Fail wraps err with the peer's name and the tail of its output.
+func (p *Process) Fail(err error) error {
 	tail := p.out.String()
 	if tail == "" {
 		tail = "(no output)"
@@ -233,8 +226,8 @@ func (p *process) fail(err error) error {
 	return fmt.Errorf("testenv: %s: %w\n--- %s output (tail) ---\n%s", p.name, err, p.name, tail)
 }
 
-// waitLine waits until the peer prints a line matching pattern i.
-func (p *process) waitLine(ctx context.Context, i int) ([]string, error) {
+// WaitLine waits until the peer prints a line matching pattern i.
+func (p *Process) WaitLine(ctx context.Context, i int) ([]string, error) {
 	for {
 		m, changed := p.out.match(i)
 		if m != nil {
@@ -246,17 +239,17 @@ func (p *process) waitLine(ctx context.Context, i int) ([]string, error) {
 			if m, _ := p.out.match(i); m != nil {
 				return m, nil
 			}
-			return nil, p.fail(fmt.Errorf("exited while starting: %v", p.waitErr))
+			return nil, p.Fail(fmt.Errorf("exited while starting: %v", p.waitErr))
 		case <-ctx.Done():
-			return nil, p.fail(fmt.Errorf("waiting for %q: %w", p.out.patterns[i], context.Cause(ctx)))
+			return nil, p.Fail(fmt.Errorf("waiting for %q: %w", p.out.patterns[i], context.Cause(ctx)))
 		}
 	}
 }
 
-// waitHTTP polls url until it answers 200, the peer exits, or ctx ends.
-func (p *process) waitHTTP(ctx context.Context, url string) error {
+// WaitHTTP polls url until it answers 200, the peer exits, or ctx ends.
+func (p *Process) WaitHTTP(ctx context.Context, url string) error {
 	client := &http.Client{Timeout: time.Second}
-	return p.waitReady(ctx, func(ctx context.Context) error {
+	return p.WaitReady(ctx, func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
 			return err
@@ -273,10 +266,10 @@ func (p *process) waitHTTP(ctx context.Context, url string) error {
 	})
 }
 
-// waitReady calls probe every pollInterval until it succeeds, the peer exits,
+// WaitReady calls probe every PollInterval until it succeeds, the peer exits,
 // or ctx ends.
-func (p *process) waitReady(ctx context.Context, probe func(context.Context) error) error {
-	tick := time.NewTicker(pollInterval)
+func (p *Process) WaitReady(ctx context.Context, probe func(context.Context) error) error {
+	tick := time.NewTicker(PollInterval)
 	defer tick.Stop()
 	for {
 		err := probe(ctx)
@@ -286,17 +279,17 @@ func (p *process) waitReady(ctx context.Context, probe func(context.Context) err
 		select {
 		case <-tick.C:
 		case <-p.done:
-			return p.fail(fmt.Errorf("exited while starting: %v", p.waitErr))
+			return p.Fail(fmt.Errorf("exited while starting: %v", p.waitErr))
 		case <-ctx.Done():
-			return p.fail(fmt.Errorf("not ready (%v): %w", err, context.Cause(ctx)))
+			return p.Fail(fmt.Errorf("not ready (%v): %w", err, context.Cause(ctx)))
 		}
 	}
 }
 
-// environ returns the current environment without the variables whose names
+// Environ returns the current environment without the variables whose names
 // start with one of prefixes, plus extra: a peer must not pick up a developer's
 // own configuration by accident.
-func environ(prefixes []string, extra ...string) []string {
+func Environ(prefixes []string, extra ...string) []string {
 	var env []string
 next:
 	for _, kv := range os.Environ() {
@@ -310,6 +303,10 @@ next:
 	return append(env, extra...)
 }
 
-func loopbackURL(port int) string {
+// LoopbackURL is http://127.0.0.1:port.
+func LoopbackURL(port int) string {
 	return "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }
+
+// Logs returns the tail of the peer's combined stdout and stderr.
+func (p *Process) Logs() string { return p.out.String() }
