@@ -39,7 +39,11 @@ func readmeUsage(ctx context.Context, app, api http.Handler, clientID, identityP
 
 	// Each signed-in user's AWS credentials, cached per session and dropped when it ends.
 	users := awscreds.NewUserCache()
-	issuer := authflow.CognitoIssuer("eu-west-1", "eu-west-1_AbC123") // or any OIDC issuer
+	// The user pool's issuer in its format (IssuerType "UPDATED": the multi-Region one), or any OIDC issuer.
+	issuer, err := authflow.CognitoIssuer(authflow.CognitoPool{ID: "eu-west-1_AbC123"})
+	if err != nil {
+		return err
+	}
 	h, err := authflow.New(ctx, authflow.Config{
 		Issuer:       issuer,
 		ClientID:     clientID, // public client: PKCE only
@@ -82,7 +86,7 @@ func readmeUsage(ctx context.Context, app, api http.Handler, clientID, identityP
 
 	// An API: only valid access tokens with the scope (401/403 per RFC 6750), on the login's key set.
 	// Package authflow/bearer alone compiles no login code.
-	pool := bearer.Cognito("eu-west-1", "eu-west-1_AbC123", clientID)
+	pool := bearer.Cognito(bearer.CognitoPool{ID: "eu-west-1_AbC123"}, clientID) // the same IssuerType as the login
 	pool.KeySet = h.KeySet()
 	v, err := bearer.New(ctx, bearer.Config{Issuers: []bearer.Issuer{pool}})
 	if err != nil {

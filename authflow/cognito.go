@@ -20,18 +20,34 @@ type Cognito struct {
 	Domain string
 }
 
-// CognitoIssuer returns the issuer of a Cognito user pool's tokens:
-// https://cognito-idp.<region>.amazonaws.com/<userPoolID>.
-func CognitoIssuer(region, userPoolID string) string { return cognito.Issuer(region, userPoolID) }
+// CognitoPool names the issuer of an Amazon Cognito user pool's tokens, in
+// the issuer format the pool is configured with; CognitoIssuer spells it.
+// Its fields:
+//
+//   - ID, the user pool id "<region>_<id>" (required);
+//   - IssuerType, the pool's IssuerConfiguration.Type as DescribeUserPool
+//     reports it: "ORIGINAL" (empty means ORIGINAL),
+//     https://cognito-idp.<region>.amazonaws.com/<ID>, or "UPDATED",
+//     https://issuer-cognito-idp.<primary region>.amazonaws.com/<ID>;
+//   - Region, for an ORIGINAL issuer with multi-Region replication, a
+//     replica's Region, which the tokens it issues name in iss (empty means
+//     the pool's own Region; refused with UPDATED, which names the primary).
+//
+// See https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_IssuerConfigurationType.html
+// and https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-multi-region.html.
+type CognitoPool = cognito.Pool
 
-// CognitoIssuerFromPoolID derives the issuer from a user pool id, whose
-// prefix is its region ("eu-west-1_AbC123" → eu-west-1).
-func CognitoIssuerFromPoolID(userPoolID string) (string, error) {
-	region, ok := cognito.RegionOf(userPoolID)
-	if !ok {
-		return "", fmt.Errorf("authflow: %q is not a Cognito user pool id", userPoolID)
+// CognitoIssuer returns the issuer of pool's tokens, exactly as they carry
+// it in iss, for Config.Issuer: the login flow then accepts that issuer
+// only, byte for byte (its discovery document at
+// <issuer>/.well-known/openid-configuration must name it too). It returns
+// an error when the pool id, Region or issuer type is malformed.
+func CognitoIssuer(pool CognitoPool) (string, error) {
+	iss, err := pool.Issuer()
+	if err != nil {
+		return "", fmt.Errorf("authflow: Cognito user pool: %w", err)
 	}
-	return cognito.Issuer(region, userPoolID), nil
+	return iss, nil
 }
 
 func (c *Cognito) baseURL() string {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pubauth/awsauth/internal/cognito"
 	"github.com/pubauth/awsauth/internal/jwt"
 	"github.com/pubauth/awsauth/tokenstore"
 )
@@ -18,7 +19,9 @@ import (
 type Config struct {
 	// Issuer is the OpenID provider's issuer URL, exactly as its discovery
 	// document states it (no trailing slash unless the provider has one).
-	// For Cognito: CognitoIssuer(region, userPoolID).
+	// For Cognito: CognitoIssuer(CognitoPool{ID: userPoolID}), with the
+	// pool's IssuerType; an issuer naming cognito-idp must be exactly a user
+	// pool issuer of either type.
 	Issuer string
 
 	// ClientID is the OAuth 2.0 client (Cognito: app client) id.
@@ -179,6 +182,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Issuer == "" {
 		errs = append(errs, errors.New("missing Issuer"))
 	} else if err := checkEndpoint("Issuer", c.Issuer); err != nil {
+		errs = append(errs, err)
+	} else if err := cognito.CheckIssuer(c.Issuer); err != nil {
 		errs = append(errs, err)
 	}
 	if c.ClientID == "" {

@@ -10,25 +10,36 @@ import (
 	"github.com/pubauth/awsauth/authflow"
 )
 
-// A Cognito user pool's issuer is derived from its id.
-func ExampleCognitoIssuerFromPoolID() {
-	iss, err := authflow.CognitoIssuerFromPoolID("eu-west-1_AbC123")
-	if err != nil {
-		log.Fatal(err)
+// A Cognito user pool's issuer, in the format the pool is configured with
+// (its IssuerConfiguration.Type).
+func ExampleCognitoIssuer() {
+	for _, pool := range []authflow.CognitoPool{
+		{ID: "eu-west-1_AbC123"},                        // ORIGINAL, the default
+		{ID: "eu-west-1_AbC123", IssuerType: "UPDATED"}, // the multi-Region issuer
+	} {
+		iss, err := authflow.CognitoIssuer(pool)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(iss)
 	}
-	fmt.Println(iss)
 	c := &authflow.Cognito{Domain: "auth.example.com"}
 	fmt.Println(c.LogoutURL("my-client", "https://app.example.com/"))
 	// Output:
 	// https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123
+	// https://issuer-cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123
 	// https://auth.example.com/logout?client_id=my-client&logout_uri=https%3A%2F%2Fapp.example.com%2F
 }
 
 // The wiring of an app that signs users in with Cognito managed login.
 func ExampleNew() {
 	ctx := context.Background()
+	issuer, err := authflow.CognitoIssuer(authflow.CognitoPool{ID: "eu-west-1_AbC123"})
+	if err != nil {
+		log.Fatal(err)
+	}
 	h, err := authflow.New(ctx, authflow.Config{
-		Issuer:      authflow.CognitoIssuer("eu-west-1", "eu-west-1_AbC123"),
+		Issuer:      issuer,
 		ClientID:    "my-public-client",
 		RedirectURL: "https://app.example.com/callback",
 		Cognito:     &authflow.Cognito{Domain: "auth.example.com"},

@@ -135,16 +135,3 @@ func TestLogoutWithoutSession(t *testing.T) {
 	assert.Equal(t, http.StatusSeeOther, resp.StatusCode)
 	assert.Equal(t, app.srv.URL+"/", resp.Header.Get("Location"))
 }
-
-func TestCognitoHelpers(t *testing.T) {
-	assert.Equal(t, "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123", CognitoIssuer("eu-west-1", "eu-west-1_AbC123"))
-	iss, err := CognitoIssuerFromPoolID("us-gov-west-1_x9")
-	require.NoError(t, err)
-	assert.Equal(t, "https://cognito-idp.us-gov-west-1.amazonaws.com/us-gov-west-1_x9", iss)
-	for _, bad := range []string{"", "eu-west-1", "_abc", "eu-west-1_", "evil.com/eu-west-1_x"} {
-		_, err := CognitoIssuerFromPoolID(bad)
-		assert.Error(t, err, bad)
-	}
-	c := &Cognito{Domain: "auth.example.com"}
-	assert.Equal(t, "https://auth.example.com/oauth2/revoke", c.RevocationEndpoint())
-}

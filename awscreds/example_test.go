@@ -158,13 +158,14 @@ func (fakeCognito) GetOpenIdToken(context.Context, *cognitoidentity.GetOpenIdTok
 // authflow's h.IDTokenFunc(sess.ID).
 func ExampleNewIdentityPool() {
 	enc := base64.RawURLEncoding.EncodeToString
-	token := enc([]byte(`{"alg":"RS256"}`)) + "." + enc([]byte(`{"sub":"alice"}`)) + ".sig"
+	issuer := "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123" // the login flow's Config.Issuer
+	token := enc([]byte(`{"alg":"RS256"}`)) + "." + enc([]byte(`{"iss":"`+issuer+`","sub":"alice"}`)) + ".sig"
 	idToken := func(ctx context.Context) (string, error) { return token, nil }
 
 	store := tokenstore.NewMemory() // share one (Redis, SQL, DynamoDB) across instances
 	p := awscreds.NewIdentityPool(fakeCognito{}, "eu-west-1:11111111-2222-3333-4444-555555555555",
 		func(o *awscreds.IdentityPoolOptions) {
-			o.Logins = awscreds.CognitoLogins("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123", idToken)
+			o.Logins = awscreds.CognitoLogins(issuer, idToken)
 			o.Store = store
 		})
 	creds := aws.NewCredentialsCache(p, func(o *aws.CredentialsCacheOptions) {

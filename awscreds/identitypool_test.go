@@ -29,7 +29,9 @@ const (
 	testPoolID     = "eu-west-1:11111111-2222-3333-4444-555555555555"
 	testIdentityID = "eu-west-1:aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 	testIssuer     = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123"
-	testProvider   = "cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123"
+	// testUpdatedIssuer is the same pool's issuer when its IssuerConfiguration.Type is UPDATED.
+	testUpdatedIssuer = "https://issuer-cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123"
+	testProvider      = "cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123"
 )
 
 // stubCognito implements IdentityPoolAPIClient and the developer operation. Each op answers
@@ -136,8 +138,17 @@ func TestCognitoProviderName(t *testing.T) {
 		{issuer: "https://cognito-idp.us-gov-west-1.amazonaws.com/us-gov-west-1_X9", want: "cognito-idp.us-gov-west-1.amazonaws.com/us-gov-west-1_X9"},
 		{issuer: "https://cognito-idp.cn-north-1.amazonaws.com.cn/cn-north-1_abc", want: "cognito-idp.cn-north-1.amazonaws.com.cn/cn-north-1_abc"},
 		{issuer: testIssuer + "/"}, // trailing slash: not the iss
-		{issuer: "http://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123"},        // not https
-		{issuer: "https://cognito-idp.eu-west-1.amazonaws.com/us-east-1_AbC123"},       // pool of another region
+		{issuer: "http://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123"},                          // not https
+		{issuer: testUpdatedIssuer, want: "issuer-cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123"}, // UPDATED
+		{issuer: "https://issuer-cognito-idp.cn-north-1.amazonaws.com.cn/cn-north-1_abc", want: "issuer-cognito-idp.cn-north-1.amazonaws.com.cn/cn-north-1_abc"},
+		{issuer: "https://cognito-idp.eu-west-1.amazonaws.com/us-east-1_AbC123"},          // pool of another region (a replica's shape)
+		{issuer: "https://issuer-cognito-idp.eu-west-1.amazonaws.com/us-east-1_AbC123"},   // pool of another region
+		{issuer: "https://issuer-cognito-idp.us-east-1.amazonaws.com/eu-west-1_AbC123"},   // UPDATED names the primary only
+		{issuer: "https://issuer-cognito-idp.x.eu-west-1.amazonaws.com/eu-west-1_AbC123"}, // an extra label
+		{issuer: testUpdatedIssuer + "/"},
+		{issuer: "https://Issuer-Cognito-Idp.eu-west-1.amazonaws.com/eu-west-1_AbC123"},
+		{issuer: "https://user@issuer-cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123"},
+		{issuer: "https://cognito-idp.eu-west-1.amazonaws.com.cn/eu-west-1_AbC123"},    // China's suffix, another partition's Region
 		{issuer: "https://cognito-idp.eu-west-1.amazonaws.com.evil.com/eu-west-1_AbC"}, // lookalike host
 		{issuer: "https://COGNITO-IDP.eu-west-1.amazonaws.com/eu-west-1_AbC123"},       // case differs from iss
 		{issuer: "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123?x=1"},
@@ -191,13 +202,21 @@ func TestOIDCProviderName(t *testing.T) {
 func TestIdentityPoolLoginsKeyAndValue(t *testing.T) {
 	token := fakeJWT(`{"iss":"` + testIssuer + `","sub":"alice"}`)
 	idToken := func(context.Context) (string, error) { return token, nil }
-	want := map[string]string{testProvider: token}
-	for name, logins := range map[string]LoginsFunc{
-		"issuer given":       CognitoLogins(testIssuer, idToken),
-		"issuer from iss":    CognitoLogins("", idToken),
-		"OIDC, Cognito iss":  OIDCLogins(testIssuer, idToken),
-		"OIDC, iss of token": OIDCLogins("", idToken),
+	updatedToken := fakeJWT(`{"iss":"` + testUpdatedIssuer + `","sub":"alice"}`)
+	updated := func(context.Context) (string, error) { return updatedToken, nil }
+	for name, tt := range map[string]struct {
+		logins LoginsFunc
+		want   map[string]string
+	}{
+		"issuer given":       {CognitoLogins(testIssuer, idToken), map[string]string{testProvider: token}},
+		"issuer from iss":    {CognitoLogins("", idToken), map[string]string{testProvider: token}},
+		"OIDC, Cognito iss":  {OIDCLogins(testIssuer, idToken), map[string]string{testProvider: token}},
+		"OIDC, iss of token": {OIDCLogins("", idToken), map[string]string{testProvider: token}},
+		// A pool whose IssuerConfiguration.Type is UPDATED: its issuer, without https://.
+		"UPDATED issuer given":    {CognitoLogins(testUpdatedIssuer, updated), map[string]string{testUpdatedIssuer[len("https://"):]: updatedToken}},
+		"UPDATED issuer from iss": {CognitoLogins("", updated), map[string]string{testUpdatedIssuer[len("https://"):]: updatedToken}},
 	} {
+		logins, want := tt.logins, tt.want
 		t.Run(name, func(t *testing.T) {
 			for _, flow := range []string{"enhanced", "basic"} {
 				stub := &stubCognito{}
@@ -229,16 +248,39 @@ func TestIdentityPoolLoginsKeyAndValue(t *testing.T) {
 	}
 }
 
+// issToken returns an IDTokenFunc of a token whose iss is iss ("" = none).
+func issToken(iss string) IDTokenFunc {
+	payload := `{"sub":"a"}`
+	if iss != "" {
+		payload = `{"iss":"` + iss + `","sub":"a"}`
+	}
+	token := fakeJWT(payload)
+	return func(context.Context) (string, error) { return token, nil }
+}
+
 func TestIdentityPoolLoginsErrors(t *testing.T) {
 	tests := map[string]LoginsFunc{
 		"not a Cognito issuer": CognitoLogins("https://example.com", func(context.Context) (string, error) { return fakeJWT(`{"sub":"a"}`), nil }),
 		"iss not Cognito":      CognitoLogins("", func(context.Context) (string, error) { return fakeJWT(`{"iss":"https://evil.example","sub":"a"}`), nil }),
 		"no iss":               CognitoLogins("", func(context.Context) (string, error) { return fakeJWT(`{"sub":"a"}`), nil }),
 		"nil IDTokenFunc":      CognitoLogins(testIssuer, nil),
-		"IDTokenFunc fails":    CognitoLogins(testIssuer, func(context.Context) (string, error) { return "", errSessionEnded }),
-		"empty token":          CognitoLogins(testIssuer, func(context.Context) (string, error) { return "", nil }),
-		"empty map":            func(context.Context) (map[string]string, error) { return map[string]string{}, nil },
-		"empty value":          func(context.Context) (map[string]string, error) { return map[string]string{testProvider: ""}, nil },
+		// The configured issuer type, exactly: a token of the other type, a replica's or a
+		// lookalike never gets the configured provider name.
+		"issuer: token of the UPDATED type":       CognitoLogins(testIssuer, issToken(testUpdatedIssuer)),
+		"issuer: token of the ORIGINAL type":      CognitoLogins(testUpdatedIssuer, issToken(testIssuer)),
+		"issuer: token of a replica":              CognitoLogins(testIssuer, issToken("https://cognito-idp.us-east-1.amazonaws.com/eu-west-1_AbC123")),
+		"issuer: token with a trailing slash":     CognitoLogins(testUpdatedIssuer, issToken(testUpdatedIssuer+"/")),
+		"issuer: token in another case":           CognitoLogins(testUpdatedIssuer, issToken(strings.ToUpper(testUpdatedIssuer))),
+		"issuer: token with an extra label":       CognitoLogins(testUpdatedIssuer, issToken("https://issuer-cognito-idp.x.eu-west-1.amazonaws.com/eu-west-1_AbC123")),
+		"issuer: token without iss":               CognitoLogins(testUpdatedIssuer, issToken("")),
+		"issuer of a replica":                     CognitoLogins("https://cognito-idp.us-east-1.amazonaws.com/eu-west-1_AbC123", issToken("https://cognito-idp.us-east-1.amazonaws.com/eu-west-1_AbC123")),
+		"issuer from iss: a replica's":            CognitoLogins("", issToken("https://cognito-idp.us-east-1.amazonaws.com/eu-west-1_AbC123")),
+		"issuer from iss: user info":              CognitoLogins("", issToken("https://user@issuer-cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123")),
+		"issuer from iss: pool of another region": CognitoLogins("", issToken("https://issuer-cognito-idp.eu-west-1.amazonaws.com/us-east-1_AbC123")),
+		"IDTokenFunc fails":                       CognitoLogins(testIssuer, func(context.Context) (string, error) { return "", errSessionEnded }),
+		"empty token":                             CognitoLogins(testIssuer, func(context.Context) (string, error) { return "", nil }),
+		"empty map":                               func(context.Context) (map[string]string, error) { return map[string]string{}, nil },
+		"empty value":                             func(context.Context) (map[string]string, error) { return map[string]string{testProvider: ""}, nil },
 		"huge value": func(context.Context) (map[string]string, error) {
 			return map[string]string{testProvider: strings.Repeat("a", maxLoginsToken+1)}, nil
 		},
@@ -252,7 +294,7 @@ func TestIdentityPoolLoginsErrors(t *testing.T) {
 			if name == "IDTokenFunc fails" {
 				assert.ErrorIs(t, err, errSessionEnded)
 			}
-			if strings.Contains(name, "issuer") || name == "iss not Cognito" || name == "nil IDTokenFunc" {
+			if (strings.Contains(name, "issuer") && !strings.Contains(name, "without iss")) || name == "iss not Cognito" || name == "nil IDTokenFunc" {
 				assert.ErrorIs(t, err, ErrConfiguration)
 			}
 			getID, getCreds, _, _ := stub.counts()

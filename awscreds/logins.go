@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"regexp"
 	"strings"
+
+	"github.com/pubauth/awsauth/internal/cognito"
 )
 
 // LoginsFunc returns the Logins map of one user for one retrieval: identity provider name →
@@ -25,20 +26,28 @@ type LoginsFunc func(ctx context.Context) (map[string]string, error)
 // maxLoginsToken is Cognito's limit on a Logins value (50,000 characters).
 const maxLoginsToken = 50000
 
-// cognitoIssuer matches a Cognito user pool issuer: https://cognito-idp.<region>.amazonaws.com/<pool id>
-// (with the .com.cn suffix for the China regions); the pool id is <region>_<id>.
-var cognitoIssuer = regexp.MustCompile(`^https://(cognito-idp\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com(?:\.cn)?/([a-z]{2}(?:-[a-z]+)+-\d)_[0-9A-Za-z]+)$`)
-
-// CognitoProviderName returns the Logins key of a Cognito user pool,
-// "cognito-idp.<region>.amazonaws.com/<pool id>", from the pool's issuer URL (the ID token's
-// iss claim), "https://cognito-idp.<region>.amazonaws.com/<pool id>". Any other string, or an
-// issuer whose pool id is for another region, gives an error wrapping ErrConfiguration.
+// CognitoProviderName returns the Logins key of a Cognito user pool from the pool's issuer URL
+// (the ID token's iss claim): the issuer without "https://". The identity pool's provider name
+// for a user pool is "cognito-idp.<region>.amazonaws.com/<pool id>", its ORIGINAL issuer so
+// spelled (GetId's Logins, https://docs.aws.amazon.com/cognitoidentity/latest/APIReference/API_GetId.html).
+// For a pool whose IssuerConfiguration.Type is UPDATED, whose ID tokens carry
+// https://issuer-cognito-idp.<primary region>.amazonaws.com/<pool id>, the key is
+// "issuer-cognito-idp.<primary region>.amazonaws.com/<pool id>", by the same rule that gives every
+// OpenID Connect provider its name (the issuer without its scheme): the AWS pages on issuer types
+// (https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_IssuerConfigurationType.html)
+// name no other; configure the identity pool's provider with that name.
+//
+// The issuer must be exactly a user pool issuer of either type (one rule, shared with the login
+// flow and the bearer verifier). An ORIGINAL issuer naming another Region than its pool id's
+// (a replica's, with multi-Region replication) is refused too: AWS documents no identity-pool
+// provider for it, and multi-Region replication is meant to run on the UPDATED issuer. Any
+// other string gives an error wrapping ErrConfiguration.
 func CognitoProviderName(issuer string) (string, error) {
-	m := cognitoIssuer.FindStringSubmatch(issuer)
-	if m == nil || m[2] != m[3] {
-		return "", fmt.Errorf("%w: %q is not a Cognito user pool issuer (https://cognito-idp.<region>.amazonaws.com/<region>_<id>)", ErrConfiguration, issuer)
+	if p, ok := cognito.ParseIssuer(issuer); !ok || p.Region != "" {
+		return "", fmt.Errorf("%w: %q is not a Cognito user pool issuer (https://cognito-idp.<region>.amazonaws.com/<region>_<id>, "+
+			"or https://issuer-cognito-idp.<region>.amazonaws.com/<region>_<id>)", ErrConfiguration, issuer)
 	}
-	return m[1], nil
+	return strings.TrimPrefix(issuer, "https://"), nil
 }
 
 // OIDCProviderName returns the Logins key of an OpenID Connect provider registered in IAM: its
@@ -69,22 +78,28 @@ func OIDCProviderName(issuer string) (string, error) {
 // CognitoLogins returns a LoginsFunc that maps a Cognito user pool's provider name to the ID
 // token idToken returns: the Logins of the enhanced and basic flows for users of that pool.
 //
-// issuer is the pool's issuer URL, https://cognito-idp.<region>.amazonaws.com/<pool id>. When
-// it is empty, each token's own iss claim is used instead (the token is not verified here:
-// authflow verified it, and Cognito verifies it again). An issuer that is not a Cognito user
-// pool makes every call fail with ErrConfiguration.
+// issuer is the pool's issuer URL in the format the pool is configured with (see
+// [CognitoProviderName]): https://cognito-idp.<region>.amazonaws.com/<pool id> (ORIGINAL) or
+// https://issuer-cognito-idp.<region>.amazonaws.com/<pool id> (UPDATED), the login flow's
+// Config.Issuer. Each token's iss must then be exactly issuer: a token of the pool's other
+// issuer type fails with ErrConfiguration before Cognito is called (the token is read, not
+// verified, here: authflow verified it, and Cognito verifies it again). When issuer is empty,
+// each token's own iss is used instead, and must be a user pool issuer of either type. An
+// issuer that is not a Cognito user pool's makes every call fail with ErrConfiguration.
 func CognitoLogins(issuer string, idToken IDTokenFunc) LoginsFunc {
-	return idTokenLogins("CognitoLogins", issuer, idToken, CognitoProviderName)
+	return idTokenLogins("CognitoLogins", issuer, true, idToken, CognitoProviderName)
 }
 
 // OIDCLogins is CognitoLogins for an identity pool that trusts any OpenID Connect provider
 // through IAM (Auth0, Okta, Keycloak, ...): the Logins key is [OIDCProviderName] of issuer, or
 // of each token's iss when issuer is empty.
 func OIDCLogins(issuer string, idToken IDTokenFunc) LoginsFunc {
-	return idTokenLogins("OIDCLogins", issuer, idToken, OIDCProviderName)
+	return idTokenLogins("OIDCLogins", issuer, false, idToken, OIDCProviderName)
 }
 
-func idTokenLogins(name, issuer string, idToken IDTokenFunc, providerName func(string) (string, error)) LoginsFunc {
+// idTokenLogins maps providerName(issuer), or of each token's iss when issuer is empty, to the
+// token; with exactIss, a token whose iss is not issuer is refused.
+func idTokenLogins(name, issuer string, exactIss bool, idToken IDTokenFunc, providerName func(string) (string, error)) LoginsFunc {
 	var fixed string
 	var fixedErr error
 	if issuer != "" {
@@ -104,18 +119,26 @@ func idTokenLogins(name, issuer string, idToken IDTokenFunc, providerName func(s
 		if token == "" {
 			return nil, fmt.Errorf("awscreds: %s: IDTokenFunc returned an empty token", name)
 		}
-		provider := fixed
-		if provider == "" {
-			c, err := idTokenClaims(token)
-			if err != nil {
-				return nil, fmt.Errorf("awscreds: %s: read iss: %w", name, err)
+		if fixed != "" && !exactIss {
+			return map[string]string{fixed: token}, nil
+		}
+		c, err := idTokenClaims(token)
+		if err != nil {
+			return nil, fmt.Errorf("awscreds: %s: read iss: %w", name, err)
+		}
+		if c.Issuer == "" {
+			return nil, fmt.Errorf("awscreds: %s: ID token has no iss claim", name)
+		}
+		if fixed != "" {
+			if c.Issuer != issuer {
+				// iss is a claim of a token that is not verified here: not quoted.
+				return nil, fmt.Errorf("awscreds: %s: %w: the ID token's iss is not the configured issuer %q", name, ErrConfiguration, issuer)
 			}
-			if c.Issuer == "" {
-				return nil, fmt.Errorf("awscreds: %s: ID token has no iss claim", name)
-			}
-			if provider, err = providerName(c.Issuer); err != nil {
-				return nil, fmt.Errorf("awscreds: %s: %w", name, err)
-			}
+			return map[string]string{fixed: token}, nil
+		}
+		provider, err := providerName(c.Issuer)
+		if err != nil {
+			return nil, fmt.Errorf("awscreds: %s: %w", name, err)
 		}
 		return map[string]string{provider: token}, nil
 	}

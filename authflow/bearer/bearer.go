@@ -48,7 +48,8 @@ type Issuer struct {
 	// Issuer is iss, compared byte for byte (no trailing-slash or case
 	// folding). Required: an https URL (http only on a loopback host). A
 	// Cognito user pool's is https://cognito-idp.<region>.amazonaws.com/<poolID>
-	// (see Cognito); one with that prefix but another shape is refused.
+	// or https://issuer-cognito-idp.<region>.amazonaws.com/<poolID> (see
+	// Cognito); an issuer naming cognito-idp in another shape is refused.
 	Issuer string
 	// TokenUse is the kind of token accepted: TokenUseAccess (default) or
 	// TokenUseID. The token's token_use claim must equal it.
@@ -99,18 +100,41 @@ type Issuer struct {
 	// Algorithms is the JWS allow-list: asymmetric algorithms only (RS256,
 	// RS384, RS512, PS256..., ES256..., EdDSA). Default ["RS256"] (Cognito's).
 	Algorithms []string
+
+	err error // from Cognito: a malformed CognitoPool, reported by New
 }
+
+// CognitoPool names the issuer of an Amazon Cognito user pool's tokens, in
+// the issuer format the pool is configured with; bearer.Cognito takes it.
+// Its fields:
+//
+//   - ID, the user pool id "<region>_<id>" (required);
+//   - IssuerType, the pool's IssuerConfiguration.Type as DescribeUserPool
+//     reports it: "ORIGINAL" (empty means ORIGINAL),
+//     https://cognito-idp.<region>.amazonaws.com/<ID>, or "UPDATED",
+//     https://issuer-cognito-idp.<primary region>.amazonaws.com/<ID>;
+//   - Region, for an ORIGINAL issuer with multi-Region replication, a
+//     replica's Region, which the tokens it issues name in iss (empty means
+//     the pool's own Region; refused with UPDATED, which names the primary).
+//
+// Each is matched exactly: a pool whose tokens may carry several issuers (a
+// replica's with ORIGINAL, or both types while the pool moves to UPDATED)
+// is one Issuer per issuer in Config.Issuers. See
+// https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_IssuerConfigurationType.html
+// and https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-multi-region.html.
+type CognitoPool = cognito.Pool
 
 // Cognito returns the Issuer of an Amazon Cognito user pool's access tokens
 // (token_use "access") whose client_id is one of clientIDs, the app clients
-// of the pool; its key set is the pool's
-// https://cognito-idp.<region>.amazonaws.com/<userPoolID>/.well-known/jwks.json
+// of the pool. Its Issuer is pool's issuer, exactly (see CognitoPool); its
+// key set is that issuer's /.well-known/jwks.json, with either issuer type
 // (no discovery round trip). To accept the pool's ID tokens instead, set
 // TokenUse to TokenUseID on the result: the token's aud must then be one of
-// clientIDs. New refuses a region or pool id of the wrong shape.
+// clientIDs. New refuses a malformed pool.
 // See https://docs.aws.amazon.com/cognito/latest/developerguide/amazon-cognito-user-pools-using-tokens-verifying-a-jwt.html.
-func Cognito(region, userPoolID string, clientIDs ...string) Issuer {
-	return Issuer{Issuer: cognito.Issuer(region, userPoolID), TokenUse: TokenUseAccess, ClientIDs: clientIDs}
+func Cognito(pool CognitoPool, clientIDs ...string) Issuer {
+	iss, err := pool.Issuer()
+	return Issuer{Issuer: iss, TokenUse: TokenUseAccess, ClientIDs: clientIDs, err: err}
 }
 
 // Config configures New: the accepted issuers and the rules common to all.
@@ -275,7 +299,7 @@ func keySetOf(ctx context.Context, cfg *Config, client *http.Client, iss *Issuer
 	}
 	url := iss.JWKSURL
 	if url == "" && iss.JWKS == nil {
-		if cognito.IsIssuer(iss.Issuer) {
+		if _, ok := cognito.ParseIssuer(iss.Issuer); ok {
 			url = cognito.JWKSURL(iss.Issuer)
 		} else {
 			var err error
@@ -305,14 +329,17 @@ func keySetOf(ctx context.Context, cfg *Config, client *http.Client, iss *Issuer
 }
 
 func (iss *Issuer) validate() error {
+	if iss.err != nil {
+		return fmt.Errorf("a Cognito user pool's issuer: %w", iss.err)
+	}
 	if iss.Issuer == "" {
 		return errors.New("an issuer has no Issuer")
 	}
 	if err := httpx.CheckEndpoint("Issuer", iss.Issuer); err != nil {
 		return err
 	}
-	if strings.HasPrefix(iss.Issuer, "https://cognito-idp.") && !cognito.IsIssuer(iss.Issuer) {
-		return fmt.Errorf("issuer %q is not a Cognito user pool issuer (region or pool id malformed)", iss.Issuer)
+	if err := cognito.CheckIssuer(iss.Issuer); err != nil {
+		return err
 	}
 	if iss.JWKSURL != "" {
 		if err := httpx.CheckEndpoint("JWKSURL", iss.JWKSURL); err != nil {

@@ -168,7 +168,7 @@ func TestBearerRejections(t *testing.T) {
 		{"another app client", access, good(func(c map[string]any) { c["client_id"] = "other-client" }), ErrInvalidToken},
 		{"client_id missing", access, good(func(c map[string]any) { delete(c, "client_id") }), ErrInvalidToken},
 		{"client_id not a string", access, good(func(c map[string]any) { c["client_id"] = []string{testClient} }), ErrInvalidToken},
-		{"another pool", access, good(func(c map[string]any) { c["iss"] = Cognito("eu-west-1", "eu-west-1_Other").Issuer }), ErrInvalidToken},
+		{"another pool", access, good(func(c map[string]any) { c["iss"] = Cognito(CognitoPool{ID: "eu-west-1_Other"}).Issuer }), ErrInvalidToken},
 		{"another region", access, good(func(c map[string]any) { c["iss"] = strings.Replace(op.iss(), "127.0.0.1", "127.0.0.2", 1) }), ErrInvalidToken},
 		{"iss trailing slash", access, good(func(c map[string]any) { c["iss"] = op.iss() + "/" }), ErrInvalidToken},
 		{"iss case", access, good(func(c map[string]any) { c["iss"] = strings.ToUpper(op.iss()) }), ErrInvalidToken},
@@ -511,10 +511,13 @@ func TestBearerDiscovery(t *testing.T) {
 
 	// A Cognito issuer builds without any request (its jwks_uri is known).
 	cb, err := New(t.Context(), Config{
-		Issuers:    []Issuer{Cognito("eu-west-1", "eu-west-1_AbC123", testClient)},
+		Issuers: []Issuer{
+			Cognito(CognitoPool{ID: "eu-west-1_AbC123"}, testClient),
+			Cognito(CognitoPool{ID: "eu-west-1_AbC123", IssuerType: "UPDATED"}, testClient),
+		},
 		HTTPClient: &http.Client{Transport: failTransport{t}},
 	})
-	if err != nil || len(cb.issuers) != 1 {
+	if err != nil || len(cb.issuers) != 2 {
 		t.Fatalf("Cognito issuer: %v", err)
 	}
 }
@@ -522,12 +525,12 @@ func TestBearerDiscovery(t *testing.T) {
 // TestCognitoIssuer: Cognito makes an access-token issuer of the pool, with
 // the pool's own jwks.json; ID tokens are asked for by setting TokenUse.
 func TestCognitoIssuer(t *testing.T) {
-	iss := Cognito("eu-west-1", "eu-west-1_AbC123", "c1", "c2")
+	iss := Cognito(CognitoPool{ID: "eu-west-1_AbC123"}, "c1", "c2")
 	if iss.Issuer != "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123" || iss.TokenUse != TokenUseAccess ||
 		strings.Join(iss.ClientIDs, ",") != "c1,c2" {
 		t.Fatalf("Cognito() = %+v", iss)
 	}
-	id := Cognito("eu-west-1", "eu-west-1_DeF456", "c1") // ID tokens of another pool
+	id := Cognito(CognitoPool{ID: "eu-west-1_DeF456"}, "c1") // ID tokens of another pool
 	id.TokenUse = TokenUseID
 	v, err := New(t.Context(), Config{Issuers: []Issuer{iss, id}, HTTPClient: &http.Client{Transport: failTransport{t}}})
 	if err != nil {
@@ -536,13 +539,14 @@ func TestCognitoIssuer(t *testing.T) {
 	if len(v.issuers) != 2 || v.issuers[1].Issuer() != id.Issuer {
 		t.Fatalf("ID-token issuer: %+v", v.issuers[1])
 	}
-	// A region or pool id of the wrong shape is refused at New, before any
-	// request: the key set URL is built from them.
+	// A malformed pool is refused at New, before any request: the key set
+	// URL is built from it.
 	for _, bad := range []Issuer{
-		Cognito("eu-west-1", "us-east-1_AbC123", "c1"),
-		Cognito("eu-west-1.evil.example/x", "eu-west-1_AbC123", "c1"),
-		Cognito("eu-west-1", "eu-west-1_Ab/../x", "c1"),
-		Cognito("", "", "c1"),
+		Cognito(CognitoPool{ID: "eu-west-1_AbC123", Region: "eu-west-1.evil.example/x"}, "c1"),
+		Cognito(CognitoPool{ID: "eu-west-1_Ab/../x"}, "c1"),
+		Cognito(CognitoPool{ID: "eu-west-1_AbC123", IssuerType: "UPDATED", Region: "us-east-1"}, "c1"),
+		Cognito(CognitoPool{ID: "eu-west-1_AbC123", IssuerType: "updated"}, "c1"),
+		Cognito(CognitoPool{}, "c1"),
 	} {
 		if _, err := New(t.Context(), Config{Issuers: []Issuer{bad}, HTTPClient: &http.Client{Transport: failTransport{t}}}); err == nil {
 			t.Errorf("New accepted %q", bad.Issuer)

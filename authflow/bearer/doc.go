@@ -6,13 +6,16 @@
 // New is the entry point:
 //
 //	v, err := bearer.New(ctx, bearer.Config{
-//		Issuers: []bearer.Issuer{bearer.Cognito("eu-west-1", "eu-west-1_AbC123", clientID)},
+//		Issuers: []bearer.Issuer{bearer.Cognito(bearer.CognitoPool{ID: "eu-west-1_AbC123"}, clientID)},
 //	})
 //	mux.Handle("/api/orders", v.Require(api, bearer.Scopes("orders/read")))
 //	// in api: c := bearer.ClaimsFrom(r.Context()); c.Subject, c.Scopes, c.Groups
 //
 // Cognito accepts the pool's access tokens; for its ID tokens set TokenUse to
-// TokenUseID on the Issuer it returns. Any other OpenID Connect issuer is an
+// TokenUseID on the Issuer it returns. CognitoPool.IssuerType says which of
+// the pool's two issuer formats its tokens carry ("UPDATED" for
+// https://issuer-cognito-idp.<region>.amazonaws.com/<poolID>); only that
+// issuer is accepted. Any other OpenID Connect issuer is an
 // Issuer literal (its jwks_uri comes from discovery).
 //
 // A token is checked in this order: the Authorization header (exactly one,

@@ -28,7 +28,7 @@ func ExampleVerifier_Require() {
 	}
 	token := strings.TrimSpace(string(raw))
 
-	pool := bearer.Cognito("eu-west-1", "eu-west-1_AbCdEfGhI", "1example23456789abcdefghij")
+	pool := bearer.Cognito(bearer.CognitoPool{ID: "eu-west-1_AbCdEfGhI"}, "1example23456789abcdefghij")
 	pool.JWKS = jwksJSON
 	v, err := bearer.New(context.Background(), bearer.Config{
 		Issuers: []bearer.Issuer{pool},

@@ -25,7 +25,7 @@ func exampleBearer() (*bearer.Verifier, string) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	pool := bearer.Cognito("eu-west-1", "eu-west-1_AbCdEfGhI", "1example23456789abcdefghij")
+	pool := bearer.Cognito(bearer.CognitoPool{ID: "eu-west-1_AbCdEfGhI"}, "1example23456789abcdefghij")
 	pool.JWKS = jwksJSON // offline here; in Lambda leave it out and the pool's jwks.json is fetched
 	b, err := bearer.New(context.Background(), bearer.Config{
 		Issuers: []bearer.Issuer{pool},
