@@ -27,7 +27,9 @@ type Options struct {
 	// MaxResponseBytes bounds the body as it travels in the response: base64
 	// for binary content (4/3 of it), text with its JSON escapes (a "<" is
 	// 6 bytes). A larger one becomes a 502 (Lambda refuses responses above
-	// 6 MB). Default 6 MB less room for the envelope.
+	// 6 MB, an Application Load Balancer response JSON above 1 MB). Default:
+	// that limit less 64 KB of room for the envelope (6 MB for HTTPAPI, REST
+	// and FunctionURL, 1 MB for ALB).
 	MaxResponseBytes int
 	// HTTPAPIPayloadV1 tells REST that its events come from an HTTP API
 	// integration whose payloadFormatVersion is "1.0" ("version":"1.0" in
@@ -42,11 +44,23 @@ type Options struct {
 	HTTPAPIPayloadV1 bool
 }
 
-const defaultMaxResponseBytes = 6<<20 - 64<<10
+const (
+	envelopeBytes           = 64 << 10
+	defaultMaxResponseBytes = 6<<20 - envelopeBytes // Lambda's synchronous response payload
+	albMaxResponseBytes     = 1<<20 - envelopeBytes // an ALB target's response JSON
+)
+
+// maxResponse is MaxResponseBytes, or def when unset.
+func (o Options) maxResponse(def int) int {
+	if o.MaxResponseBytes > 0 {
+		return o.MaxResponseBytes
+	}
+	return def
+}
 
 // ErrBadEvent is returned, wrapped, for an event that can't be a request
 // (bad base64 body, unparsable path).
-var ErrBadEvent = errors.New("lambdaauth: malformed API Gateway event")
+var ErrBadEvent = errors.New("lambdaauth: malformed event")
 
 type eventV2Key struct{}
 type eventV1Key struct{}
@@ -80,28 +94,15 @@ func HTTPAPI(h http.Handler, o Options) func(context.Context, events.APIGatewayV
 		if base == "" {
 			base = prefix
 		}
-		header := http.Header{}
-		for k, v := range ev.Headers {
-			header.Set(k, v)
-		}
-		if len(ev.Cookies) > 0 {
-			header.Set("Cookie", strings.Join(ev.Cookies, "; "))
-		}
 		ctx = context.WithValue(ctx, eventV2Key{}, &ev)
-		r, err := newRequest(ctx, ev.RequestContext.HTTP.Method, &url.URL{Path: path}, ev.RawQueryString, header,
-			ev.Body, ev.IsBase64Encoded, ev.RequestContext.DomainName, ev.RequestContext.HTTP.SourceIP)
+		r, err := newRequest(ctx, ev.RequestContext.HTTP.Method, &url.URL{Path: path}, ev.RawQueryString,
+			headerV2(ev.Headers, ev.Cookies), ev.Body, ev.IsBase64Encoded, ev.RequestContext.DomainName, ev.RequestContext.HTTP.SourceIP)
 		if err != nil {
 			return events.APIGatewayV2HTTPResponse{}, err
 		}
-		w := serve(h, r, base, o.MaxResponseBytes)
-		resp := events.APIGatewayV2HTTPResponse{StatusCode: w.status, Headers: map[string]string{}}
-		for k, vs := range w.header {
-			if k == "Set-Cookie" {
-				resp.Cookies = append(resp.Cookies, vs...)
-				continue
-			}
-			resp.Headers[k] = strings.Join(vs, ", ")
-		}
+		w := serve(h, r, base, o.maxResponse(defaultMaxResponseBytes))
+		resp := events.APIGatewayV2HTTPResponse{StatusCode: w.status}
+		resp.Headers, resp.Cookies = w.singleValue()
 		resp.Body, resp.IsBase64Encoded = w.encoded, w.b64
 		return resp, nil
 	}
@@ -137,13 +138,9 @@ func REST(h http.Handler, o Options) func(context.Context, events.APIGatewayProx
 					base = strings.TrimSuffix(p, ev.Path)
 				}
 			}
-			path := ev.Path
-			if !strings.HasPrefix(path, "/") {
-				path = "/" + path
-			}
 			var err error
-			if u, err = url.ParseRequestURI(path); err != nil { // REST APIs pass the path still percent-encoded
-				return events.APIGatewayProxyResponse{}, fmt.Errorf("%w: path", ErrBadEvent)
+			if u, err = parseEncodedPath(ev.Path); err != nil {
+				return events.APIGatewayProxyResponse{}, err
 			}
 		}
 		header := headerV1(ev.Headers, ev.MultiValueHeaders)
@@ -163,7 +160,7 @@ func REST(h http.Handler, o Options) func(context.Context, events.APIGatewayProx
 		if err != nil {
 			return events.APIGatewayProxyResponse{}, err
 		}
-		w := serve(h, r, base, o.MaxResponseBytes)
+		w := serve(h, r, base, o.maxResponse(defaultMaxResponseBytes))
 		resp := events.APIGatewayProxyResponse{StatusCode: w.status, MultiValueHeaders: map[string][]string(w.header)}
 		resp.Body, resp.IsBase64Encoded = w.encoded, w.b64
 		return resp, nil
@@ -198,6 +195,34 @@ func cutPathPrefix(path, prefix string) (string, bool) {
 		return "/" + rest, true
 	}
 	return path, false
+}
+
+// parseEncodedPath parses a path that arrives as the client sent it, still
+// percent-encoded (REST APIs, ALB, function URLs): it is decoded here, once.
+func parseEncodedPath(path string) (*url.URL, error) {
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	u, err := url.ParseRequestURI(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: path", ErrBadEvent)
+	}
+	return u, nil
+}
+
+// headerV2 is the header of a payload format 2.0 event (HTTP API, function
+// URL, HTTP API authorizer): one value per name, repeated headers already
+// joined with commas by AWS, and the cookies, which 2.0 moves out of the
+// headers, put back as one Cookie header.
+func headerV2(headers map[string]string, cookies []string) http.Header {
+	h := http.Header{}
+	for k, v := range headers {
+		h.Set(k, v)
+	}
+	if len(cookies) > 0 {
+		h.Set("Cookie", strings.Join(cookies, "; "))
+	}
+	return h
 }
 
 // headerV1 prefers the multi-value map, which keeps a repeated header
@@ -283,10 +308,10 @@ func (w *response) Write(p []byte) (int, error) {
 	return w.body.Write(p)
 }
 
+// serve runs h on r and collects its response: the body encoded as it will
+// be sent, a 502 instead when that is over max bytes, and a Location that
+// is an absolute path prefixed with base.
 func serve(h http.Handler, r *http.Request, base string, max int) *response {
-	if max <= 0 {
-		max = defaultMaxResponseBytes
-	}
 	w := &response{header: http.Header{}, max: max}
 	h.ServeHTTP(w, r)
 	if w.status == 0 {
@@ -308,6 +333,23 @@ func serve(h http.Handler, r *http.Request, base string, max int) *response {
 		w.header.Set("Location", base+loc)
 	}
 	return w
+}
+
+// singleValue returns the headers one value each, repeated ones joined
+// with ", " (RFC 9110 §5.3), and every Set-Cookie apart: a Set-Cookie can't
+// be joined (its Expires holds a comma), so payload format 2.0 has a
+// cookies list for them.
+func (w *response) singleValue() (map[string]string, []string) {
+	headers := map[string]string{}
+	var cookies []string
+	for k, vs := range w.header {
+		if k == "Set-Cookie" {
+			cookies = append(cookies, vs...)
+			continue
+		}
+		headers[k] = strings.Join(vs, ", ")
+	}
+	return headers, cookies
 }
 
 // encodedBody returns the body as text, or base64 for anything that is not

@@ -1,7 +1,6 @@
 package lambdaauth
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -388,59 +387,6 @@ func TestStageARN(t *testing.T) {
 	}
 }
 
-// TestResponseSize: a body larger than MaxResponseBytes, as it travels in
-// the response (base64 for binary, JSON-escaped text), is a 502 with none of
-// the handler's headers; by default that bound is Lambda's 6 MB payload.
-func TestResponseSize(t *testing.T) {
-	body := func(ct string, b []byte) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", ct)
-			w.Header().Add("Set-Cookie", "a=1")
-			w.Write(b)
-		})
-	}
-	ev := events.APIGatewayV2HTTPRequest{RawPath: "/x"}
-	ev.RequestContext.HTTP.Method = http.MethodGet
-	for _, tc := range []struct {
-		name   string
-		h      http.Handler
-		max    int
-		status int
-	}{
-		{"text at the limit", body("text/plain", bytes.Repeat([]byte("a"), 1000)), 1000, 200},
-		{"text over the limit", body("text/plain", bytes.Repeat([]byte("a"), 1001)), 1000, 502},
-		{"binary whose base64 is over the limit", body("image/png", bytes.Repeat([]byte{0}, 751)), 1000, 502},
-		{"binary whose base64 fits", body("image/png", bytes.Repeat([]byte{0}, 750)), 1000, 200},
-		{"text whose JSON escapes are over the limit", body("text/html", bytes.Repeat([]byte("<"), 200)), 1000, 502},
-		{"5 MB binary under Lambda's 6 MB", body("application/octet-stream", make([]byte, 5<<20)), 0, 502},
-		{"4 MB binary under Lambda's 6 MB", body("application/octet-stream", make([]byte, 4<<20)), 0, 200},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			resp, err := HTTPAPI(tc.h, Options{MaxResponseBytes: tc.max})(context.Background(), ev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if resp.StatusCode != tc.status {
-				t.Fatalf("status %d, want %d", resp.StatusCode, tc.status)
-			}
-			out, err := json.Marshal(resp)
-			if err != nil {
-				t.Fatal(err)
-			}
-			limit := tc.max
-			if limit == 0 {
-				limit = 6 << 20
-			}
-			if len(out) > limit+64<<10 {
-				t.Errorf("response JSON is %d bytes, over %d", len(out), limit)
-			}
-			if tc.status == 502 && (len(resp.Cookies) != 0 || resp.Body != "response too large\n") {
-				t.Errorf("502 keeps the handler's cookies or body: %v %.40q", resp.Cookies, resp.Body)
-			}
-		})
-	}
-}
-
 // FuzzJSONStringLen: jsonStringLen is the length encoding/json gives a
 // string, quotes aside.
 func FuzzJSONStringLen(f *testing.F) {
@@ -587,4 +533,278 @@ func tamperAt(tok string, i int) string {
 		c = 'y'
 	}
 	return tok[:i] + string(c) + tok[i+1:]
+}
+
+// authorizerKind runs one kind of authorizer on a fixture event carrying
+// tok and says what API Gateway makes of the answer: "Allow" or "Deny", the
+// policy's resource, the context; or the error.
+type authorizerKind struct {
+	name string
+	run  func(t *testing.T, b *bearer.Verifier, tok string, reqs ...bearer.Requirement) (effect, resource string, context map[string]any, err error)
+}
+
+func policyVerdict(principal, sub string, p events.APIGatewayCustomAuthorizerPolicy, c map[string]any, err error) (string, string, map[string]any, error) {
+	if err != nil {
+		return "", "", nil, err
+	}
+	if len(p.Statement) != 1 || len(p.Statement[0].Resource) != 1 || p.Version != "2012-10-17" ||
+		len(p.Statement[0].Action) != 1 || p.Statement[0].Action[0] != "execute-api:Invoke" || principal != sub {
+		return "", "", nil, fmt.Errorf("policy %+v, principal %q", p, principal)
+	}
+	return p.Statement[0].Effect, p.Statement[0].Resource[0], c, nil
+}
+
+var authorizerKinds = []authorizerKind{
+	{"REST TOKEN", func(t *testing.T, b *bearer.Verifier, tok string, reqs ...bearer.Requirement) (string, string, map[string]any, error) {
+		var ev events.APIGatewayCustomAuthorizerRequest
+		fixture(t, "authorizer_token.json", tok, &ev)
+		if tok == "" {
+			ev.AuthorizationToken = ""
+		}
+		resp, err := TokenAuthorizer(b, reqs...)(context.Background(), ev)
+		return policyVerdict(resp.PrincipalID, "alice-sub", resp.PolicyDocument, resp.Context, err)
+	}},
+	{"REST REQUEST", func(t *testing.T, b *bearer.Verifier, tok string, reqs ...bearer.Requirement) (string, string, map[string]any, error) {
+		var ev events.APIGatewayCustomAuthorizerRequestTypeRequest
+		fixture(t, "authorizer_request.json", tok, &ev)
+		if tok == "" {
+			delete(ev.Headers, "Authorization")
+			delete(ev.MultiValueHeaders, "Authorization")
+		}
+		resp, err := RequestAuthorizer(b, reqs...)(context.Background(), ev)
+		return policyVerdict(resp.PrincipalID, "alice-sub", resp.PolicyDocument, resp.Context, err)
+	}},
+	{"HTTP API simple", func(t *testing.T, b *bearer.Verifier, tok string, reqs ...bearer.Requirement) (string, string, map[string]any, error) {
+		var ev events.APIGatewayV2CustomAuthorizerV2Request
+		fixture(t, "httpapi_authorizer_v2.json", tok, &ev)
+		if tok == "" {
+			delete(ev.Headers, "authorization")
+		}
+		resp, err := HTTPAPISimpleAuthorizer(b, reqs...)(context.Background(), ev)
+		if err != nil {
+			return "", "", nil, err
+		}
+		if resp.IsAuthorized {
+			return "Allow", "", resp.Context, nil
+		}
+		return "Deny", "", resp.Context, nil
+	}},
+	{"HTTP API policy", func(t *testing.T, b *bearer.Verifier, tok string, reqs ...bearer.Requirement) (string, string, map[string]any, error) {
+		var ev events.APIGatewayV2CustomAuthorizerV2Request
+		fixture(t, "httpapi_authorizer_v2.json", tok, &ev)
+		if tok == "" {
+			delete(ev.Headers, "authorization")
+		}
+		resp, err := HTTPAPIPolicyAuthorizer(b, reqs...)(context.Background(), ev)
+		return policyVerdict(resp.PrincipalID, "alice-sub", resp.PolicyDocument, resp.Context, err)
+	}},
+}
+
+// TestAuthorizersSameVerdicts: every authorizer kind gives a token the
+// verdict bearer.Apply's classification gives it: Allow; Deny (403) for a
+// valid token a Requirement refuses; "Unauthorized" (401) for no token, an
+// invalid one, or a refusal wrapping bearer.ErrInvalidToken.
+func TestAuthorizersSameVerdicts(t *testing.T) {
+	is := newIssuer(t)
+	b := is.verifier()
+	good := is.token(nil)
+	for _, kind := range authorizerKinds {
+		for _, tc := range []struct {
+			name string
+			tok  string
+			reqs []bearer.Requirement
+			want string
+		}{
+			{"valid", good, []bearer.Requirement{bearer.Scopes("orders/read"), bearer.Groups("admin")}, "Allow"},
+			{"no scope", is.token(func(c map[string]any) { c["scope"] = "openid" }), []bearer.Requirement{bearer.Scopes("orders/read")}, "Deny"},
+			{"not in group", good, []bearer.Requirement{bearer.Groups("billing")}, "Deny"},
+			{"custom refusal", good, []bearer.Requirement{bearer.Check(func(context.Context, *bearer.Claims) error { return errors.New("tenant closed") })}, "Deny"},
+			{"custom invalid token", good, []bearer.Requirement{bearer.Check(func(context.Context, *bearer.Claims) error { return fmt.Errorf("%w: revoked", bearer.ErrInvalidToken) })}, "Unauthorized"},
+			{"no token", "", nil, "Unauthorized"},
+			{"ID token", is.token(func(c map[string]any) { c["token_use"] = "id"; c["aud"] = testClient; delete(c, "client_id") }), nil, "Unauthorized"},
+			{"another client", is.token(func(c map[string]any) { c["client_id"] = "x" }), nil, "Unauthorized"},
+			{"expired", is.token(func(c map[string]any) { c["exp"] = is.now.Add(-time.Hour).Unix() }), nil, "Unauthorized"},
+			{"tampered", tamperAt(good, 40), nil, "Unauthorized"},
+			{"garbage", "abc", nil, "Unauthorized"},
+		} {
+			t.Run(kind.name+"/"+tc.name, func(t *testing.T) {
+				effect, _, ctx, err := kind.run(t, b, tc.tok, tc.reqs...)
+				if tc.want == "Unauthorized" {
+					if err == nil || err.Error() != "Unauthorized" || !errors.Is(err, ErrUnauthorized) {
+						t.Fatalf("%s %v, want the error Unauthorized", effect, err)
+					}
+					return
+				}
+				if err != nil || effect != tc.want {
+					t.Fatalf("%s %v, want %s", effect, err, tc.want)
+				}
+				if ctx["sub"] != "alice-sub" || ctx["client_id"] != testClient || ctx["cognito:groups"] != "admin,ops" {
+					t.Errorf("context %v", ctx)
+				}
+			})
+		}
+	}
+}
+
+// TestHTTPAPIAuthorizers replays the API Gateway guide's payload format 2.0
+// authorizer event: the simple response and the IAM policy response as API
+// Gateway reads them, the policy on the routeArn's whole stage (its $default
+// route included) and never wider.
+func TestHTTPAPIAuthorizers(t *testing.T) {
+	is := newIssuer(t)
+	b := is.verifier()
+	ctx := context.Background()
+	var ev events.APIGatewayV2CustomAuthorizerV2Request
+	fixture(t, "httpapi_authorizer_v2.json", is.token(nil), &ev)
+
+	simple, err := HTTPAPISimpleAuthorizer(b, bearer.Scopes("orders/read"))(ctx, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := json.Marshal(simple)
+	if !strings.HasPrefix(string(out), `{"isAuthorized":true,"context":{`) || simple.Context["username"] != "alice" {
+		t.Errorf("simple response %s", out)
+	}
+
+	for routeARN, want := range map[string]string{
+		"arn:aws:execute-api:us-east-1:123456789012:abcdef123/test/GET/request":    "arn:aws:execute-api:us-east-1:123456789012:abcdef123/test/*",
+		"arn:aws:execute-api:us-east-1:123456789012:abcdef123/$default/$default":   "arn:aws:execute-api:us-east-1:123456789012:abcdef123/$default/*",
+		"arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/POST/orders/42": "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/*",
+		"arn:aws:execute-api:us-east-1:123456789012:abcdef123/*/GET/request":       "",
+		"arn:aws:execute-api:us-east-1:*:abcdef123/test/GET/request":               "",
+		"arn:aws:execute-api:us-east-1:123456789012:*/test/GET/request":            "",
+		"": "",
+	} {
+		ev.RouteArn = routeARN
+		resp, err := HTTPAPIPolicyAuthorizer(b, bearer.Scopes("orders/read"))(ctx, ev)
+		if want == "" {
+			if !errors.Is(err, ErrMethodARN) {
+				t.Errorf("routeArn %q: %+v %v, want ErrMethodARN", routeARN, resp, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("routeArn %q: %v", routeARN, err)
+		}
+		out, _ := json.Marshal(resp)
+		if !strings.Contains(string(out), `"principalId":"alice-sub","policyDocument":{"Version":"2012-10-17","Statement":[{"Action":["execute-api:Invoke"],"Effect":"Allow","Resource":["`+want+`"]}]}`) {
+			t.Errorf("routeArn %q: JSON %s", routeARN, out)
+		}
+	}
+
+	// Two Authorization headers arrive joined with a comma: one invalid credential.
+	ev.Headers["authorization"] += ",Bearer " + is.token(nil)
+	if _, err := HTTPAPISimpleAuthorizer(b)(ctx, ev); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("two headers: %v", err)
+	}
+}
+
+// TestALB replays the Elastic Load Balancing guide's sample events in both
+// modes: the query as the load balancer passes it (still encoded, decoded
+// once by the handler), repeated headers and parameters in multi-value
+// mode, the scheme from X-Forwarded-Proto, the response in the event's mode
+// with statusDescription.
+func TestALB(t *testing.T) {
+	is := newIssuer(t)
+	b := is.verifier()
+	var seen http.Request
+	h := ALB(app(b, &seen), Options{})
+	ctx := context.Background()
+
+	var single events.ALBTargetGroupRequest
+	fixture(t, "alb_single.json", is.token(nil), &single)
+	_, err := h(ctx, single)
+	if !errors.Is(err, ErrMultiValueHeaders) {
+		t.Fatalf("two Set-Cookie headers in single-value mode: %v", err)
+	}
+	if seen.URL.Query().Get("q") != "a b&c" || seen.URL.Query().Get("page") != "2" || seen.URL.Scheme != "https" ||
+		seen.Host != "lambda-846800462-us-east-2.elb.amazonaws.com" || EventALBFrom(seen.Context()) == nil {
+		t.Errorf("request seen: %v host %q", seen.URL, seen.Host)
+	}
+
+	var multi events.ALBTargetGroupRequest
+	fixture(t, "alb_multi.json", is.token(nil), &multi)
+	resp, err := h(ctx, multi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]string
+	if resp.StatusCode != 200 || resp.StatusDescription != "200 OK" || resp.Headers != nil ||
+		json.Unmarshal([]byte(resp.Body), &got) != nil || got["body"] != "request_body" || got["sub"] != "alice-sub" {
+		t.Fatalf("%+v", resp)
+	}
+	if c := resp.MultiValueHeaders["Set-Cookie"]; len(c) != 2 {
+		t.Errorf("Set-Cookie = %q, want both", c)
+	}
+	if q := seen.URL.Query()["myKey"]; len(q) != 2 || q[0] != "val1" || q[1] != "val2" || seen.URL.Scheme != "http" {
+		t.Errorf("request seen: %v", seen.URL)
+	}
+	if c := seen.Cookies(); len(c) != 2 || c[0].Name != "name1" || c[1].Name != "name2" {
+		t.Errorf("cookies seen: %v", c)
+	}
+	out, _ := json.Marshal(resp)
+	if !strings.Contains(string(out), `"statusDescription":"200 OK"`) || !strings.Contains(string(out), `"multiValueHeaders":{`) {
+		t.Errorf("JSON %s", out)
+	}
+
+	// The health check reaches the handler like any request.
+	var health events.ALBTargetGroupRequest
+	fixture(t, "alb_healthcheck.json", "", &health)
+	resp, err = h(ctx, health)
+	if err != nil || resp.StatusCode != 404 || resp.StatusDescription != "404 Not Found" || resp.MultiValueHeaders != nil {
+		t.Errorf("health check: %+v %v", resp, err)
+	}
+
+	// A redirect to an absolute path gets BasePath when set; nothing strips it from the path.
+	multi.Path = "/app/login"
+	resp, _ = ALB(http.StripPrefix("/app", app(b, &seen)), Options{BasePath: "/app"})(ctx, multi)
+	if resp.StatusCode != http.StatusFound || resp.MultiValueHeaders["Location"][0] != "/app/callback?state=s" || len(resp.MultiValueHeaders["Set-Cookie"]) != 2 {
+		t.Errorf("redirect: %+v", resp)
+	}
+}
+
+// TestFunctionURL replays the Lambda guide's function URL request payload:
+// rawPath and rawQueryString as the client sent them, cookies from the
+// cookies list, the IAM caller in the event, every Set-Cookie in cookies.
+func TestFunctionURL(t *testing.T) {
+	is := newIssuer(t)
+	b := is.verifier()
+	var seen http.Request
+	h := FunctionURL(app(b, &seen), Options{})
+	ctx := context.Background()
+
+	var ev events.LambdaFunctionURLRequest
+	fixture(t, "functionurl_orders.json", is.token(nil), &ev)
+	resp, err := h(ctx, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]string
+	if resp.StatusCode != 200 || resp.IsBase64Encoded || json.Unmarshal([]byte(resp.Body), &got) != nil ||
+		got["body"] != "Hello from client!" || got["page"] != "2" {
+		t.Fatalf("%+v", resp)
+	}
+	if got := strings.Join(resp.Cookies, " | "); got != "a=1; Path=/; Secure | b=2; Path=/; Secure" {
+		t.Errorf("cookies = %q", got)
+	}
+	if _, ok := resp.Headers["Set-Cookie"]; ok {
+		t.Error("Set-Cookie left in headers")
+	}
+	if seen.Method != http.MethodPost || seen.URL.Path != "/orders" || seen.URL.Query()["page"][1] != "3" || seen.URL.Query().Get("q") != "a b&c" ||
+		seen.RemoteAddr != "123.123.123.123:0" || seen.Host != "<url-id>.lambda-url.us-west-2.on.aws" {
+		t.Errorf("request seen: %s %v remote %q host %q", seen.Method, seen.URL, seen.RemoteAddr, seen.Host)
+	}
+	if c, err := seen.Cookie("lang"); err != nil || c.Value != "en" {
+		t.Errorf("cookies of the event not passed on: %v", err)
+	}
+	if e := EventFunctionURLFrom(seen.Context()); e == nil || e.RequestContext.Authorizer.IAM.UserARN != "arn:aws:iam::111122223333:user/example-user" {
+		t.Errorf("event in the context: %+v", e)
+	}
+
+	// A redirect to an absolute path is left alone: a function URL has no stage.
+	ev.RawPath = "/login"
+	resp, _ = h(ctx, ev)
+	if resp.StatusCode != http.StatusFound || resp.Headers["Location"] != "/callback?state=s" || len(resp.Cookies) != 2 {
+		t.Errorf("login: %+v", resp)
+	}
 }
