@@ -28,6 +28,9 @@
 //     with a single key often omit kid); several → [ErrAmbiguousKey], never "try each"; none → as
 //     for an unknown kid.
 //
+// [PEMKeys] is the other key source of the core: keys published one per kid as PEM, the AWS
+// Application Load Balancer's; [ParseEncoding] with [Padded] reads the ALB's padded base64url.
+//
 // Keys that are not for signatures (use other than "sig", key_ops without "verify"), of an unknown
 // kty, with unparseable material, with private material, with an "alg" outside the allow-list, or
 // RSA keys under 2048 bits are skipped when the set is loaded; they never make the whole set fail.

@@ -31,8 +31,10 @@ type compact struct {
 
 // splitCompact checks the shape of a JWS Compact Serialization (RFC 7515 §7.1) before any
 // decoding: at most max bytes, exactly two dots, three non-empty parts of base64url characters of
-// a decodable length. It allocates nothing, hostile input included.
-func splitCompact(token string, max int) (compact, error) {
+// a decodable length. With Padded, a part may also end in the padding of RFC 4648 §5 (see
+// trimPadding); the parts returned are without it, the signing input is as sent. It allocates
+// nothing, hostile input included.
+func splitCompact(token string, max int, enc Encoding) (compact, error) {
 	if len(token) > max {
 		return compact{}, errTooLong
 	}
@@ -47,6 +49,8 @@ func splitCompact(token string, max int) (compact, error) {
 			dot1 = i
 		case c == '.' && dot2 < 0:
 			dot2 = i
+		case c == '=' && enc == Padded:
+			// checked per part by trimPadding
 		default: // a third dot, padding, whitespace, '{' of the JSON serialization, ...
 			return compact{}, errNotCompact
 		}
@@ -60,6 +64,15 @@ func splitCompact(token string, max int) (compact, error) {
 		signature:    token[dot2+1:],
 		signingInput: token[:dot2],
 	}
+	if enc == Padded {
+		var ok1, ok2, ok3 bool
+		t.header, ok1 = trimPadding(t.header)
+		t.payload, ok2 = trimPadding(t.payload)
+		t.signature, ok3 = trimPadding(t.signature)
+		if !ok1 || !ok2 || !ok3 {
+			return compact{}, errBase64
+		}
+	}
 	if t.header == "" || t.payload == "" || t.signature == "" {
 		return compact{}, errEmptyPart
 	}
@@ -70,9 +83,44 @@ func splitCompact(token string, max int) (compact, error) {
 	return t, nil
 }
 
+// Encoding is how the parts of a JWS Compact Serialization are base64url-encoded.
+type Encoding uint8
+
+const (
+	// Unpadded is RFC 7515 §2: base64url with every trailing "=" omitted. Every token but the
+	// AWS ALB's.
+	Unpadded Encoding = iota
+	// Padded also accepts each part padded with "=" as RFC 4648 §5 pads it (the padding a
+	// part needs, at its end, nothing more): what an AWS Application Load Balancer sends in
+	// x-amzn-oidc-data. The padding of the header and payload is part of the signing input;
+	// the signature's is not, so "sig" and "sig==" are one signature.
+	Padded
+)
+
+// trimPadding returns part without its padding, and false when the padding is not exactly what
+// RFC 4648 §5 would add to the unpadded part: "=" only at the end, and only to a multiple of 4.
+func trimPadding(part string) (string, bool) {
+	n := len(part)
+	for n > 0 && part[n-1] == '=' {
+		n--
+	}
+	pad := len(part) - n
+	if strings.IndexByte(part[:n], '=') >= 0 {
+		return "", false
+	}
+	if pad > 0 && (pad > 2 || len(part)%4 != 0 || pad != 4-n%4) {
+		return "", false
+	}
+	return part[:n], true
+}
+
 // header holds what the key set uses from a JWS protected header.
 type header struct {
 	alg, kid, typ string
+	// signer and client are the AWS ALB's members: the load balancer's ARN and the IdP's
+	// client id (Elastic Load Balancing User Guide, "Authenticate users using an Application
+	// Load Balancer").
+	signer, client string
 }
 
 // refused lists the header members this package never accepts (lower case). crit: no
@@ -136,7 +184,7 @@ func (hd *headerDecoder) parse(data []byte) (header, error) {
 			return header{}, errHeaderJSON
 		}
 		switch n := name.String(); n {
-		case "alg", "kid", "typ", "cty":
+		case "alg", "kid", "typ", "cty", "signer", "client":
 			v, err := dec.ReadToken()
 			if err != nil {
 				return header{}, errHeaderJSON
@@ -151,6 +199,10 @@ func (hd *headerDecoder) parse(data []byte) (header, error) {
 				h.kid = v.String()
 			case "typ":
 				h.typ = v.String()
+			case "signer":
+				h.signer = v.String()
+			case "client":
+				h.client = v.String()
 			}
 		default:
 			for _, r := range refused {

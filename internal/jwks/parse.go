@@ -9,6 +9,11 @@ import "context"
 type JWS struct {
 	// Alg, Kid and Typ are the protected header's alg, kid and typ ("" when absent).
 	Alg, Kid, Typ string
+	// Signer and Client are the AWS ALB's header members signer (the load balancer's ARN) and
+	// client (the IdP client id); "" when absent.
+	Signer, Client string
+	// Padded reports that some part carried base64 padding (ParseEncoding with Padded).
+	Padded bool
 	// Payload is the decoded payload, a fresh slice the caller may keep.
 	Payload []byte
 
@@ -20,10 +25,16 @@ type JWS struct {
 // payload. It fetches nothing and checks no signature. Errors wrap ErrMalformed or
 // ErrUnsupportedHeader and never contain the token.
 func Parse(token string, maxBytes int) (JWS, error) {
+	return ParseEncoding(token, maxBytes, Unpadded)
+}
+
+// ParseEncoding is Parse for parts in the encoding enc: Parse is ParseEncoding with Unpadded;
+// only the AWS ALB's tokens are read with Padded.
+func ParseEncoding(token string, maxBytes int, enc Encoding) (JWS, error) {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxTokenBytes
 	}
-	t, err := splitCompact(token, maxBytes)
+	t, err := splitCompact(token, maxBytes, enc)
 	if err != nil {
 		return JWS{}, err
 	}
@@ -35,7 +46,11 @@ func Parse(token string, maxBytes int) (JWS, error) {
 	if err != nil {
 		return JWS{}, errBase64
 	}
-	return JWS{Alg: h.alg, Kid: h.kid, Typ: h.typ, Payload: payload, signingInput: t.signingInput, signature: t.signature}, nil
+	return JWS{
+		Alg: h.alg, Kid: h.kid, Typ: h.typ, Signer: h.signer, Client: h.client,
+		Padded:  len(t.header)+len(t.payload)+len(t.signature)+2 != len(token),
+		Payload: payload, signingInput: t.signingInput, signature: t.signature,
+	}, nil
 }
 
 // Verify checks t's signature with the key its (kid, alg) selects from the set, fetching or

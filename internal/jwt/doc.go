@@ -1,6 +1,7 @@
 // Package jwt is the module's one JWT verification core: every JWT awsauth accepts (ID tokens at
 // the login callback and after a refresh, bearer access and ID tokens of APIs, and the kinds to
-// come: logout tokens, ALB tokens) is parsed, verified and checked here, by profile.
+// come: logout tokens) and the AWS ALB's x-amzn-oidc-data is parsed, verified and checked here,
+// by profile.
 //
 // The layers, each in one file:
 //
@@ -8,12 +9,14 @@
 //     claims decoder (claims.go): duplicate and case-folded member names refused, NumericDate
 //     typed (a number, never a string), fuzzed differentially against encoding/json.
 //   - Verifier.VerifyParsed: explicit typing (typ, RFC 8725 §3.11), the exact issuer, the
-//     algorithm allow-list, the signature on the issuer's key set (internal/jwks, whose refetch
-//     policy the caller picks per token), the registered claims with one clock skew
-//     (DefaultClockSkew) and one lifetime bound, sub, then the Profile.
+//     ALB's signer, the algorithm allow-list, the signature with the issuer's KeySource (a
+//     jwks.KeySet, whose refetch policy the caller picks per token, or the ALB's per-kid
+//     jwks.PEMKeys), the registered claims with one clock skew (DefaultClockSkew) and one
+//     lifetime bound, sub, then the Profile.
 //   - Profile: what differs between kinds of token: accepted typ values, token_use, the
-//     audience rule (IDToken: OIDC Core §3.1.3.7; AccessToken: Cognito and RFC 9068). A new kind
-//     of token is a new Profile constructor here, not a new verifier elsewhere.
+//     audience rule (IDToken: OIDC Core §3.1.3.7; AccessToken: Cognito and RFC 9068; ALB: the
+//     signer header), iat required or not, base64 padding (ALB only). A new kind of token is a
+//     new Profile constructor here, not a new verifier elsewhere.
 //
 // Errors form one sentinel set (errors.go): every refusal wraps ErrInvalid and one reason; a
 // key set that could not be fetched is ErrKeySetUnavailable. Messages never carry the token or a

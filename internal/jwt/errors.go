@@ -39,6 +39,12 @@ var (
 	ErrIssuer = fmt.Errorf("%w: issuer not accepted", ErrInvalid)
 	// ErrAlgorithm: alg is not in the verifier's allow-list.
 	ErrAlgorithm = fmt.Errorf("%w: algorithm not allowed", ErrInvalid)
+	// ErrPadding: a part carries base64 padding and the profile is not Padded (RFC 7515 §2).
+	ErrPadding = fmt.Errorf("%w: base64 padding", ErrMalformed)
+	// ErrSigner: the AWS ALB's signer header is not the configured load balancer's ARN, or the
+	// client header not an accepted client ("ALBeast": another account's load balancer signs
+	// with the same regional keys).
+	ErrSigner = fmt.Errorf("%w: signer not accepted", ErrInvalid)
 	// ErrSignature: the signature does not verify, or no key of the set fits the token (unknown,
 	// ambiguous or mismatched kid); the jwks error is wrapped too.
 	ErrSignature = fmt.Errorf("%w: signature", ErrInvalid)

@@ -1,6 +1,9 @@
 package jwt
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -150,15 +153,27 @@ func FuzzVerify(f *testing.F) {
 	goodID := mint(f, 0, nil, idClaims())
 	goodAccess := mint(f, 0, nil, accessClaims())
 	goodTyped := mint(f, 0, map[string]any{"typ": "at+jwt"}, accessClaims())
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		f.Fatal(err)
+	}
+	alb, err := New(Config{Issuer: testIssuer, Keys: albKeys(f, ec), Profile: ALB([]string{testSigner}, []string{testClient}),
+		Now: func() time.Time { return testNow }})
+	if err != nil {
+		f.Fatal(err)
+	}
+	goodALB := mintALB(f, ec, nil, albClaims(), padded)
+	goodALBRawSig := strings.TrimRight(goodALB, "=") // the signature's padding is not signed
 	for _, s := range []string{goodID, goodAccess, goodTyped, goodID + "=", "a.b.c", strings.Repeat(".", 64),
-		"eyJhbGciOiJub25lIn0." + strings.Split(goodID, ".")[1] + "."} {
+		"eyJhbGciOiJub25lIn0." + strings.Split(goodID, ".")[1] + ".", goodALB, strings.ReplaceAll(goodALB, "=", "")} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
 		for name, c := range map[string]struct {
 			v    *Verifier
 			good []string
-		}{"id": {id, []string{goodID}}, "access": {access, []string{goodAccess, goodTyped}}, "typed": {typed, []string{goodTyped}}} {
+		}{"id": {id, []string{goodID}}, "access": {access, []string{goodAccess, goodTyped}}, "typed": {typed, []string{goodTyped}},
+			"alb": {alb, []string{goodALB, goodALBRawSig}}} {
 			claims, err := c.v.Verify(t.Context(), raw, Options{})
 			if err != nil {
 				if claims != nil || !errors.Is(err, ErrInvalid) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/pubauth/awsauth/internal/jwks"
 )
 
 // Token uses: the values of Amazon Cognito's token_use claim.
@@ -34,6 +36,11 @@ const (
 	// other audience must be in TrustedAudiences, and azp, required with several audiences,
 	// must be one of ClientIDs when present.
 	IDTokenAudience
+	// LoadBalancerAudience: an AWS ALB's x-amzn-oidc-data, meant for the targets of the load
+	// balancer that signed it: the protected header's signer must be one of Signers and, when
+	// ClientIDs is set, its client one of ClientIDs. Both are checked before any key lookup.
+	// The payload (the IdP's userinfo claims) carries no aud or client_id to check.
+	LoadBalancerAudience
 )
 
 // Profile is the rules for one kind of token: which typ values it accepts, its token_use and
@@ -49,9 +56,16 @@ type Profile struct {
 	// token_use passes too (a token_use that is present must still equal it).
 	TokenUse         string
 	TokenUseOptional bool
-	// Audience is the audience rule, with ClientIDs, Audiences and TrustedAudiences.
+	// Audience is the audience rule, with ClientIDs, Audiences, TrustedAudiences and Signers.
 	Audience                               AudienceRule
 	ClientIDs, Audiences, TrustedAudiences []string
+	Signers                                []string
+	// IssuedAtOptional accepts a token without iat (an iat that is present is still checked).
+	IssuedAtOptional bool
+	// Padded accepts base64url parts padded with "=" (jwks.Padded) besides unpadded ones; every
+	// other profile keeps RFC 7515's unpadded encoding, and Verify refuses padding for them
+	// (ErrPadding).
+	Padded bool
 }
 
 // IDToken is the profile of an OpenID Connect ID token for one of clientIDs (OIDC Core
@@ -82,13 +96,43 @@ func AccessToken(clientIDs, audiences []string, tokenUseOptional, requireATJWT b
 	}
 }
 
+// ALB is the profile of the user claims an AWS Application Load Balancer with an
+// authenticate-oidc or authenticate-cognito action sends its targets in x-amzn-oidc-data
+// (Elastic Load Balancing User Guide, "Authenticate users using an Application Load Balancer",
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/listener-authenticate-users.html):
+// typ absent or JWT, parts base64url with or without padding (ALB pads), the signer header one
+// of signers (the load balancer ARNs), the client header one of clientIDs when set, no iat
+// required (ALB sends exp and iss only), no token_use and no aud rule.
+func ALB(signers, clientIDs []string) Profile {
+	return Profile{
+		Kind: "ALB token", Types: []string{TypeNone, TypeJWT},
+		Audience: LoadBalancerAudience, Signers: signers, ClientIDs: clientIDs,
+		IssuedAtOptional: true, Padded: true,
+	}
+}
+
+// checkSigner applies LoadBalancerAudience's header rules; other rules have none.
+func (p *Profile) checkSigner(h *jwks.JWS) error {
+	if p.Audience != LoadBalancerAudience {
+		return nil
+	}
+	if !slices.Contains(p.Signers, h.Signer) || (len(p.ClientIDs) > 0 && !slices.Contains(p.ClientIDs, h.Client)) {
+		return ErrSigner
+	}
+	return nil
+}
+
 // validate reports a profile that can accept tokens meant for someone else.
 func (p *Profile) validate() error {
 	if len(p.Types) == 0 {
 		return errors.New("a profile accepts no typ")
 	}
-	if slices.Contains(p.ClientIDs, "") || slices.Contains(p.Audiences, "") || slices.Contains(p.TrustedAudiences, "") {
-		return errors.New("empty client id or audience")
+	if slices.Contains(p.ClientIDs, "") || slices.Contains(p.Audiences, "") || slices.Contains(p.TrustedAudiences, "") ||
+		slices.Contains(p.Signers, "") {
+		return errors.New("empty client id, audience or signer")
+	}
+	if len(p.Signers) > 0 && p.Audience != LoadBalancerAudience {
+		return fmt.Errorf("%s: Signers are for the load balancer audience rule", p.Kind)
 	}
 	switch p.Audience {
 	case AccessTokenAudience:
@@ -98,6 +142,13 @@ func (p *Profile) validate() error {
 	case IDTokenAudience:
 		if len(p.ClientIDs) == 0 {
 			return fmt.Errorf("%s: ClientIDs required", p.Kind)
+		}
+	case LoadBalancerAudience:
+		if len(p.Signers) == 0 {
+			return fmt.Errorf("%s: Signers required", p.Kind)
+		}
+		if len(p.Audiences) > 0 || len(p.TrustedAudiences) > 0 {
+			return fmt.Errorf("%s: no aud to check", p.Kind)
 		}
 	default:
 		return errors.New("unknown audience rule")
@@ -128,6 +179,9 @@ func cutPrefixFold(s, prefix string) (string, bool) {
 
 // checkAudience applies the profile's audience rule.
 func (p *Profile) checkAudience(c *Claims) error {
+	if p.Audience == LoadBalancerAudience {
+		return nil // checkSigner did, before the key lookup
+	}
 	if p.Audience == IDTokenAudience {
 		if !containsAny(c.Audience, p.ClientIDs) {
 			return ErrAudience

@@ -27,6 +27,8 @@ const (
 type Token struct {
 	// Alg, Kid and Typ are the protected header's alg, kid and typ ("" when absent).
 	Alg, Kid, Typ string
+	// Signer is the AWS ALB's signer header member ("" when absent).
+	Signer string
 	// Claims are the decoded claims: the attacker's until Verify accepts the token.
 	Claims Claims
 
@@ -40,23 +42,40 @@ type Token struct {
 // cost no allocation. It verifies nothing: use it alone only to read a token that was verified
 // before it was stored. Errors wrap ErrMalformed.
 func Parse(raw string, maxBytes int, intern func(b []byte) string) (Token, error) {
-	jws, err := jwks.Parse(raw, maxBytes)
+	return parse(raw, maxBytes, intern, jwks.Unpadded)
+}
+
+func parse(raw string, maxBytes int, intern func(b []byte) string, enc jwks.Encoding) (Token, error) {
+	jws, err := jwks.ParseEncoding(raw, maxBytes, enc)
 	if err != nil {
 		return Token{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	t := Token{Alg: jws.Alg, Kid: jws.Kid, Typ: jws.Typ, jws: jws}
+	t := Token{Alg: jws.Alg, Kid: jws.Kid, Typ: jws.Typ, Signer: jws.Signer, jws: jws}
 	if err := decodeClaims(&t.Claims, jws.Payload, intern); err != nil {
 		return Token{}, err
 	}
 	return t, nil
 }
 
+// KeySource finds the key a token names and checks the token's signature with it, fetching as
+// the Refetch allows: a JWKS (*jwks.KeySet) or keys published one per kid (*jwks.PEMKeys, the
+// AWS ALB's). Its errors are jwks's: ErrFetch for a key that could not be fetched.
+type KeySource interface {
+	Verify(ctx context.Context, t *jwks.JWS, r jwks.Refetch) error
+	Algorithms() []string
+}
+
+var (
+	_ KeySource = (*jwks.KeySet)(nil)
+	_ KeySource = (*jwks.PEMKeys)(nil)
+)
+
 // Config configures a Verifier: one issuer, its key set and one profile.
 type Config struct {
 	// Issuer is the exact iss accepted, compared byte for byte.
 	Issuer string
 	// Keys is the issuer's key set. Required.
-	Keys *jwks.KeySet
+	Keys KeySource
 	// Algorithms is the JWS allow-list; nil means Keys.Algorithms(). A shared key set may allow
 	// more than this verifier does.
 	Algorithms []string
@@ -75,7 +94,7 @@ type Config struct {
 // Verifier verifies the tokens of one issuer with one profile. It is safe for concurrent use.
 type Verifier struct {
 	issuer      string
-	keys        *jwks.KeySet
+	keys        KeySource
 	algs        []string
 	profile     Profile
 	skew        time.Duration
@@ -163,9 +182,14 @@ type Options struct {
 	IssuedAfter time.Time
 }
 
-// Verify parses raw and verifies it (see VerifyParsed).
+// Verify parses raw (with Parse's rules; base64 padding too for a Padded profile) and
+// verifies it (see VerifyParsed).
 func (v *Verifier) Verify(ctx context.Context, raw string, o Options) (*Claims, error) {
-	t, err := Parse(raw, v.maxBytes, v.Intern)
+	enc := jwks.Unpadded
+	if v.profile.Padded {
+		enc = jwks.Padded
+	}
+	t, err := parse(raw, v.maxBytes, v.Intern, enc)
 	if err != nil {
 		return nil, err
 	}
@@ -180,17 +204,24 @@ func (v *Verifier) Verify(ctx context.Context, raw string, o Options) (*Claims, 
 // (RFC 7519 §4.1), sub, token_use, the audience rule, then o. Errors wrap ErrInvalid and one
 // reason, or ErrKeySetUnavailable.
 func (v *Verifier) VerifyParsed(ctx context.Context, t *Token, o Options) error {
-	if !v.profile.typeAllowed(t.Typ) {
+	p := &v.profile
+	if !p.typeAllowed(t.Typ) {
 		return ErrType
+	}
+	if t.jws.Padded && !p.Padded {
+		return ErrPadding
 	}
 	c := &t.Claims
 	if c.Issuer != v.issuer {
 		return ErrIssuer // before any key lookup: a foreign iss buys no fetch
 	}
+	if err := p.checkSigner(&t.jws); err != nil {
+		return err // before any key lookup too
+	}
 	if !slices.Contains(v.algs, t.Alg) {
 		return ErrAlgorithm
 	}
-	if err := v.keys.Verify(ctx, &t.jws, o.Refetch); err != nil {
+	if err := v.verifySignature(ctx, t, o.Refetch); err != nil {
 		return keyError(err)
 	}
 	if err := v.checkTimes(c, o.IssuedAfter); err != nil {
@@ -199,7 +230,6 @@ func (v *Verifier) VerifyParsed(ctx context.Context, t *Token, o Options) error 
 	if c.Subject == "" {
 		return ErrSubject
 	}
-	p := &v.profile
 	if p.TokenUse != "" && c.TokenUse != p.TokenUse && (c.Has(ClaimTokenUse) || !p.TokenUseOptional) {
 		return ErrTokenUse
 	}
@@ -213,6 +243,17 @@ func (v *Verifier) VerifyParsed(ctx context.Context, t *Token, o Options) error 
 	return nil
 }
 
+// verifySignature checks t's signature with the key source. A JWKS is called directly: through
+// the interface, &t.jws would escape and every token would cost one more allocation (the
+// bearer benchmark counts them); another source gets a copy.
+func (v *Verifier) verifySignature(ctx context.Context, t *Token, r jwks.Refetch) error {
+	if ks, ok := v.keys.(*jwks.KeySet); ok {
+		return ks.Verify(ctx, &t.jws, r)
+	}
+	jws := t.jws
+	return v.keys.Verify(ctx, &jws, r)
+}
+
 // checkTimes applies RFC 7519 §4.1.4-6 with the skew, and the lifetime bound.
 func (v *Verifier) checkTimes(c *Claims, issuedAfter time.Time) error {
 	now := v.now()
@@ -221,7 +262,7 @@ func (v *Verifier) checkTimes(c *Claims, issuedAfter time.Time) error {
 		return ErrNoExpiry
 	case !now.Before(c.Expiry.Add(v.skew)):
 		return ErrExpired
-	case !c.Has(ClaimIat):
+	case !c.Has(ClaimIat) && !v.profile.IssuedAtOptional:
 		return ErrNoIssuedAt
 	case c.IssuedAt.After(now.Add(v.skew)):
 		return ErrIssuedAt
@@ -229,7 +270,7 @@ func (v *Verifier) checkTimes(c *Claims, issuedAfter time.Time) error {
 		return ErrIssuedAt
 	case c.Has(ClaimNbf) && c.NotBefore.After(now.Add(v.skew)):
 		return ErrNotYetValid
-	case c.Expiry.Sub(c.IssuedAt) > v.maxLifetime, c.Expiry.Sub(now) > v.maxLifetime+v.skew:
+	case c.Has(ClaimIat) && c.Expiry.Sub(c.IssuedAt) > v.maxLifetime, c.Expiry.Sub(now) > v.maxLifetime+v.skew:
 		return ErrLifetime
 	}
 	return nil
