@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/smithy-go/encoding/httpbinding"
 )
 
 // DefaultSigV4MaxBodyBytes bounds a request body that [SigV4Transport] reads into memory to
@@ -44,9 +45,12 @@ type SigV4Options struct {
 	// Zero means DefaultSigV4MaxBodyBytes; negative is invalid.
 	MaxBodyBytes int64
 
-	// DisableURIPathEscaping signs the request's escaped path as it is, without SigV4's second
-	// URI-encoding of each segment. Amazon S3 wants this, every other AWS service the double
-	// encoding. NewSigV4Transport sets it for the service "s3"; an optFn may change it.
+	// DisableURIPathEscaping signs the path URI-encoded once, as Amazon S3 wants, instead of
+	// SigV4's second URI-encoding of each segment, which every other AWS service wants. The
+	// path is then also sent in that form: every byte but A-Z a-z 0-9 - . _ ~ and '/'
+	// percent-encoded (a '+' in an object key goes as %2B, an encoded '/' as '/', the same
+	// key to S3), unless the request sets URL.Opaque. NewSigV4Transport sets it for the
+	// service "s3"; an optFn may change it.
 	DisableURIPathEscaping bool
 }
 
@@ -160,6 +164,12 @@ func (t *SigV4Transport) sign(req *http.Request) (*http.Request, error) {
 	out.Header.Del("Authorization")
 	out.Header.Del("X-Amz-Security-Token")
 	out.Header.Set("X-Amz-Content-Sha256", hash)
+	if t.options.DisableURIPathEscaping && out.URL.Opaque == "" {
+		// S3 signs the path it decoded, percent-encoded once by AWS's rule (all but A-Z a-z
+		// 0-9 - . _ ~ and '/'); Go leaves + = , ; : @ ! $ & ' ( ) * unescaped in a path. Send
+		// the path in S3's form, so that the signed path and the one S3 rebuilds agree.
+		out.URL.RawPath = httpbinding.EscapePath(out.URL.Path, false)
+	}
 	if err := t.signer.SignHTTP(ctx, creds, out, hash, t.service, t.region, time.Now()); err != nil {
 		return nil, fmt.Errorf("awscreds: SigV4Transport: signing: %w", err)
 	}
