@@ -78,7 +78,10 @@ var _ http.RoundTripper = (*SigV4Transport)(nil)
 // user: API Gateway with IAM authorization (AWS_IAM), a Lambda function URL with the AWS_IAM
 // auth type, or any SigV4 HTTP API, with the user's own temporary credentials, never by
 // forwarding the user's bearer token (AWS APIs take no OAuth token: the token becomes
-// credentials, and the credentials sign). Pass the user's [aws.CredentialsCache], for example
+// credentials, and the credentials sign). See "Control access to a REST API with IAM
+// permissions" (https://docs.aws.amazon.com/apigateway/latest/developerguide/permissions.html)
+// and "Control access to Lambda function URLs"
+// (https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html). Pass the user's [aws.CredentialsCache], for example
 // UserCache.Get's, so that credentials are refreshed early and once for all requests:
 //
 //	client := &http.Client{Transport: awscreds.NewSigV4Transport(creds, "execute-api", "eu-west-1")}
