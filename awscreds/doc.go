@@ -46,6 +46,13 @@
 // or "?" as a wildcard, granting other users' prefixes. Cognito user pool subs (UUIDs) and
 // identity ids (REGION:GUID) always qualify.
 //
+// # Signing plain HTTP
+//
+// [NewSigV4Transport] is an http.RoundTripper that signs each request with AWS Signature
+// Version 4 and a user's credentials (the user's [aws.CredentialsCache]), for HTTP APIs that
+// take IAM authorization rather than a bearer token: API Gateway with IAM authorization, Lambda
+// function URLs with the AWS_IAM auth type, any SigV4 HTTP API.
+//
 // # One provider, one user
 //
 // A provider serves exactly one user: it gets that user's ID token from an [IDTokenFunc] it

@@ -172,6 +172,12 @@ const maxDataKeys = 1024
 // key) makes Get return an error that does not wrap ErrCorrupt: the caller
 // can't tell a fault from an attack, so it must not treat it as "logged out".
 // The plaintext data key is never logged or put into an error.
+//
+// Disabling or deleting the master key (KMS DisableKey) stops new stores and
+// reads of records whose data key this store has not unwrapped yet; a store
+// keeps the data keys it holds until it is dropped, so running instances go
+// on until restarted. tokenstore/internal/kmstest shows this, rotation and the
+// round trip against moto's KMS.
 func NewEnvelopeEncrypted(ctx context.Context, inner Store, dataKeys DataKeys) (Store, error) {
 	if inner == nil || dataKeys == nil {
 		return nil, errors.New("tokenstore: NewEnvelopeEncrypted: nil inner store or DataKeys")

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -49,15 +50,20 @@ func ExampleNewEncrypted() {
 	// true
 }
 
-// kmsDataKeys adapts an AWS KMS client to tokenstore.DataKeys.
-type kmsDataKeys struct {
-	client *kms.Client
-	keyID  string // a KMS key id, ARN or alias
+// kmsKeyRing adapts an AWS KMS client to tokenstore.DataKeys, with a ring of
+// KMS keys, newest first: GenerateDataKey under the first, Decrypt of a data
+// key wrapped by any of them. To move to a new KMS key, add its ARN second on
+// every instance, then first; drop the old one once the records it wrapped
+// are gone. (KMS's own key rotation keeps the key's ARN: no change here.)
+// tokenstore/internal/kmstest runs this adapter against moto's KMS.
+type kmsKeyRing struct {
+	client  *kms.Client
+	keyARNs []string // key ARNs, as Decrypt answers them (not aliases)
 }
 
-func (k kmsDataKeys) GenerateDataKey(ctx context.Context) ([]byte, []byte, error) {
+func (k kmsKeyRing) GenerateDataKey(ctx context.Context) ([]byte, []byte, error) {
 	out, err := k.client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{
-		KeyId: aws.String(k.keyID), KeySpec: kmstypes.DataKeySpecAes256,
+		KeyId: aws.String(k.keyARNs[0]), KeySpec: kmstypes.DataKeySpecAes256,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -65,10 +71,16 @@ func (k kmsDataKeys) GenerateDataKey(ctx context.Context) ([]byte, []byte, error
 	return out.Plaintext, out.CiphertextBlob, nil
 }
 
-func (k kmsDataKeys) Decrypt(ctx context.Context, wrapped []byte) ([]byte, error) {
-	out, err := k.client.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: wrapped, KeyId: aws.String(k.keyID)})
+// Decrypt names no KeyId (a symmetric ciphertext names its KMS key) and
+// checks the answer's KeyId against the ring instead: one call for any key.
+func (k kmsKeyRing) Decrypt(ctx context.Context, wrapped []byte) ([]byte, error) {
+	out, err := k.client.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: wrapped})
 	if err != nil {
 		return nil, err
+	}
+	if !slices.Contains(k.keyARNs, aws.ToString(out.KeyId)) {
+		clear(out.Plaintext)
+		return nil, fmt.Errorf("kms: data key wrapped by a key not in the ring: %s", aws.ToString(out.KeyId))
 	}
 	return out.Plaintext, nil
 }
@@ -82,7 +94,9 @@ func ExampleNewEnvelopeEncrypted() {
 		fmt.Println(err)
 		return
 	}
-	keys := kmsDataKeys{client: kms.NewFromConfig(cfg), keyID: "alias/awsauth-sessions"}
+	keys := kmsKeyRing{client: kms.NewFromConfig(cfg), keyARNs: []string{
+		"arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+	}}
 	store, err := tokenstore.NewEnvelopeEncrypted(ctx, tokenstore.NewMemory(), keys)
 	if err != nil {
 		fmt.Println(err)
