@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -96,7 +95,6 @@ func New(cfg Config) (*KeySet, error) {
 		maxTokenBytes: cfg.MaxTokenBytes,
 		now:           cfg.Now,
 		log:           cfg.Logger,
-		algs:          map[string]*algorithm{},
 	}
 	if k.url != "" {
 		if err := httpx.CheckEndpoint("jwks: URL", k.url); err != nil {
@@ -128,19 +126,9 @@ func New(cfg Config) (*KeySet, error) {
 	if k.client == nil {
 		k.client = &http.Client{CheckRedirect: sameScheme}
 	}
-	names := cfg.Algorithms
-	if len(names) == 0 {
-		names = []string{"RS256"}
-	}
-	for _, name := range names {
-		a := algorithms[name]
-		if a == nil {
-			return nil, fmt.Errorf("jwks: algorithm %q is not an allowed asymmetric JWS algorithm", name)
-		}
-		if k.algs[name] == nil {
-			k.algNames = append(k.algNames, name)
-		}
-		k.algs[name] = a
+	var err error
+	if k.algs, k.algNames, err = allowList(cfg.Algorithms, "RS256"); err != nil {
+		return nil, err
 	}
 	return k, nil
 }
@@ -306,33 +294,13 @@ func (k *KeySet) fetch(ctx context.Context, key string) error {
 }
 
 func (k *KeySet) download(ctx context.Context) (*keySet, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.url, nil)
+	body, err := get(ctx, k.client, k.url, "application/jwk-set+json, application/json", k.maxBody)
 	if err != nil {
-		return nil, &FetchError{Err: err}
-	}
-	req.Header.Set("Accept", "application/jwk-set+json, application/json")
-	resp, err := k.client.Do(req)
-	if err != nil {
-		return nil, &FetchError{Err: err}
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, &FetchError{StatusCode: resp.StatusCode}
-	}
-	tooLarge := &FetchError{StatusCode: resp.StatusCode, Err: fmt.Errorf("jwks: key set larger than %d bytes", k.maxBody)}
-	if resp.ContentLength > k.maxBody {
-		return nil, tooLarge
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, k.maxBody+1))
-	if err != nil {
-		return nil, &FetchError{StatusCode: resp.StatusCode, Err: err}
-	}
-	if int64(len(body)) > k.maxBody {
-		return nil, tooLarge
+		return nil, err
 	}
 	set, err := parseJWKS(body, k.algs, k.log)
 	if err != nil {
-		return nil, &FetchError{StatusCode: resp.StatusCode, Err: err}
+		return nil, &FetchError{StatusCode: http.StatusOK, Err: err}
 	}
 	return set, nil
 }

@@ -2,6 +2,7 @@ package jwks
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -11,7 +12,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -100,7 +100,7 @@ func NewPEMKeys(cfg PEMConfig) (*PEMKeys, error) {
 	p := &PEMKeys{
 		url: cfg.URL, client: cfg.HTTPClient, fetchTimeout: cfg.FetchTimeout, maxBody: cfg.MaxBodyBytes,
 		size: cfg.CacheSize, interval: cfg.RefetchInterval, maxTokenBytes: cfg.MaxTokenBytes,
-		now: cfg.Now, log: cfg.Logger, algs: map[string]*algorithm{}, keys: map[string]crypto.PublicKey{},
+		now: cfg.Now, log: cfg.Logger, keys: map[string]crypto.PublicKey{},
 	}
 	if p.url == nil {
 		return nil, errors.New("jwks: PEMConfig.URL is required")
@@ -108,11 +108,11 @@ func NewPEMKeys(cfg PEMConfig) (*PEMKeys, error) {
 	if p.fetchTimeout < 0 || p.maxBody < 0 || p.size < 0 || p.interval < 0 || p.maxTokenBytes < 0 {
 		return nil, errors.New("jwks: negative FetchTimeout, MaxBodyBytes, CacheSize, RefetchInterval or MaxTokenBytes")
 	}
-	p.fetchTimeout = cmpOr(p.fetchTimeout, DefaultFetchTimeout)
-	p.maxBody = cmpOr(p.maxBody, DefaultMaxPEMBytes)
-	p.size = cmpOr(p.size, DefaultPEMCacheSize)
-	p.interval = min(cmpOr(p.interval, DefaultRefetchInterval), MaxRefetchInterval)
-	p.maxTokenBytes = cmpOr(p.maxTokenBytes, DefaultMaxTokenBytes)
+	p.fetchTimeout = cmp.Or(p.fetchTimeout, DefaultFetchTimeout)
+	p.maxBody = cmp.Or(p.maxBody, DefaultMaxPEMBytes)
+	p.size = cmp.Or(p.size, DefaultPEMCacheSize)
+	p.interval = min(cmp.Or(p.interval, DefaultRefetchInterval), MaxRefetchInterval)
+	p.maxTokenBytes = cmp.Or(p.maxTokenBytes, DefaultMaxTokenBytes)
 	if p.now == nil {
 		p.now = time.Now
 	}
@@ -122,29 +122,11 @@ func NewPEMKeys(cfg PEMConfig) (*PEMKeys, error) {
 	if p.client == nil {
 		p.client = &http.Client{CheckRedirect: sameScheme}
 	}
-	names := cfg.Algorithms
-	if len(names) == 0 {
-		names = []string{"ES256"}
-	}
-	for _, name := range names {
-		a := algorithms[name]
-		if a == nil {
-			return nil, fmt.Errorf("jwks: algorithm %q is not an allowed asymmetric JWS algorithm", name)
-		}
-		if p.algs[name] == nil {
-			p.algNames = append(p.algNames, name)
-		}
-		p.algs[name] = a
+	var err error
+	if p.algs, p.algNames, err = allowList(cfg.Algorithms, "ES256"); err != nil {
+		return nil, err
 	}
 	return p, nil
-}
-
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // ValidKid reports whether kid may name a PEMKeys key: 1 to MaxKidBytes bytes of the base64url
@@ -286,36 +268,16 @@ func (p *PEMKeys) download(ctx context.Context, url string) (crypto.PublicKey, e
 	if err := httpx.CheckEndpoint("jwks: key URL", url); err != nil {
 		return nil, &FetchError{Err: err}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, &FetchError{Err: err}
-	}
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return nil, &FetchError{Err: err}
-	}
-	defer resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusOK:
-	case http.StatusNotFound, http.StatusForbidden: // S3 answers 403 for a missing object
-		return nil, errNoSuchKey
-	default:
-		return nil, &FetchError{StatusCode: resp.StatusCode}
-	}
-	tooLarge := &FetchError{StatusCode: resp.StatusCode, Err: fmt.Errorf("jwks: key larger than %d bytes", p.maxBody)}
-	if resp.ContentLength > p.maxBody {
-		return nil, tooLarge
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, p.maxBody+1))
-	if err != nil {
-		return nil, &FetchError{StatusCode: resp.StatusCode, Err: err}
-	}
-	if int64(len(body)) > p.maxBody {
-		return nil, tooLarge
+	body, err := get(ctx, p.client, url, "", p.maxBody)
+	var fe *FetchError
+	if errors.As(err, &fe) && (fe.StatusCode == http.StatusNotFound || fe.StatusCode == http.StatusForbidden) && fe.Err == nil {
+		return nil, errNoSuchKey // S3 (GovCloud's key endpoint) answers 403 for a missing object
+	} else if err != nil {
+		return nil, err
 	}
 	pub, err := p.parsePEM(body)
 	if err != nil {
-		return nil, &FetchError{StatusCode: resp.StatusCode, Err: err}
+		return nil, &FetchError{StatusCode: http.StatusOK, Err: err}
 	}
 	return pub, nil
 }
