@@ -17,10 +17,12 @@ import (
 	"regexp"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/pubauth/awsauth/internal/cognito"
 	"github.com/pubauth/awsauth/internal/testenv/internal/peer"
 )
 
@@ -62,6 +64,18 @@ type OIDCConfig struct {
 	// Port is the issuer's port; 0 picks a free one. A fixed port gives a
 	// person stable URLs (make dev).
 	Port int
+	// IssuerURL, when set, is the public issuer in place of the proxy's
+	// http://127.0.0.1:PORT: an absolute http or https URL without user info,
+	// query, fragment or trailing slash, such as a Cognito user pool's
+	// https://issuer-cognito-idp.<region>.amazonaws.com/<pool id>. Its path is
+	// where the provider is mounted (discovery at IssuerURL +
+	// "/.well-known/openid-configuration"), and the proxy tells the provider
+	// its scheme (X-Forwarded-Proto). Nothing resolves its host: clients reach
+	// it through OIDCProvider.Transport. A Cognito user pool issuer of either
+	// type also gets its key set where Cognito serves it,
+	// <issuer>/.well-known/jwks.json, so that a verifier finds it without
+	// discovery.
+	IssuerURL string
 }
 
 // OIDCProvider is a running OpenID provider: oidc-provider on node, behind a Go
@@ -69,9 +83,13 @@ type OIDCConfig struct {
 // with any password; the account's sub is the login, its email
 // <login>@example.com (verified), its name the capitalized login.
 type OIDCProvider struct {
-	// Issuer is the proxy's URL, http://127.0.0.1:PORT with no trailing slash;
+	// Issuer is the proxy's URL, http://127.0.0.1:PORT with no trailing slash,
+	// or OIDCConfig.IssuerURL when set (reach it through Transport);
 	// discovery is at Issuer + "/.well-known/openid-configuration".
 	Issuer string
+
+	addr   string   // the proxy's loopback host:port
+	public *url.URL // Issuer, parsed: its path is the provider's mount path
 
 	proc          *peer.Process
 	server        *http.Server
@@ -91,6 +109,7 @@ type opConfig struct {
 	ConfirmLogout      bool                `json:"confirmLogout"`
 	Resource           string              `json:"resource,omitempty"`
 	Groups             map[string][]string `json:"groups,omitempty"`
+	JWKSPath           string              `json:"jwksPath,omitempty"`
 }
 
 type opClient struct {
@@ -129,6 +148,14 @@ func StartOIDC(ctx context.Context, cfg OIDCConfig) (*OIDCProvider, error) {
 		return nil, fmt.Errorf("testenv: listen for the OpenID provider: %w", err)
 	}
 	issuer := "http://" + ln.Addr().String()
+	if cfg.IssuerURL != "" {
+		issuer = cfg.IssuerURL
+	}
+	iu, err := parseIssuerURL(issuer)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
 
 	conf, err := json.Marshal(opConfigFor(cfg, issuer))
 	if err != nil {
@@ -143,7 +170,7 @@ func StartOIDC(ctx context.Context, cfg OIDCConfig) (*OIDCProvider, error) {
 		ln.Close()
 		return nil, err
 	}
-	p := &OIDCProvider{Issuer: issuer, proc: proc}
+	p := &OIDCProvider{Issuer: issuer, addr: ln.Addr().String(), public: iu, proc: proc}
 
 	ctx, cancel := context.WithTimeout(ctx, peer.StartTimeout)
 	defer cancel()
@@ -162,7 +189,7 @@ func StartOIDC(ctx context.Context, cfg OIDCConfig) (*OIDCProvider, error) {
 	}
 	go p.server.Serve(ln)
 
-	if err := proc.WaitHTTP(ctx, issuer+"/.well-known/openid-configuration"); err != nil {
+	if err := proc.WaitHTTP(ctx, "http://"+p.addr+iu.Path+"/.well-known/openid-configuration"); err != nil {
 		p.Stop()
 		return nil, err
 	}
@@ -195,6 +222,9 @@ func opConfigFor(cfg OIDCConfig, issuer string) opConfig {
 		Resource:           cfg.APIResource,
 		Groups:             cfg.Groups,
 	}
+	if _, ok := cognito.ParseIssuer(issuer); ok {
+		c.JWKSPath = strings.TrimPrefix(cognito.JWKSURL(issuer), issuer)
+	}
 	for _, cl := range cfg.Clients {
 		c.Clients = append(c.Clients, opClient{
 			ClientID:               cl.ID,
@@ -213,6 +243,8 @@ func (p *OIDCProvider) proxy(target *url.URL) http.Handler {
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(target)
 			r.Out.Host = r.In.Host
+			// The proxy is the issuer's front: its scheme is the issuer's.
+			r.Out.Header.Set("X-Forwarded-Proto", p.public.Scheme)
 		},
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 			http.Error(w, "testenv proxy: "+err.Error(), http.StatusBadGateway)
@@ -220,7 +252,7 @@ func (p *OIDCProvider) proxy(target *url.URL) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// oidc-provider's default token route.
-		if r.Method == http.MethodPost && r.URL.Path == "/token" {
+		if r.Method == http.MethodPost && r.URL.Path == p.public.Path+"/token" {
 			p.tokenRequests.Add(1)
 		}
 		rp.ServeHTTP(w, r)
@@ -260,4 +292,46 @@ func (p *OIDCProvider) Stop() error {
 		p.stopErr = errors.Join(err, p.proc.Stop())
 	})
 	return p.stopErr
+}
+
+// parseIssuerURL checks an issuer for StartOIDC: an absolute http or https
+// URL without user info, query, fragment, trailing slash or escapes.
+func parseIssuerURL(issuer string) (*url.URL, error) {
+	u, err := url.Parse(issuer)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" || strings.HasSuffix(issuer, "/") || u.EscapedPath() != u.Path {
+		return nil, fmt.Errorf("testenv: issuer %q is not an http(s) URL without user info, query, fragment or trailing slash", issuer)
+	}
+	return u, nil
+}
+
+// Transport returns an http.RoundTripper that carries each request for the
+// issuer's origin (its scheme, host and port, exactly) to the provider's proxy
+// on loopback over plain HTTP, with the issuer's host in the Host header, and
+// refuses every other request. With OIDCConfig.IssuerURL it is the only way to
+// the provider; its refusal shows that a client sends nothing elsewhere.
+// Responses carry the request as it was made (Response.Request), so relative
+// URLs and redirects resolve on the issuer's origin. Test use only: the
+// issuer's https is not TLS here.
+func (p *OIDCProvider) Transport() http.RoundTripper {
+	return issuerTransport{origin: p.public.Scheme + "://" + p.public.Host, addr: p.addr}
+}
+
+type issuerTransport struct{ origin, addr string }
+
+func (t issuerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme+"://"+req.URL.Host != t.origin {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, fmt.Errorf("testenv: %s://%s is not the provider's origin %s", req.URL.Scheme, req.URL.Host, t.origin)
+	}
+	out := req.Clone(req.Context())
+	out.URL.Scheme, out.URL.Host, out.Host = "http", t.addr, req.URL.Host
+	resp, err := http.DefaultTransport.RoundTrip(out)
+	if err != nil {
+		return nil, err
+	}
+	resp.Request = req
+	return resp, nil
 }

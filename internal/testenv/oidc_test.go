@@ -124,3 +124,66 @@ func TestStartFailureShowsPeerOutput(t *testing.T) {
 		t.Error("StartOIDC accepted a client without redirect URIs")
 	}
 }
+
+// TestOIDCIssuerURL: with a public issuer of its own (here a Cognito user
+// pool's UPDATED issuer, path included), the provider is mounted at the
+// issuer's path, names https endpoints under it, serves the key set where
+// Cognito does, and is reached only through Transport, which carries nothing
+// else.
+func TestOIDCIssuerURL(t *testing.T) {
+	const iss = "https://issuer-cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TestEnv1"
+	p := startOIDC(t, OIDCConfig{IssuerURL: iss, Clients: []OIDCClient{{ID: "app", RedirectURIs: []string{"http://127.0.0.1:1/cb"}}}})
+	if p.Issuer != iss {
+		t.Fatalf("Issuer = %q", p.Issuer)
+	}
+	c := &http.Client{Transport: p.Transport()}
+	get := func(u string) (*http.Response, []byte, error) {
+		resp, err := c.Get(u)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		return resp, body, err
+	}
+	resp, body, err := get(iss + "/.well-known/openid-configuration")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("discovery: %v %v %s", err, resp, body)
+	}
+	if resp.Request.URL.String() != iss+"/.well-known/openid-configuration" {
+		t.Errorf("Response.Request.URL = %s, want the URL as asked", resp.Request.URL)
+	}
+	var d discovery
+	if err := json.Unmarshal(body, &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Issuer != iss || d.JWKSURI != iss+"/.well-known/jwks.json" {
+		t.Errorf("issuer %q, jwks_uri %q", d.Issuer, d.JWKSURI)
+	}
+	for name, u := range map[string]string{"authorization": d.AuthorizationEndpoint, "token": d.TokenEndpoint} {
+		if !strings.HasPrefix(u, iss+"/") {
+			t.Errorf("%s endpoint = %q, want one under %s", name, u, iss)
+		}
+	}
+	if resp, body, err := get(d.JWKSURI); err != nil || resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"keys"`) {
+		t.Errorf("JWKS at %s: %v %v %s", d.JWKSURI, err, resp, body)
+	}
+	// Outside the issuer's path, nothing; other origins, not even a request.
+	if resp, _, err := get("https://issuer-cognito-idp.eu-west-1.amazonaws.com/.well-known/openid-configuration"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("discovery outside the mount: %v %v", err, resp)
+	}
+	for _, u := range []string{
+		"http://issuer-cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TestEnv1/.well-known/openid-configuration",
+		"https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TestEnv1/.well-known/openid-configuration",
+		"https://issuer-cognito-idp.eu-west-1.amazonaws.com:443/eu-west-1_TestEnv1/.well-known/openid-configuration",
+		"http://" + p.addr + "/eu-west-1_TestEnv1/.well-known/openid-configuration",
+	} {
+		if _, _, err := get(u); err == nil || !strings.Contains(err.Error(), "not the provider's origin") {
+			t.Errorf("GET %s through Transport: %v, want refused", u, err)
+		}
+	}
+
+	if _, err := StartOIDC(t.Context(), OIDCConfig{IssuerURL: iss + "/", Clients: []OIDCClient{{ID: "app", RedirectURIs: []string{"http://127.0.0.1:1/cb"}}}}); err == nil {
+		t.Error("StartOIDC accepted an issuer with a trailing slash")
+	}
+}

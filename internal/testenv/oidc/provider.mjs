@@ -7,7 +7,9 @@
 //   host, port            where to listen; port 0 (default) picks a free one, and the
 //                         readiness line says which
 //   issuer                the public issuer URL; may differ from the listen address
-//                         when a proxy sits in front (Go's counting proxy does)
+//                         when a proxy sits in front (Go's counting proxy does);
+//                         its path, if any, is where the provider is mounted
+//                         (a Cognito user pool issuer ends in the pool id)
 //   clients               [{client_id, client_secret?, redirect_uris,
 //                         post_logout_redirect_uris?}]; no secret = public client
 //   ttl                   seconds: {AccessToken, IdToken, RefreshToken, Session,
@@ -17,10 +19,15 @@
 //   resource              resource indicator of the API that gets Cognito-shaped
 //                         JWT access tokens (default https://api.example.com)
 //   groups                {login: [group]} for cognito:groups (default alice: [admin])
+//   jwksPath              the key set's route under the issuer (default /jwks;
+//                         Cognito's is /.well-known/jwks.json)
+//
+// The proxy in front says the issuer's scheme in X-Forwarded-Proto (trusted).
 //
 // Readiness: one stdout line "oidc-provider listening on HOST:PORT issuer ISSUER".
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 
 import Provider, { errors } from 'oidc-provider';
 
@@ -76,6 +83,7 @@ async function logoutSource(ctx, form) {
 }
 
 const provider = new Provider(cfg.issuer, {
+  ...(cfg.jwksPath ? { routes: { jwks: cfg.jwksPath } } : {}),
   clients,
   jwks: { keys: [jwk] },
   cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
@@ -154,7 +162,26 @@ for (const event of ['server_error', 'grant.error', 'authorization.error', 'end_
   });
 }
 
-const server = provider.listen(cfg.port || 0, host, () => {
+// The Go proxy in front sets X-Forwarded-Proto to the issuer's scheme (and
+// strips any a client sent), so endpoint URLs say https for an https issuer.
+provider.proxy = true;
+
+// Mounted at the issuer's path the way oidc-provider expects of a mount (it
+// reads the prefix from req.originalUrl); anything outside it is not ours.
+const mountPath = new URL(cfg.issuer).pathname.replace(/\/$/, '');
+const app = provider.callback();
+function mounted(req, res) {
+  if (!mountPath) return app(req, res);
+  if (!req.url.startsWith(`${mountPath}/`)) {
+    res.statusCode = 404;
+    return res.end();
+  }
+  req.originalUrl = req.url;
+  req.url = req.url.slice(mountPath.length);
+  return app(req, res);
+}
+
+const server = http.createServer(mounted).listen(cfg.port || 0, host, () => {
   const { port } = server.address();
   console.log(`oidc-provider listening on ${host}:${port} issuer ${cfg.issuer}`);
 });
