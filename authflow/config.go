@@ -215,7 +215,7 @@ func (c Config) withDefaults() (Config, error) {
 			errs = append(errs, errors.New("set ClientSecret or ClientAssertionKey, not both"))
 		}
 		if _, ok := cognito.ParseIssuer(c.Issuer); ok || c.Cognito != nil {
-			errs = append(errs, errors.New("Amazon Cognito authenticates clients with a client secret only, not ClientAssertionKey (private_key_jwt)"))
+			errs = append(errs, errors.New("ClientAssertionKey (private_key_jwt) is not for Amazon Cognito, which authenticates clients with a client secret only"))
 		}
 	} else if c.ClientAssertionKeyID != "" {
 		errs = append(errs, errors.New("ClientAssertionKeyID without ClientAssertionKey"))
