@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/pubauth/awsauth/internal/httpx"
 	"github.com/pubauth/awsauth/internal/jwt"
 )
 
@@ -258,19 +259,5 @@ func (h *Handler) sessionExpiry(now time.Time, tok *oauth2.Token, ts TokenSet) t
 }
 
 // describeTokenErr summarizes a token endpoint failure without the response
-// body, which x/oauth2's RetrieveError prints and which may be large or
-// carry what we must not log.
-func describeTokenErr(err error) string {
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) && re.Response != nil {
-		return "status " + re.Response.Status
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Op + " token endpoint: " + ue.Err.Error()
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return "timeout"
-	}
-	return "unparseable response"
-}
+// body (internal/httpx's one rule, shared with authflow/m2m).
+func describeTokenErr(err error) string { return httpx.DescribeTokenError(err) }

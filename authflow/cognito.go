@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 
 	"github.com/pubauth/awsauth/internal/cognito"
 )
@@ -50,13 +49,7 @@ func CognitoIssuer(pool CognitoPool) (string, error) {
 	return iss, nil
 }
 
-func (c *Cognito) baseURL() string {
-	d := strings.TrimSuffix(c.Domain, "/")
-	if strings.Contains(d, "://") {
-		return d
-	}
-	return "https://" + d
-}
+func (c *Cognito) baseURL() string { return cognito.DomainURL(c.Domain) }
 
 func (c *Cognito) validate() error {
 	if c.Domain == "" {

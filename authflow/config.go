@@ -1,6 +1,7 @@
 package authflow
 
 import (
+	"crypto"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,9 +29,29 @@ type Config struct {
 	ClientID string
 
 	// ClientSecret authenticates a confidential client at the token and
-	// revocation endpoints. Empty means a public client: PKCE alone protects
-	// the code, and client_id is sent in the request body.
+	// revocation endpoints (client_secret_basic, RFC 6749 §2.3.1). Empty, with
+	// no ClientAssertionKey, means a public client: PKCE alone protects the
+	// code, and client_id is sent in the request body.
 	ClientSecret string
+
+	// ClientAssertionKey, instead of ClientSecret, authenticates the client
+	// at the token and revocation endpoints with private_key_jwt (RFC 7523
+	// §2.2, OpenID Connect Core 1.0 §9): each request carries a new JWT
+	// signed with this key, iss and sub ClientID, aud the URL of the
+	// endpoint it is sent to, a unique jti and a one-minute exp. RSA (RS256,
+	// 2048 bits or more), ECDSA P-256/P-384/P-521 (ES256/384/512) or Ed25519
+	// (EdDSA); any crypto.Signer, a KMS-held key included. New refuses it
+	// when the provider's discovery document lists
+	// token_endpoint_auth_methods_supported without private_key_jwt or
+	// token_endpoint_auth_signing_alg_values_supported without the key's
+	// algorithm, and for Amazon Cognito, which authenticates clients with a
+	// client secret only.
+	ClientAssertionKey crypto.Signer
+
+	// ClientAssertionKeyID is the kid under which the provider knows
+	// ClientAssertionKey's public key (the client's registered jwks or
+	// jwks_uri). Empty sends no kid.
+	ClientAssertionKeyID string
 
 	// RedirectURL is the absolute URL of the Callback handler, registered
 	// with the provider. It is sent byte-identical in the authorization and
@@ -188,6 +209,16 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ClientID == "" {
 		errs = append(errs, errors.New("missing ClientID"))
+	}
+	if c.ClientAssertionKey != nil {
+		if c.ClientSecret != "" {
+			errs = append(errs, errors.New("set ClientSecret or ClientAssertionKey, not both"))
+		}
+		if _, ok := cognito.ParseIssuer(c.Issuer); ok || c.Cognito != nil {
+			errs = append(errs, errors.New("ClientAssertionKey (private_key_jwt) is not for Amazon Cognito, which authenticates clients with a client secret only"))
+		}
+	} else if c.ClientAssertionKeyID != "" {
+		errs = append(errs, errors.New("ClientAssertionKeyID without ClientAssertionKey"))
 	}
 	if c.RedirectURL == "" {
 		errs = append(errs, errors.New("missing RedirectURL"))

@@ -31,6 +31,13 @@
 //     makes (Origin and Fetch Metadata, then the session's CSRFToken), for
 //     the app's own state-changing forms and scripts.
 //
+// A confidential client authenticates at the token and revocation endpoints
+// with Config.ClientSecret, or with Config.ClientAssertionKey
+// (private_key_jwt, RFC 7523 §2.2, OIDC Core §9: a JWT signed with the
+// client's private key, at providers other than Cognito, which takes client
+// secrets only). A service acting on its own behalf, with no user, gets its
+// tokens from package authflow/m2m (the client credentials grant).
+//
 // Tokens never leave the server: the browser holds only a random session id.
 // Handler.IDTokenFunc gives other packages (such as awscreds) a function that
 // returns a currently valid ID token for one session, refreshing it with the

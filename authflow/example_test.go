@@ -2,6 +2,9 @@ package authflow_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"fmt"
 	"html/template"
 	"log"
@@ -57,6 +60,32 @@ func ExampleNew() {
 		fmt.Fprintf(w, "hello %s", s.Subject)
 	})))
 	log.Fatal(http.ListenAndServe(":8080", mux))
+}
+
+// A confidential client of an OpenID provider (not Cognito, which takes
+// client secrets only) that authenticates with private_key_jwt: the provider
+// holds the public key under the kid "web-2025-01" (the client's registered
+// jwks or jwks_uri), the app keeps the private key, here any crypto.Signer.
+func ExampleNew_privateKeyJWT() {
+	ctx := context.Background()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader) // in production, from your key store or a KMS signer
+	if err != nil {
+		log.Fatal(err)
+	}
+	h, err := authflow.New(ctx, authflow.Config{
+		Issuer:               "https://op.example.com",
+		ClientID:             "web",
+		ClientAssertionKey:   key,
+		ClientAssertionKeyID: "web-2025-01",
+		RedirectURL:          "https://app.example.com/callback",
+		CookieKeys:           [][]byte{[]byte("0123456789abcdef0123456789abcdef")}, // from your secret store
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	http.Handle("GET /login", h.Login())
+	http.Handle("GET /callback", h.Callback()) // the code exchange carries a fresh client assertion
+	http.Handle("POST /logout", h.Logout())    // so does the revocation of the refresh token
 }
 
 // An app's own form posts carry the session's CSRF token; CSRFProtect refuses a post from

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/pubauth/awsauth/internal/clientauth"
 	"github.com/pubauth/awsauth/internal/jwks"
 	"github.com/pubauth/awsauth/internal/jwt"
 )
@@ -43,6 +44,7 @@ type providerMetadata struct {
 	CodeChallengeMethods   []string `json:"code_challenge_methods_supported"`
 	AuthorizationIssParam  bool     `json:"authorization_response_iss_parameter_supported"`
 	TokenEndpointAuthMeths []string `json:"token_endpoint_auth_methods_supported"`
+	TokenEndpointAuthAlgs  []string `json:"token_endpoint_auth_signing_alg_values_supported"`
 	ScopesSupported        []string `json:"scopes_supported"`
 }
 
@@ -98,6 +100,18 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 		if err := checkEndpoint(e.name, e.url); err != nil {
 			return nil, fmt.Errorf("authflow: discovery: %w", err)
 		}
+	}
+	if cfg.ClientAssertionKey != nil {
+		signer, err := clientauth.NewSigner(cfg.ClientID, cfg.ClientAssertionKey, cfg.ClientAssertionKeyID, cfg.Now)
+		if err != nil {
+			return nil, fmt.Errorf("authflow: ClientAssertionKey: %w", err)
+		}
+		if err := signer.CheckProvider(meta.TokenEndpointAuthMeths, meta.TokenEndpointAuthAlgs); err != nil {
+			return nil, fmt.Errorf("authflow: ClientAssertionKey: %w", err)
+		}
+		// Every token request (code exchange, refresh) and the revocation
+		// request get a fresh assertion; x/oauth2 sends client_id in the form.
+		client.Transport = signer.Transport(client.Transport, meta.TokenEndpoint, meta.RevocationEndpoint)
 	}
 	if defaultScopes && slices.Contains(meta.ScopesSupported, "offline_access") {
 		cfg.Scopes = append(cfg.Scopes, "offline_access") // see Config.Scopes

@@ -147,3 +147,17 @@ func dnsSuffix(region string) string {
 	}
 	return "amazonaws.com"
 }
+
+// DomainURL returns the base URL of a user pool domain (managed login and
+// its OAuth 2.0 endpoints: /oauth2/token, /oauth2/revoke, /logout): a prefix
+// domain such as "myapp.auth.eu-west-1.amazoncognito.com" or a custom domain
+// such as "auth.example.com" gets https://; a full base URL is kept, without
+// a trailing slash. Callers check the result with httpx.CheckEndpoint. See
+// https://docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pools-assign-domain.html.
+func DomainURL(domain string) string {
+	d := strings.TrimSuffix(domain, "/")
+	if strings.Contains(d, "://") {
+		return d
+	}
+	return "https://" + d
+}

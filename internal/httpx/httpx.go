@@ -5,12 +5,16 @@
 package httpx
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"time"
+
+	"golang.org/x/oauth2"
 )
 
 // DefaultTimeout is the timeout of the client NoRedirectClient makes when
@@ -74,4 +78,27 @@ func LevelFor(status int) slog.Level {
 		return slog.LevelError
 	}
 	return slog.LevelInfo
+}
+
+// DescribeTokenError summarizes a token endpoint failure from x/oauth2
+// without the response body, which oauth2.RetrieveError prints and which
+// may be large or carry what must not be logged: the RFC 6749 §5.2 error
+// code when there is one, the HTTP status, the transport error, "timeout",
+// or "unparseable response".
+func DescribeTokenError(err error) string {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) && re.Response != nil {
+		if re.ErrorCode != "" {
+			return fmt.Sprintf("status %s, error %q", re.Response.Status, re.ErrorCode)
+		}
+		return "status " + re.Response.Status
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Op + " token endpoint: " + ue.Err.Error()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timeout"
+	}
+	return "unparseable response"
 }

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,7 +32,7 @@ import (
 const DefaultAPIResource = "https://api.example.com"
 
 // OIDCClient is an OAuth client registered at the OpenID provider. It may use
-// the authorization_code and refresh_token grants.
+// the authorization_code and refresh_token grants, or GrantTypes.
 type OIDCClient struct {
 	ID string
 	// Secret authenticates the client with client_secret_basic; empty makes it a
@@ -39,6 +40,15 @@ type OIDCClient struct {
 	Secret                 string
 	RedirectURIs           []string
 	PostLogoutRedirectURIs []string
+	// JWKS, when set, is the client's public JWK Set (JSON, {"keys":[...]}) and
+	// makes it authenticate with private_key_jwt (RFC 7523 §2.2) at the token,
+	// revocation and introspection endpoints instead of Secret.
+	JWKS []byte
+	// GrantTypes, when set, replaces authorization_code and refresh_token; with
+	// only "client_credentials" (RFC 6749 §4.4) the client needs no redirect URI.
+	// A client_credentials request with resource=APIResource gets a JWT access
+	// token like Cognito's M2M tokens (token_use access, client_id, scope).
+	GrantTypes []string
 }
 
 // OIDCConfig configures StartOIDC.
@@ -113,10 +123,12 @@ type opConfig struct {
 }
 
 type opClient struct {
-	ClientID               string   `json:"client_id"`
-	ClientSecret           string   `json:"client_secret,omitempty"`
-	RedirectURIs           []string `json:"redirect_uris"`
-	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+	ClientID               string          `json:"client_id"`
+	ClientSecret           string          `json:"client_secret,omitempty"`
+	RedirectURIs           []string        `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string        `json:"post_logout_redirect_uris"`
+	JWKS                   json.RawMessage `json:"jwks,omitempty"`
+	GrantTypes             []string        `json:"grant_types,omitempty"`
 }
 
 var opListening = regexp.MustCompile(`^oidc-provider listening on 127\.0\.0\.1:(\d+) `)
@@ -129,7 +141,7 @@ func StartOIDC(ctx context.Context, cfg OIDCConfig) (*OIDCProvider, error) {
 	}
 	// oidc-provider checks static clients only when they are first used.
 	for _, c := range cfg.Clients {
-		if c.ID == "" || len(c.RedirectURIs) == 0 {
+		if c.ID == "" || len(c.RedirectURIs) == 0 && !slices.Equal(c.GrantTypes, []string{"client_credentials"}) {
 			return nil, fmt.Errorf("testenv: OIDC client %q needs an ID and a redirect URI", c.ID)
 		}
 	}
@@ -231,6 +243,8 @@ func opConfigFor(cfg OIDCConfig, issuer string) opConfig {
 			ClientSecret:           cl.Secret,
 			RedirectURIs:           cl.RedirectURIs,
 			PostLogoutRedirectURIs: append([]string{}, cl.PostLogoutRedirectURIs...),
+			JWKS:                   cl.JWKS,
+			GrantTypes:             cl.GrantTypes,
 		})
 	}
 	return c

@@ -1,9 +1,11 @@
 package testenv
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -185,5 +187,46 @@ func TestOIDCIssuerURL(t *testing.T) {
 
 	if _, err := StartOIDC(t.Context(), OIDCConfig{IssuerURL: iss + "/", Clients: []OIDCClient{{ID: "app", RedirectURIs: []string{"http://127.0.0.1:1/cb"}}}}); err == nil {
 		t.Error("StartOIDC accepted an issuer with a trailing slash")
+	}
+}
+
+func TestOIDCClientCredentials(t *testing.T) {
+	// A client_credentials-only client needs no redirect URI.
+	p := startOIDC(t, OIDCConfig{Clients: []OIDCClient{{ID: "svc", Secret: "svc-secret", GrantTypes: []string{"client_credentials"}}}})
+	d := discover(t, p)
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"orders/read"}, "resource": {DefaultAPIResource}}
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, d.TokenEndpoint, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("svc", "svc-secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		Scope       string `json:"scope"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("token: %s %v\n%s", resp.Status, err, p.Logs())
+	}
+	if p.TokenRequests() != 1 {
+		t.Errorf("TokenRequests = %d, want 1", p.TokenRequests())
+	}
+	parts := strings.Split(tok.AccessToken, ".")
+	if len(parts) != 3 || tok.Scope != "orders/read" {
+		t.Fatalf("want a JWT access token with scope orders/read, got %d parts, scope %q", len(parts), tok.Scope)
+	}
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	var claims map[string]any
+	json.Unmarshal(payload, &claims)
+	// Cognito's M2M shape: sub = client_id, token_use access, no user.
+	for k, want := range map[string]any{"sub": "svc", "client_id": "svc", "token_use": "access", "scope": "orders/read", "aud": DefaultAPIResource} {
+		if claims[k] != want {
+			t.Errorf("claim %s = %v, want %v", k, claims[k], want)
+		}
+	}
+	if _, ok := claims["username"]; ok {
+		t.Error("an M2M token carries a username")
 	}
 }

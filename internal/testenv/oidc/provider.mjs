@@ -11,7 +11,11 @@
 //                         its path, if any, is where the provider is mounted
 //                         (a Cognito user pool issuer ends in the pool id)
 //   clients               [{client_id, client_secret?, redirect_uris,
-//                         post_logout_redirect_uris?}]; no secret = public client
+//                         post_logout_redirect_uris?, jwks?, grant_types?}]; no
+//                         secret = public client; jwks = private_key_jwt with
+//                         those public keys; grant_types replaces
+//                         authorization_code + refresh_token (client_credentials
+//                         alone needs no redirect_uris)
 //   ttl                   seconds: {AccessToken, IdToken, RefreshToken, Session,
 //                         Grant, Interaction}
 //   rotateRefreshToken    bool
@@ -53,16 +57,24 @@ jwk.kid = `k-${crypto.randomBytes(6).toString('hex')}`;
 jwk.alg = 'RS256';
 jwk.use = 'sig';
 
-const clients = cfg.clients.map((c) => ({
-  client_id: c.client_id,
-  ...(c.client_secret
-    ? { client_secret: c.client_secret, token_endpoint_auth_method: 'client_secret_basic' }
-    : { token_endpoint_auth_method: 'none' }),
-  redirect_uris: c.redirect_uris,
-  post_logout_redirect_uris: c.post_logout_redirect_uris || [],
-  grant_types: ['authorization_code', 'refresh_token'],
-  response_types: ['code'],
-}));
+function clientAuth(c) {
+  if (c.jwks) return { jwks: c.jwks, token_endpoint_auth_method: 'private_key_jwt' };
+  if (c.client_secret) return { client_secret: c.client_secret, token_endpoint_auth_method: 'client_secret_basic' };
+  return { token_endpoint_auth_method: 'none' };
+}
+
+const clients = cfg.clients.map((c) => {
+  const grantTypes = c.grant_types || ['authorization_code', 'refresh_token'];
+  const code = grantTypes.includes('authorization_code');
+  return {
+    client_id: c.client_id,
+    ...clientAuth(c),
+    redirect_uris: code ? c.redirect_uris : [],
+    post_logout_redirect_uris: c.post_logout_redirect_uris || [],
+    grant_types: grantTypes,
+    response_types: code ? ['code'] : [],
+  };
+});
 
 // The stock end-session page asks "Do you want to sign-out?" and needs a click on
 // button[name=logout][value=yes]. Cognito's /logout asks nothing, so by default the
@@ -124,6 +136,7 @@ const provider = new Provider(cfg.issuer, {
   ttl,
   features: {
     devInteractions: { enabled: true },
+    clientCredentials: { enabled: true },
     revocation: { enabled: true },
     rpInitiatedLogout: { enabled: true, logoutSource },
     resourceIndicators: {
@@ -144,8 +157,10 @@ const provider = new Provider(cfg.issuer, {
       },
     },
   },
-  // Cognito-shaped access tokens (client_id is already set by oidc-provider).
+  // Cognito-shaped access tokens (client_id is already set by oidc-provider); a
+  // client-credentials (M2M) token has no user, so no username or groups.
   extraTokenClaims: async (ctx, token) => {
+    if (token.kind === 'ClientCredentials' && token.resourceServer) return { token_use: 'access' };
     if (token.kind !== 'AccessToken' || !token.resourceServer) return undefined;
     return {
       token_use: 'access',
