@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/pubauth/awsauth/internal/expiry"
 )
 
 // Tokens returns session sessionID's current tokens, refreshing them first
@@ -71,11 +73,7 @@ func (h *Handler) expiresWithin(s *Session, n need, early bool) bool {
 // default 1-minute window) is used for half its life rather than refreshed
 // on every request. An unknown issue time gives RefreshWindow.
 func (h *Handler) refreshWindow(issued, exp time.Time) time.Duration {
-	w := h.cfg.RefreshWindow
-	if issued.IsZero() {
-		return w
-	}
-	return max(min(w, exp.Sub(issued)/2), 0)
+	return expiry.Window(h.cfg.RefreshWindow, issued, exp)
 }
 
 // fresh loads a session and refreshes it when a needed token is within its

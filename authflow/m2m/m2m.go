@@ -19,6 +19,7 @@ import (
 
 	"github.com/pubauth/awsauth/internal/clientauth"
 	"github.com/pubauth/awsauth/internal/cognito"
+	"github.com/pubauth/awsauth/internal/expiry"
 	"github.com/pubauth/awsauth/internal/httpx"
 )
 
@@ -316,9 +317,9 @@ func (s *Source) current(early bool) *oauth2.Token {
 	if exp := s.tok.Expiry; !exp.IsZero() {
 		var w time.Duration
 		if early {
-			w = min(s.cfg.ExpiryWindow, exp.Sub(s.issued)/2)
+			w = expiry.Window(s.cfg.ExpiryWindow, s.issued, exp)
 		}
-		if !s.cfg.Now().Add(max(w, 0)).Before(exp) {
+		if !s.cfg.Now().Add(w).Before(exp) {
 			return nil
 		}
 	}
