@@ -36,7 +36,10 @@ const ScopeCognitoUserAdmin = "aws.cognito.signin.user.admin"
 // Requirements: GetUser takes only access tokens that carry the scope
 // aws.cognito.signin.user.admin (ScopeCognitoUserAdmin): a token without it
 // (an app client that doesn't grant it, a client-credentials token) is a
-// fault, never sent. Each call goes to the Region named by the token's iss
+// fault, never sent. That scope also lets the token's holder call the
+// user's self-service API (read and change their attributes, change their
+// password, delete their account): grant it only to an app client whose
+// tokens may do that. Each call goes to the Region named by the token's iss
 // (an UPDATED issuer names the pool's primary Region), whatever the
 // client's own Region, so one client serves pools in several Regions; a
 // token whose iss is not a Cognito user pool's is a fault. GetUser is
