@@ -58,12 +58,14 @@ func fromCore(err error) error {
 // StatusOf is the HTTP status WriteError answers err with: 401 for
 // ErrNoToken, ErrInvalidToken and an access token that is missing or
 // invalid; 403 when a Requirement refused the access token; 503 when a key
-// or key set could not be fetched; 500 for ErrNoAccessTokenVerifier.
+// or key set could not be fetched or a revocation check (bearer.NotRevoked)
+// got no answer; 500 for ErrNoAccessTokenVerifier.
 func StatusOf(err error) int {
 	switch {
 	case errors.Is(err, ErrNoAccessTokenVerifier):
 		return http.StatusInternalServerError
-	case errors.Is(err, ErrKeyUnavailable), errors.Is(err, bearer.ErrKeySetUnavailable):
+	case errors.Is(err, ErrKeyUnavailable), errors.Is(err, bearer.ErrKeySetUnavailable),
+		errors.Is(err, bearer.ErrRevocationUnavailable):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, bearer.ErrInsufficientScope):
 		return http.StatusForbidden

@@ -187,7 +187,7 @@ type Config struct {
 type Verifier struct {
 	issuers  []*jwt.Verifier // one per issuer, with its profile and key set
 	maxToken int
-	cache    *tokenCache
+	cache    *tokenCache[*Claims]
 	realm    string
 	onError  func(http.ResponseWriter, *http.Request, error)
 	log      *slog.Logger
@@ -264,7 +264,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		if size == 0 {
 			size = DefaultCacheSize
 		}
-		v.cache = newTokenCache(size)
+		v.cache = newTokenCache[*Claims](size)
 	}
 	for _, iss := range all {
 		algs := iss.Algorithms
@@ -411,7 +411,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	}
 	now := v.now()
 	if v.cache != nil {
-		if c := v.cache.get(raw, now); c != nil {
+		if c, ok := v.cache.get(raw, now); ok {
 			return c, nil
 		}
 	}
@@ -434,8 +434,10 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 		return nil, fromCore(err)
 	}
 	c := newClaims(&t.Claims)
+	tok := raw // for a Requirement that asks the issuer about the token (NotRevoked)
+	c.token = &tok
 	if v.cache != nil {
-		v.cache.put(raw, c, now)
+		v.cache.put(raw, c, c.Expiry, now)
 	}
 	return c, nil
 }

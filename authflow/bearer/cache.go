@@ -10,44 +10,54 @@ import (
 // per entry (token, claims), about 12 MB when full.
 const DefaultCacheSize = 4096
 
-// tokenCache remembers tokens that passed every check but the per-request
-// Requirements, so a repeated token skips the signature. It is indexed by a
-// keyed hash (hash/maphash, a random seed per cache, so a client can't aim
+// tokenCache remembers a value per token until a time no later than the
+// token's exp: the claims of verified tokens (the Verifier's cache), the
+// answers of online revocation checks (RevocationCheck's). It is indexed by
+// a keyed hash (hash/maphash, a random seed per cache, so a client can't aim
 // collisions) and compares the whole token, so a collision only costs a
-// verification. An entry is never served at or after its token's exp.
-type tokenCache struct {
+// miss. An entry is never served at or after its expiry, and the cache holds
+// at most max entries.
+type tokenCache[V any] struct {
 	seed maphash.Seed
 	max  int
 
 	mu sync.RWMutex
-	m  map[uint64]cacheEntry
+	m  map[uint64]cacheEntry[V]
 }
 
-type cacheEntry struct {
-	token  string
-	claims *Claims
-	exp    time.Time
+type cacheEntry[V any] struct {
+	token string
+	val   V
+	exp   time.Time
 }
 
-func newTokenCache(max int) *tokenCache {
-	return &tokenCache{seed: maphash.MakeSeed(), max: max, m: make(map[uint64]cacheEntry, min(max, 1024))}
+func newTokenCache[V any](max int) *tokenCache[V] {
+	return &tokenCache[V]{seed: maphash.MakeSeed(), max: max, m: make(map[uint64]cacheEntry[V], min(max, 1024))}
 }
 
-func (c *tokenCache) get(token string, now time.Time) *Claims {
+// get returns the value cached for token, and false when there is none
+// or it expired by now.
+func (c *tokenCache[V]) get(token string, now time.Time) (V, bool) {
 	h := maphash.String(c.seed, token)
 	c.mu.RLock()
 	e, ok := c.m[h]
 	c.mu.RUnlock()
 	if !ok || e.token != token || !now.Before(e.exp) {
-		return nil
+		var zero V
+		return zero, false
 	}
-	return e.claims
+	return e.val, true
 }
 
 // evictScan bounds the work of one put on a full cache.
 const evictScan = 8
 
-func (c *tokenCache) put(token string, claims *Claims, now time.Time) {
+// put caches v for token until exp (the caller bounds exp by the token's
+// own); an exp not after now stores nothing.
+func (c *tokenCache[V]) put(token string, v V, exp, now time.Time) {
+	if !now.Before(exp) {
+		return
+	}
 	h := maphash.String(c.seed, token)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -69,10 +79,10 @@ func (c *tokenCache) put(token string, claims *Claims, now time.Time) {
 			delete(c.m, victim)
 		}
 	}
-	c.m[h] = cacheEntry{token: token, claims: claims, exp: claims.Expiry}
+	c.m[h] = cacheEntry[V]{token: token, val: v, exp: exp}
 }
 
-func (c *tokenCache) len() int {
+func (c *tokenCache[V]) len() int {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return len(c.m)

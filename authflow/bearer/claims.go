@@ -40,6 +40,10 @@ type Claims struct {
 	Expiry, IssuedAt, NotBefore time.Time
 
 	payload []byte
+	// token is the raw token these claims were verified from, for
+	// NotRevoked; a pointer so that printing Claims with %v shows an
+	// address, never the token.
+	token *string
 }
 
 // HasScope reports whether the token grants scope.

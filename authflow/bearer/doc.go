@@ -29,6 +29,23 @@
 // invalid_request, 401 invalid_token, 403 insufficient_scope, or 503 when the
 // key set can't be fetched (see WriteError and the Err sentinels).
 //
+// Online revocation checks, opt-in per route: a JWT passes its local
+// checks until exp even after its user signed out everywhere or it was
+// revoked. For sensitive operations, NotRevoked asks the issuer through a
+// RevocationCheck (NewRevocationCheck): Amazon Cognito's GetUser with the
+// access token (NewCognitoGetUser; it fails for a revoked token or a
+// globally signed-out user) or RFC 7662 token introspection for other
+// providers (NewIntrospection). The answer is cached for
+// RevocationConfig.TTL (30 s by default, at most 5 minutes), never past the
+// token's exp, in a cache bounded in size; concurrent requests with one
+// token share one call. A token the issuer no longer honours gets 401
+// invalid_token (ErrTokenRevoked); when the issuer can't answer, the request
+// fails closed with 503 (ErrRevocationUnavailable) unless InsecureFailOpen.
+// GetUser is rate-limited: the UserRead category's 120 requests per second
+// per account and Region by default, and 10 read requests per second per
+// user (see CognitoGetUser and
+// https://docs.aws.amazon.com/cognito/latest/developerguide/quotas.html).
+//
 // An importer of bearer compiles no login code. To share one key set with
 // the login flow of package authflow for the same issuer, set Issuer.KeySet
 // to authflow.Handler.KeySet. Under AWS Lambda, package

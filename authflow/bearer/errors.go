@@ -34,7 +34,21 @@ var (
 	// and fetching the set failed, or the request ended while waiting for it.
 	// 503: the token may well be good.
 	ErrKeySetUnavailable = errors.New("bearer: issuer key set unavailable")
+	// ErrTokenRevoked wraps ErrInvalidToken: an online revocation check
+	// (NotRevoked) was told by the issuer that the token is no longer active:
+	// revoked, its user signed out globally, disabled or deleted (RFC 7662
+	// §2.2 active false; Cognito GetUser's NotAuthorizedException). 401
+	// invalid_token.
+	ErrTokenRevoked = fmt.Errorf("%w: %w", ErrInvalidToken, errRevokedReason)
+	// ErrRevocationUnavailable: an online revocation check (NotRevoked)
+	// could not get an answer from the issuer (a network fault, throttling,
+	// a 5xx, a malformed or oversized answer, a timeout), or the request
+	// ended while waiting for it. 503 (fail closed), unless the
+	// RevocationCheck is configured InsecureFailOpen.
+	ErrRevocationUnavailable = errors.New("bearer: revocation check unavailable")
 )
+
+var errRevokedReason = errors.New("no longer active at its issuer")
 
 // ScopeError is a Requirement's refusal. It matches ErrInsufficientScope and
 // names, in Scope, the scopes the resource needs (the RFC 6750 §3 scope
@@ -58,7 +72,7 @@ func statusOf(err error) (int, string) {
 		return http.StatusForbidden, "insufficient_scope"
 	case errors.Is(err, ErrInvalidRequest):
 		return http.StatusBadRequest, "invalid_request"
-	case errors.Is(err, ErrKeySetUnavailable):
+	case errors.Is(err, ErrKeySetUnavailable), errors.Is(err, ErrRevocationUnavailable):
 		return http.StatusServiceUnavailable, ""
 	case errors.Is(err, ErrNoToken):
 		return http.StatusUnauthorized, ""

@@ -18,6 +18,8 @@ import (
 //
 //   - an error that wraps ErrInvalidToken (a token revoked since it was
 //     issued, say): 401 invalid_token;
+//   - an error that wraps ErrRevocationUnavailable (NotRevoked could not
+//     ask the issuer): 503;
 //   - any other error (a *ScopeError, or any error, which is then wrapped in
 //     ErrInsufficientScope): 403 insufficient_scope (RFC 6750 §3.1).
 //
@@ -84,12 +86,13 @@ func (v *Verifier) Authenticate(ctx context.Context, h http.Header, reqs ...Requ
 // stopping at the first refusal; for adapters that need the claims of a
 // refused token (a Lambda authorizer's Deny policy names its subject). It
 // returns nil, or an error that wraps ErrInvalidToken (the Requirement's own
-// error, 401) or ErrInsufficientScope (403): a Requirement's error that wraps
-// neither is wrapped in ErrInsufficientScope.
+// error, 401), ErrRevocationUnavailable (NotRevoked's fault, 503) or
+// ErrInsufficientScope (403): a Requirement's error that wraps none of them
+// is wrapped in ErrInsufficientScope.
 func Apply(ctx context.Context, c *Claims, reqs ...Requirement) error {
 	for _, req := range reqs {
 		if err := req(ctx, c); err != nil {
-			if errors.Is(err, ErrInsufficientScope) || errors.Is(err, ErrInvalidToken) {
+			if errors.Is(err, ErrInsufficientScope) || errors.Is(err, ErrInvalidToken) || errors.Is(err, ErrRevocationUnavailable) {
 				return err
 			}
 			return fmt.Errorf("%w: custom requirement refused: %w", ErrInsufficientScope, err)
@@ -145,7 +148,8 @@ func (v *Verifier) Require(next http.Handler, reqs ...Requirement) http.Handler 
 // Authenticate or a Requirement): 401 with WWW-Authenticate: Bearer (no
 // error code when no token was sent), 400 invalid_request, 401
 // invalid_token, 403 insufficient_scope (with the scope attribute), or 503
-// when the key set could not be fetched; a JSON body {"error",
+// when the key set could not be fetched or a revocation check answered
+// nothing (ErrRevocationUnavailable); a JSON body {"error",
 // "error_description"}; Cache-Control: no-store. Its text is fixed by this
 // package, never copied from the request.
 func (v *Verifier) WriteError(w http.ResponseWriter, r *http.Request, err error) {
@@ -166,8 +170,11 @@ func (v *Verifier) WriteError(w http.ResponseWriter, r *http.Request, err error)
 		desc = "the request's Authorization header is malformed"
 	case "invalid_token":
 		desc = "the access token is invalid or expired"
-		if errors.Is(err, ErrTokenExpired) {
+		switch {
+		case errors.Is(err, ErrTokenExpired):
 			desc = "the access token expired"
+		case errors.Is(err, ErrTokenRevoked):
+			desc = "the access token is no longer active"
 		}
 	case "insufficient_scope":
 		desc = "the access token does not grant access to this resource"

@@ -148,8 +148,8 @@ func authorize(ctx context.Context, v *bearer.Verifier, h http.Header, methodARN
 // valid token a Requirement refused with bearer.ErrInsufficientScope (API
 // Gateway answers 403); ErrUnauthorized for no token, an invalid one, or a
 // refusal wrapping bearer.ErrInvalidToken (401), as bearer.Apply classifies
-// them; an error for a key set that can't be fetched (500: the token may be
-// good).
+// them; an error for a key set that can't be fetched or a revocation check
+// that got no answer (500: the token may be good).
 func verdict(ctx context.Context, v *bearer.Verifier, h http.Header, reqs []bearer.Requirement) (*bearer.Claims, bool, error) {
 	c, err := v.Authenticate(ctx, h)
 	if err == nil {
@@ -158,7 +158,7 @@ func verdict(ctx context.Context, v *bearer.Verifier, h http.Header, reqs []bear
 	switch {
 	case err == nil:
 		return c, true, nil
-	case errors.Is(err, bearer.ErrKeySetUnavailable):
+	case errors.Is(err, bearer.ErrKeySetUnavailable), errors.Is(err, bearer.ErrRevocationUnavailable):
 		return nil, false, fmt.Errorf("lambdaauth: %w", err)
 	case errors.Is(err, bearer.ErrInsufficientScope):
 		return c, false, nil

@@ -309,6 +309,7 @@ func TestAppClient(t *testing.T) {
 	providers := ip["CognitoIdentityProviders"].([]any)
 	require.Len(t, providers, 1)
 	assert.Equal(t, []string{"Ref:UserPoolClient"}, strs(providers[0].(map[string]any)["ClientId"]))
+	assert.Equal(t, true, providers[0].(map[string]any)["ServerSideTokenCheck"], "no credentials for a user signed out globally or deleted")
 	assert.Equal(t, true, ip["AllowClassicFlow"], "the S3 role is assumed through the basic flow")
 
 	roles := properties(tpl.resource("IdentityPoolRoles"))["Roles"].(map[string]any)

@@ -91,7 +91,9 @@ type OIDCConfig struct {
 // OIDCProvider is a running OpenID provider: oidc-provider on node, behind a Go
 // reverse proxy that counts token requests. Its dev login form takes any login
 // with any password; the account's sub is the login, its email
-// <login>@example.com (verified), its name the capitalized login.
+// <login>@example.com (verified), its name the capitalized login. It serves
+// token revocation (RFC 7009) and introspection (RFC 7662, to a client with a
+// secret; opaque access tokens only) at the endpoints its discovery names.
 type OIDCProvider struct {
 	// Issuer is the proxy's URL, http://127.0.0.1:PORT with no trailing slash,
 	// or OIDCConfig.IssuerURL when set (reach it through Transport);

@@ -35,6 +35,7 @@ type discovery struct {
 	TokenEndpoint                          string   `json:"token_endpoint"`
 	JWKSURI                                string   `json:"jwks_uri"`
 	RevocationEndpoint                     string   `json:"revocation_endpoint"`
+	IntrospectionEndpoint                  string   `json:"introspection_endpoint"`
 	EndSessionEndpoint                     string   `json:"end_session_endpoint"`
 	CodeChallengeMethodsSupported          []string `json:"code_challenge_methods_supported"`
 	AuthorizationResponseIssParamSupported bool     `json:"authorization_response_iss_parameter_supported"`
@@ -81,6 +82,7 @@ func TestOIDCDiscovery(t *testing.T) {
 	for name, u := range map[string]string{
 		"authorization": d.AuthorizationEndpoint, "token": d.TokenEndpoint, "jwks": d.JWKSURI,
 		"revocation": d.RevocationEndpoint, "end_session": d.EndSessionEndpoint,
+		"introspection": d.IntrospectionEndpoint,
 	} {
 		// Endpoints must be on the proxy, or TokenRequests would miss calls.
 		if !strings.HasPrefix(u, p.Issuer+"/") {

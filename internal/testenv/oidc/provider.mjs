@@ -138,6 +138,10 @@ const provider = new Provider(cfg.issuer, {
     devInteractions: { enabled: true },
     clientCredentials: { enabled: true },
     revocation: { enabled: true },
+    // RFC 7662, for bearer.NewIntrospection: any client with a secret may introspect
+    // (oidc-provider's default policy); JWT access tokens are refused
+    // (unsupported_token_type), opaque ones answered.
+    introspection: { enabled: true },
     rpInitiatedLogout: { enabled: true, logoutSource },
     resourceIndicators: {
       enabled: true,
