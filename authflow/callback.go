@@ -179,6 +179,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (int, error) 
 	if err != nil {
 		return http.StatusBadGateway, err
 	}
+	ts.Expiry = h.expiresAt(tok)
 	idt, err := h.verifyIDToken(ctx, rawID, jwt.Options{Nonce: f.Nonce, IssuedAfter: f.Created})
 	if errors.Is(err, errIDTokenKeys) {
 		return http.StatusBadGateway, err
@@ -240,6 +241,17 @@ func tokenSetFrom(tok *oauth2.Token) (TokenSet, string, error) {
 		IDToken:      rawID,
 		Expiry:       tok.Expiry.UTC(),
 	}, rawID, nil
+}
+
+// expiresAt is when tok's access token expires on the handler's clock,
+// Config.Now: expires_in (RFC 6749 §5.1) counted from now. x/oauth2's
+// Token.Expiry counts it from time.Now, which is another clock when Now is
+// set (a test's). Without expires_in, Token.Expiry (zero: unknown).
+func (h *Handler) expiresAt(tok *oauth2.Token) time.Time {
+	if tok.ExpiresIn > 0 {
+		return h.cfg.Now().Add(time.Duration(tok.ExpiresIn) * time.Second).UTC()
+	}
+	return tok.Expiry.UTC()
 }
 
 // sessionExpiry is now + SessionLifetime, shortened by a refresh_expires_in

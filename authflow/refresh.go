@@ -155,7 +155,7 @@ func (h *Handler) redeem(ctx context.Context, s *Session, locker tokenstore.Lock
 		TokenType:    "Bearer",
 		RefreshToken: tok.RefreshToken,
 		IDToken:      s.tokens.IDToken,
-		Expiry:       tok.Expiry.UTC(),
+		Expiry:       h.expiresAt(tok),
 	}
 	if next.tokens.RefreshToken == "" {
 		next.tokens.RefreshToken = s.tokens.RefreshToken // RFC 6749 §6: may be kept

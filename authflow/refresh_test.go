@@ -394,3 +394,33 @@ func TestRefreshAdoptsTokensRotatedElsewhere(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "at-from-the-other-instance", ts.AccessToken)
 }
+
+// The access token's expiry is expires_in counted on Config.Now, at login and
+// at refresh: x/oauth2 counts it on time.Now, and a session on a test's
+// clock an hour ahead got tokens that had expired an hour before (each
+// request then refreshed, or failed with 503).
+func TestTokenExpiryOnTheHandlersClock(t *testing.T) {
+	op := newTestOP(t)
+	clock := &offsetClock{}
+	clock.set(time.Hour)
+	op.now = clock.Now
+	app := newTestApp(t, op, func(c *Config) { c.Now = clock.Now })
+	op.setAccessTTL(10 * time.Minute)
+	c := app.browser()
+	app.login(c, "/")
+	id := app.sessionCookie(c).Value
+	s, err := app.h.load(context.Background(), id)
+	require.NoError(t, err)
+	assert.WithinDuration(t, clock.Now().Add(10*time.Minute), s.AccessTokenExpiry(), 5*time.Second, "at login")
+
+	clock.set(time.Hour + 10*time.Minute)
+	calls := op.tokenCalls.Load()
+	status, _ := app.me(c)
+	require.Equal(t, http.StatusOK, status)
+	status, _ = app.me(c)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, int64(1), op.tokenCalls.Load()-calls, "one refresh, then the refreshed token is used")
+	s, err = app.h.load(context.Background(), id)
+	require.NoError(t, err)
+	assert.WithinDuration(t, clock.Now().Add(10*time.Minute), s.AccessTokenExpiry(), 5*time.Second, "after refresh")
+}
