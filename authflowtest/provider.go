@@ -208,7 +208,10 @@ func (p *Provider) Advance(d time.Duration) {
 // tokens signed from now on carry the new key's kid, and the key set (JWKS)
 // publishes it next to the earlier ones, so tokens signed before still
 // verify. A verifier that cached the old key set meets an unknown kid and
-// refetches it. For a key the verifier can't find at all, use UnknownKey.
+// refetches it. A verifier on the provider's clock does so at most once per
+// its refetch interval (bearer.Config.RefetchInterval, default 10 s; ID
+// tokens at the callback always may): Advance past it after a fetch. For a
+// key the verifier can't find at all, use UnknownKey.
 // Call it from the test's goroutine: it calls t.Fatalf when it fails.
 func (p *Provider) RotateKeys() {
 	p.t.Helper()
