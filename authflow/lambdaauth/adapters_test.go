@@ -194,7 +194,7 @@ func TestAdaptersSameRules(t *testing.T) {
 	b := is.verifier()
 	var seen http.Request
 	h := app(b, &seen)
-	good := is.token(nil)
+	good := is.token(good)
 	orders := func(auth ...string) clientRequest {
 		hd := http.Header{"Host": {"api.example.com"}, "Cookie": {"theme=dark; lang=en"}}
 		for _, a := range auth {
@@ -247,10 +247,10 @@ func TestAdaptersSameRules(t *testing.T) {
 			}{
 				"no token":       {nil, 401, ""},
 				"Basic":          {[]string{"Basic YTpi"}, 401, ""},
-				"ID token":       {[]string{"Bearer " + is.token(func(c map[string]any) { c["token_use"] = "id"; c["aud"] = testClient; delete(c, "client_id") })}, 401, "invalid_token"},
-				"another client": {[]string{"Bearer " + is.token(func(c map[string]any) { c["client_id"] = "other" })}, 401, "invalid_token"},
+				"ID token":       {[]string{"Bearer " + is.token(idToken)}, 401, "invalid_token"},
+				"another client": {[]string{"Bearer " + is.token(otherClient)}, 401, "invalid_token"},
 				"tampered":       {[]string{"Bearer " + tamperAt(good, 40)}, 401, "invalid_token"},
-				"no scope":       {[]string{"Bearer " + is.token(func(c map[string]any) { c["scope"] = "openid" })}, 403, "insufficient_scope"},
+				"no scope":       {[]string{"Bearer " + is.token(noScope)}, 403, "insufficient_scope"},
 				// Kept two, or joined into one invalid credential, by AWS: 400
 				// either way (RFC 6750 §3.1); a single-value ALB keeps the
 				// last, so only the token that arrives is judged.

@@ -2,83 +2,78 @@ package lambdaauth
 
 import (
 	"context"
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/pubauth/awsauth/authflow"
 	"github.com/pubauth/awsauth/authflow/bearer"
+	"github.com/pubauth/awsauth/authflowtest"
 )
 
 const (
-	testIssuer = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TestPool1"
+	testPool   = "eu-west-1_TestPool1"
 	testClient = "lambda-client-1"
 )
 
-// issuer signs Cognito-shaped tokens with a key generated in the test; the
-// Bearer holds its JWKS offline.
+// issuer is the tests' provider (authflowtest): Cognito-shaped tokens of
+// testPool for testClient on keys it generated, which the Verifier holds
+// offline (its JWKS). Its user is alice-sub (username alice, groups admin
+// and ops).
 type issuer struct {
-	t   *testing.T
-	key *rsa.PrivateKey
-	now time.Time
+	t  *testing.T
+	op *authflowtest.Provider
 }
 
 func newIssuer(t *testing.T) *issuer {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &issuer{t: t, key: k, now: time.Now()}
+	op := authflowtest.NewProvider(t, func(o *authflowtest.Options) {
+		o.CognitoPool = &authflow.CognitoPool{ID: testPool}
+		o.ClientID = testClient
+		o.User = authflowtest.User{Subject: "alice-sub", Username: "alice", Groups: []string{"admin", "ops"}}
+	})
+	return &issuer{t: t, op: op}
 }
 
-func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+// variant is which token token mints: a good access token with the scope
+// orders/read, or one refused for one reason.
+type variant int
 
-func (is *issuer) jwks() []byte {
-	b, _ := json.Marshal(map[string]any{"keys": []any{map[string]any{
-		"kty": "RSA", "kid": "k1", "use": "sig", "alg": "RS256",
-		"n": b64(is.key.N.Bytes()), "e": b64(big.NewInt(int64(is.key.E)).Bytes()),
-	}}})
-	return b
-}
+const (
+	good        variant = iota
+	idToken             // an ID token of the same user and client
+	otherClient         // an access token of another app client
+	noScope             // scope openid only
+	expired             // expired beyond the clock skew
+)
 
-func (is *issuer) token(mod func(map[string]any)) string {
-	c := map[string]any{
-		"iss": testIssuer, "sub": "alice-sub", "client_id": testClient, "token_use": "access",
-		"scope": "orders/read", "cognito:groups": []string{"admin", "ops"}, "username": "alice",
-		"iat": is.now.Unix(), "exp": is.now.Add(time.Hour).Unix(),
+func (is *issuer) token(v variant) string {
+	tok := authflowtest.Token{Scopes: []string{"orders/read"}}
+	switch v {
+	case idToken:
+		return is.op.IDToken(tok)
+	case otherClient:
+		tok.ClientID = "other"
+	case noScope:
+		tok.Scopes = []string{"openid"}
+	case expired:
+		tok.Flaw = authflowtest.Expired
 	}
-	if mod != nil {
-		mod(c)
-	}
-	hb, _ := json.Marshal(map[string]any{"alg": "RS256", "kid": "k1"})
-	cb, _ := json.Marshal(c)
-	input := b64(hb) + "." + b64(cb)
-	sum := sha256.Sum256([]byte(input))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, is.key, crypto.SHA256, sum[:])
-	if err != nil {
-		is.t.Fatal(err)
-	}
-	return input + "." + b64(sig)
+	return is.op.AccessToken(tok)
 }
 
 func (is *issuer) verifier() *bearer.Verifier {
 	b, err := bearer.New(is.t.Context(), bearer.Config{
-		Issuers: []bearer.Issuer{{Issuer: testIssuer, ClientIDs: []string{testClient}, JWKS: is.jwks()}},
-		Now:     func() time.Time { return is.now }, Logger: slog.New(slog.DiscardHandler),
+		Issuers: []bearer.Issuer{{Issuer: is.op.Issuer(), ClientIDs: []string{testClient}, JWKS: is.op.JWKS()}},
+		Now:     is.op.Now, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		is.t.Fatal(err)
@@ -132,7 +127,7 @@ func TestHTTPAPI(t *testing.T) {
 	ctx := context.Background()
 
 	var ev events.APIGatewayV2HTTPRequest
-	fixture(t, "httpapi_v2_orders.json", is.token(nil), &ev)
+	fixture(t, "httpapi_v2_orders.json", is.token(good), &ev)
 	resp, err := h(ctx, ev)
 	if err != nil {
 		t.Fatal(err)
@@ -165,10 +160,10 @@ func TestHTTPAPI(t *testing.T) {
 		code   string
 	}{
 		"no token":       {"", 401, ""},
-		"ID token":       {is.token(func(c map[string]any) { c["token_use"] = "id"; c["aud"] = testClient; delete(c, "client_id") }), 401, "invalid_token"},
-		"another client": {is.token(func(c map[string]any) { c["client_id"] = "other" }), 401, "invalid_token"},
-		"tampered":       {tamperAt(is.token(nil), 40), 401, "invalid_token"},
-		"no scope":       {is.token(func(c map[string]any) { c["scope"] = "openid" }), 403, "insufficient_scope"},
+		"ID token":       {is.token(idToken), 401, "invalid_token"},
+		"another client": {is.token(otherClient), 401, "invalid_token"},
+		"tampered":       {tamperAt(is.token(good), 40), 401, "invalid_token"},
+		"no scope":       {is.token(noScope), 403, "insufficient_scope"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var ev events.APIGatewayV2HTTPRequest
@@ -224,7 +219,7 @@ func TestREST(t *testing.T) {
 	ctx := context.Background()
 
 	var ev events.APIGatewayProxyRequest
-	fixture(t, "rest_v1_orders.json", is.token(nil), &ev)
+	fixture(t, "rest_v1_orders.json", is.token(good), &ev)
 	resp, err := h(ctx, ev)
 	if err != nil {
 		t.Fatal(err)
@@ -242,7 +237,7 @@ func TestREST(t *testing.T) {
 
 	// Two Authorization headers stay two: 400 invalid_request (RFC 6750 §3.1).
 	var two events.APIGatewayProxyRequest
-	fixture(t, "rest_v1_two_authorization.json", is.token(nil), &two)
+	fixture(t, "rest_v1_two_authorization.json", is.token(good), &two)
 	resp, err = h(ctx, two)
 	if err != nil {
 		t.Fatal(err)
@@ -278,7 +273,7 @@ func TestAuthorizers(t *testing.T) {
 	const wildcard = "arn:aws:execute-api:eu-west-1:123456789012:abc123defg/prod/*/*"
 
 	var tokEv events.APIGatewayCustomAuthorizerRequest
-	fixture(t, "authorizer_token.json", is.token(nil), &tokEv)
+	fixture(t, "authorizer_token.json", is.token(good), &tokEv)
 	resp, err := TokenAuthorizer(b, bearer.Scopes("orders/read"))(ctx, tokEv)
 	if err != nil {
 		t.Fatal(err)
@@ -298,15 +293,15 @@ func TestAuthorizers(t *testing.T) {
 	}
 
 	// Missing scope → Deny (403); bad tokens → "Unauthorized" (401).
-	fixture(t, "authorizer_token.json", is.token(func(c map[string]any) { c["scope"] = "openid" }), &tokEv)
+	fixture(t, "authorizer_token.json", is.token(noScope), &tokEv)
 	resp, err = TokenAuthorizer(b, bearer.Scopes("orders/read"))(ctx, tokEv)
 	if err != nil || resp.PolicyDocument.Statement[0].Effect != "Deny" {
 		t.Fatalf("no scope: %+v %v", resp, err)
 	}
 	for name, tok := range map[string]string{
-		"ID token":       is.token(func(c map[string]any) { c["token_use"] = "id" }),
-		"another client": is.token(func(c map[string]any) { c["client_id"] = "x" }),
-		"expired":        is.token(func(c map[string]any) { c["exp"] = is.now.Add(-time.Hour).Unix() }),
+		"ID token":       is.token(idToken),
+		"another client": is.token(otherClient),
+		"expired":        is.token(expired),
 		"garbage":        "abc",
 	} {
 		fixture(t, "authorizer_token.json", tok, &tokEv)
@@ -325,7 +320,7 @@ func TestAuthorizers(t *testing.T) {
 	}
 
 	var reqEv events.APIGatewayCustomAuthorizerRequestTypeRequest
-	fixture(t, "authorizer_request.json", is.token(nil), &reqEv)
+	fixture(t, "authorizer_request.json", is.token(good), &reqEv)
 	resp, err = RequestAuthorizer(b, bearer.Groups("admin"))(ctx, reqEv)
 	if err != nil || resp.PolicyDocument.Statement[0].Effect != "Allow" || resp.PolicyDocument.Statement[0].Resource[0] != wildcard {
 		t.Fatalf("REQUEST authorizer: %+v %v", resp, err)
@@ -337,7 +332,7 @@ func TestAuthorizers(t *testing.T) {
 
 	// A custom Requirement: its plain refusal is a Deny (403); one wrapping
 	// bearer.ErrInvalidToken is "Unauthorized" (401), as under Require.
-	fixture(t, "authorizer_token.json", is.token(nil), &tokEv)
+	fixture(t, "authorizer_token.json", is.token(good), &tokEv)
 	for _, tc := range []struct {
 		err    error
 		effect string
@@ -438,7 +433,7 @@ func TestHTTPAPIPayloadV1(t *testing.T) {
 	ctx := context.Background()
 
 	var ev events.APIGatewayProxyRequest
-	fixture(t, "httpapi_v1_orders.json", is.token(nil), &ev)
+	fixture(t, "httpapi_v1_orders.json", is.token(good), &ev)
 	resp, err := h(ctx, ev)
 	if err != nil {
 		t.Fatal(err)
@@ -607,7 +602,7 @@ var authorizerKinds = []authorizerKind{
 func TestAuthorizersSameVerdicts(t *testing.T) {
 	is := newIssuer(t)
 	b := is.verifier()
-	good := is.token(nil)
+	good := is.token(good)
 	for _, kind := range authorizerKinds {
 		for _, tc := range []struct {
 			name string
@@ -616,14 +611,14 @@ func TestAuthorizersSameVerdicts(t *testing.T) {
 			want string
 		}{
 			{"valid", good, []bearer.Requirement{bearer.Scopes("orders/read"), bearer.Groups("admin")}, "Allow"},
-			{"no scope", is.token(func(c map[string]any) { c["scope"] = "openid" }), []bearer.Requirement{bearer.Scopes("orders/read")}, "Deny"},
+			{"no scope", is.token(noScope), []bearer.Requirement{bearer.Scopes("orders/read")}, "Deny"},
 			{"not in group", good, []bearer.Requirement{bearer.Groups("billing")}, "Deny"},
 			{"custom refusal", good, []bearer.Requirement{bearer.Check(func(context.Context, *bearer.Claims) error { return errors.New("tenant closed") })}, "Deny"},
 			{"custom invalid token", good, []bearer.Requirement{bearer.Check(func(context.Context, *bearer.Claims) error { return fmt.Errorf("%w: revoked", bearer.ErrInvalidToken) })}, "Unauthorized"},
 			{"no token", "", nil, "Unauthorized"},
-			{"ID token", is.token(func(c map[string]any) { c["token_use"] = "id"; c["aud"] = testClient; delete(c, "client_id") }), nil, "Unauthorized"},
-			{"another client", is.token(func(c map[string]any) { c["client_id"] = "x" }), nil, "Unauthorized"},
-			{"expired", is.token(func(c map[string]any) { c["exp"] = is.now.Add(-time.Hour).Unix() }), nil, "Unauthorized"},
+			{"ID token", is.token(idToken), nil, "Unauthorized"},
+			{"another client", is.token(otherClient), nil, "Unauthorized"},
+			{"expired", is.token(expired), nil, "Unauthorized"},
 			{"tampered", tamperAt(good, 40), nil, "Unauthorized"},
 			{"garbage", "abc", nil, "Unauthorized"},
 		} {
@@ -655,7 +650,7 @@ func TestHTTPAPIAuthorizers(t *testing.T) {
 	b := is.verifier()
 	ctx := context.Background()
 	var ev events.APIGatewayV2CustomAuthorizerV2Request
-	fixture(t, "httpapi_authorizer_v2.json", is.token(nil), &ev)
+	fixture(t, "httpapi_authorizer_v2.json", is.token(good), &ev)
 
 	simple, err := HTTPAPISimpleAuthorizer(b, bearer.Scopes("orders/read"))(ctx, ev)
 	if err != nil {
@@ -693,7 +688,7 @@ func TestHTTPAPIAuthorizers(t *testing.T) {
 	}
 
 	// Two Authorization headers arrive joined with a comma: one invalid credential.
-	ev.Headers["authorization"] += ",Bearer " + is.token(nil)
+	ev.Headers["authorization"] += ",Bearer " + is.token(good)
 	if _, err := HTTPAPISimpleAuthorizer(b)(ctx, ev); !errors.Is(err, ErrUnauthorized) {
 		t.Errorf("two headers: %v", err)
 	}
@@ -712,7 +707,7 @@ func TestALB(t *testing.T) {
 	ctx := context.Background()
 
 	var single events.ALBTargetGroupRequest
-	fixture(t, "alb_single.json", is.token(nil), &single)
+	fixture(t, "alb_single.json", is.token(good), &single)
 	_, err := h(ctx, single)
 	if !errors.Is(err, ErrMultiValueHeaders) {
 		t.Fatalf("two Set-Cookie headers in single-value mode: %v", err)
@@ -723,7 +718,7 @@ func TestALB(t *testing.T) {
 	}
 
 	var multi events.ALBTargetGroupRequest
-	fixture(t, "alb_multi.json", is.token(nil), &multi)
+	fixture(t, "alb_multi.json", is.token(good), &multi)
 	resp, err := h(ctx, multi)
 	if err != nil {
 		t.Fatal(err)
@@ -774,7 +769,7 @@ func TestFunctionURL(t *testing.T) {
 	ctx := context.Background()
 
 	var ev events.LambdaFunctionURLRequest
-	fixture(t, "functionurl_orders.json", is.token(nil), &ev)
+	fixture(t, "functionurl_orders.json", is.token(good), &ev)
 	resp, err := h(ctx, ev)
 	if err != nil {
 		t.Fatal(err)
