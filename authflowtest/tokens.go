@@ -116,9 +116,9 @@ func (p *Provider) ClientCredentialsToken(tok Token) string {
 
 // LogoutToken returns a signed logout token (OpenID Connect Back-Channel
 // Logout 1.0 §2.4: typ logout+jwt, aud the client, the back-channel logout
-// event, jti, iat, exp, no nonce) naming the user's session sid at the
-// provider and, unless tok.Subject is "-", the user's sub. SignIn's ID
-// tokens carry a sid.
+// event, jti, iat, exp, no nonce) naming the user (sub) and, when sid is
+// not empty, their session at the provider (sid; SignIn's ID tokens carry
+// one).
 func (p *Provider) LogoutToken(tok Token, sid string) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -127,9 +127,7 @@ func (p *Provider) LogoutToken(tok Token, sid string) string {
 		"iat": p.now.Unix(), "exp": p.now.Add(2 * time.Minute).Unix(),
 		"events": map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}},
 	}
-	if tok.Subject != "-" {
-		c["sub"] = p.user(tok.User).Subject
-	}
+	c["sub"] = p.user(tok.User).Subject
 	if sid != "" {
 		c["sid"] = sid
 	}
