@@ -1,7 +1,9 @@
 // Package stack starts what the quickstart (examples/quickstart, examples/s3,
 // internal/demo) runs against locally: node oidc-provider with the
 // quickstart's client, and MinIO trusting that provider, with sample files per
-// user and a policy confining every user to their own prefix.
+// user and a policy confining every user to their own prefix. Apps of one's
+// own join it through Config's extra redirect URIs and API scopes (make dev's
+// DEV_* variables) and AccessToken.
 package stack
 
 import (
