@@ -1,6 +1,10 @@
 # awsauth: two commands do all set-up on a fresh machine.
 #   make demo   a real login against a local OpenID provider, then AWS calls
 #               (MinIO's STS and S3) with the user's temporary credentials
+#   make dev    the same stack left running on fixed ports for a browser; it prints
+#               the settings for an app of your own (DEV_REDIRECT_URIS,
+#               DEV_POST_LOGOUT_URIS and DEV_API_SCOPES add to what it registers;
+#               README: "Your own app against make dev")
 #   make test   every test, unit and end to end, plus lint and brief fuzzing
 SHELL := bash
 export GOFLAGS := -buildvcs=false

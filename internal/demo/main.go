@@ -4,7 +4,9 @@
 // through the provider's real login form, and prints what she sees: her
 // claims, when her AWS credentials expire, and her files. Then it stops
 // everything. With -keep it leaves the stack running on fixed ports for a
-// person with a browser (make dev).
+// person with a browser (make dev), and prints the settings an app of one's
+// own needs to use it (dev.go); -token SCOPE prints a bearer token from that
+// running stack.
 package main
 
 import (
@@ -25,7 +27,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/pubauth/awsauth/internal/testenv"
 	"github.com/pubauth/awsauth/internal/testenv/browser"
 	"github.com/pubauth/awsauth/internal/testenv/stack"
 )
@@ -33,17 +34,33 @@ import (
 func main() {
 	keep := flag.Bool("keep", false, "leave the stack running for a browser (make dev)")
 	user := flag.String("user", "alice", "login to sign in as")
+	token := flag.String("token", "", "print `SCOPES` (space- or comma-separated) in an access token of -user from the running make dev stack, and exit")
+	issuer := flag.String("issuer", fmt.Sprintf("http://127.0.0.1:%d", devOIDCPort), "the make dev provider's issuer, for -token")
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "demo: unexpected arguments %q\n", flag.Args())
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *keep, *user); err != nil {
+	var err error
+	if *token != "" {
+		err = printToken(ctx, os.Stdout, devTokenRequest(*issuer, *user, *token))
+	} else {
+		err = run(ctx, *keep, *user, os.Getenv)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, keep bool, user string) error {
-	appAddr, oidcPort, minioPort := "127.0.0.1:8080", 9400, 9000
+func run(ctx context.Context, keep bool, user string, getenv func(string) string) error {
+	env, err := readDevEnv(getenv)
+	if err != nil {
+		return err
+	}
+	appAddr, oidcPort, minioPort := devAppAddr, devOIDCPort, devMinIOPort
 	if !keep {
 		port, err := freePort()
 		if err != nil {
@@ -56,11 +73,7 @@ func run(ctx context.Context, keep bool, user string) error {
 	step("starting the OpenID provider (oidc-provider) and MinIO")
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	st, err := stack.Start(startCtx, stack.Config{
-		AppURL:    appURL,
-		OIDC:      testenv.OIDCConfig{Port: oidcPort, RotateRefreshToken: true},
-		MinIOPort: minioPort,
-	})
+	st, err := stack.Start(startCtx, env.stackConfig(appURL, oidcPort, minioPort))
 	if err != nil {
 		return err
 	}
@@ -76,6 +89,8 @@ func run(ctx context.Context, keep bool, user string) error {
 	fmt.Printf("  quickstart %s\n", appURL)
 
 	if keep {
+		step("settings for an app of your own (README: \"Your own app against make dev\")")
+		fmt.Print(settings(st, appAddr))
 		fmt.Printf("\nOpen %s in a browser and sign in with any login (alice and bob have files) and any password.\nPress Ctrl-C to stop.\n", appURL)
 		<-ctx.Done()
 		return nil

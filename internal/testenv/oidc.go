@@ -31,6 +31,10 @@ import (
 // issues Cognito-shaped JWT access tokens when OIDCConfig.APIResource is empty.
 const DefaultAPIResource = "https://api.example.com"
 
+// DefaultAPIScopes are the scopes (space-separated) the API resource knows
+// when OIDCConfig.APIScopes is nil.
+const DefaultAPIScopes = "orders/read orders/write"
+
 // OIDCClient is an OAuth client registered at the OpenID provider. It may use
 // the authorization_code and refresh_token grants, or GrantTypes.
 type OIDCClient struct {
@@ -65,10 +69,15 @@ type OIDCConfig struct {
 	ConfirmLogout bool
 	// APIResource is the resource indicator (RFC 8707) that gets JWT access
 	// tokens shaped like Cognito's (token_use, client_id, username,
-	// cognito:groups, scope orders/read orders/write, aud = the resource), for a
-	// client that sends resource=APIResource to the authorization endpoint.
-	// Empty means DefaultAPIResource.
+	// cognito:groups, scope: those of APIScopes asked for, aud = the
+	// resource), for a client that sends resource=APIResource to the
+	// authorization endpoint (or, with client credentials, the token
+	// endpoint). Empty means DefaultAPIResource.
 	APIResource string
+	// APIScopes are the scopes APIResource knows, like a Cognito resource
+	// server's custom scopes ("notes/read"), each an RFC 6749 §3.3
+	// scope-token. Nil means DefaultAPIScopes.
+	APIScopes []string
 	// Groups maps a login to its cognito:groups claim; nil means alice: [admin].
 	Groups map[string][]string
 	// Port is the issuer's port; 0 picks a free one. A fixed port gives a
@@ -120,6 +129,7 @@ type opConfig struct {
 	RotateRefreshToken bool                `json:"rotateRefreshToken"`
 	ConfirmLogout      bool                `json:"confirmLogout"`
 	Resource           string              `json:"resource,omitempty"`
+	ResourceScopes     []string            `json:"resourceScopes"`
 	Groups             map[string][]string `json:"groups,omitempty"`
 	JWKSPath           string              `json:"jwksPath,omitempty"`
 }
@@ -234,7 +244,11 @@ func opConfigFor(cfg OIDCConfig, issuer string) opConfig {
 		RotateRefreshToken: cfg.RotateRefreshToken,
 		ConfirmLogout:      cfg.ConfirmLogout,
 		Resource:           cfg.APIResource,
+		ResourceScopes:     cfg.APIScopes,
 		Groups:             cfg.Groups,
+	}
+	if c.ResourceScopes == nil {
+		c.ResourceScopes = strings.Fields(DefaultAPIScopes)
 	}
 	if _, ok := cognito.ParseIssuer(issuer); ok {
 		c.JWKSPath = strings.TrimPrefix(cognito.JWKSURL(issuer), issuer)

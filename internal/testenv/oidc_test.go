@@ -195,23 +195,7 @@ func TestOIDCIssuerURL(t *testing.T) {
 func TestOIDCClientCredentials(t *testing.T) {
 	// A client_credentials-only client needs no redirect URI.
 	p := startOIDC(t, OIDCConfig{Clients: []OIDCClient{{ID: "svc", Secret: "svc-secret", GrantTypes: []string{"client_credentials"}}}})
-	d := discover(t, p)
-	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"orders/read"}, "resource": {DefaultAPIResource}}
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, d.TokenEndpoint, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth("svc", "svc-secret")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var tok struct {
-		AccessToken string `json:"access_token"`
-		Scope       string `json:"scope"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("token: %s %v\n%s", resp.Status, err, p.Logs())
-	}
+	tok := clientCredentials(t, p, "orders/read")
 	if p.TokenRequests() != 1 {
 		t.Errorf("TokenRequests = %d, want 1", p.TokenRequests())
 	}
@@ -230,5 +214,44 @@ func TestOIDCClientCredentials(t *testing.T) {
 	}
 	if _, ok := claims["username"]; ok {
 		t.Error("an M2M token carries a username")
+	}
+}
+
+type ccResponse struct {
+	AccessToken string `json:"access_token"`
+	Scope       string `json:"scope"`
+}
+
+// clientCredentials asks p's token endpoint, as client svc (secret
+// svc-secret), for an access token to DefaultAPIResource with scope.
+func clientCredentials(t *testing.T, p *OIDCProvider, scope string) ccResponse {
+	t.Helper()
+	d := discover(t, p)
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {scope}, "resource": {DefaultAPIResource}}
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, d.TokenEndpoint, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("svc", "svc-secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok ccResponse
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("token: %s %v\n%s", resp.Status, err, p.Logs())
+	}
+	return tok
+}
+
+// TestOIDCAPIScopes: OIDCConfig.APIScopes replaces the API resource's
+// scopes; a scope it no longer knows is left out of the token.
+func TestOIDCAPIScopes(t *testing.T) {
+	p := startOIDC(t, OIDCConfig{
+		Clients:   []OIDCClient{{ID: "svc", Secret: "svc-secret", GrantTypes: []string{"client_credentials"}}},
+		APIScopes: []string{"notes/read", "notes/write"},
+	})
+	tok := clientCredentials(t, p, "notes/read orders/read")
+	if strings.Count(tok.AccessToken, ".") != 2 || tok.Scope != "notes/read" {
+		t.Fatalf("want a JWT access token with scope notes/read, got scope %q", tok.Scope)
 	}
 }

@@ -22,6 +22,8 @@
 //   confirmLogout         bool; false = the end-session page submits itself
 //   resource              resource indicator of the API that gets Cognito-shaped
 //                         JWT access tokens (default https://api.example.com)
+//   resourceScopes        [scope] that API knows, such as notes/read (default
+//                         ["orders/read", "orders/write"])
 //   groups                {login: [group]} for cognito:groups (default alice: [admin])
 //   jwksPath              the key set's route under the issuer (default /jwks;
 //                         Cognito's is /.well-known/jwks.json)
@@ -47,7 +49,7 @@ const ttl = {
   ...cfg.ttl,
 };
 const resource = cfg.resource || 'https://api.example.com';
-const resourceScope = 'orders/read orders/write';
+const resourceScope = (cfg.resourceScopes || ['orders/read', 'orders/write']).join(' ');
 const groups = cfg.groups || { alice: ['admin'] };
 
 // A fresh signing key per start, with a kid, so key-set caching and kid lookup are

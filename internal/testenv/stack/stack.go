@@ -1,13 +1,17 @@
 // Package stack starts what the quickstart (examples/quickstart, examples/s3,
 // internal/demo) runs against locally: node oidc-provider with the
 // quickstart's client, and MinIO trusting that provider, with sample files per
-// user and a policy confining every user to their own prefix.
+// user and a policy confining every user to their own prefix. Apps of one's
+// own join it through Config's extra redirect URIs and API scopes (make dev's
+// DEV_* variables) and AccessToken.
 package stack
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/pubauth/awsauth/internal/testenv"
 	"github.com/pubauth/awsauth/internal/testenv/minio"
@@ -49,6 +53,14 @@ type Config struct {
 	// AppURL is the quickstart's base URL (http://127.0.0.1:PORT), registered
 	// with the provider for the callback and post-logout redirects.
 	AppURL string
+	// RedirectURIs and PostLogoutRedirectURIs are registered for ClientID
+	// besides AppURL's, so that apps of one's own sign in and out with the
+	// same client (make dev's DEV_REDIRECT_URIS and DEV_POST_LOGOUT_URIS).
+	RedirectURIs, PostLogoutRedirectURIs []string
+	// APIScopes are scopes the provider's API resource knows besides
+	// testenv.DefaultAPIScopes (make dev's DEV_API_SCOPES); OIDC.APIScopes
+	// is replaced by both.
+	APIScopes []string
 	// OIDC tunes the provider; its Clients are replaced by the quickstart's.
 	OIDC testenv.OIDCConfig
 	// MinIOPort fixes MinIO's port; 0 picks a free one.
@@ -61,18 +73,33 @@ type Config struct {
 type Stack struct {
 	OIDC  *testenv.OIDCProvider
 	MinIO *minio.Server
+	// APIResource is the resource indicator (RFC 8707) for which the
+	// provider issues Cognito-shaped JWT access tokens, and APIScopes the
+	// scopes it knows (testenv.OIDCConfig.APIResource, APIScopes).
+	APIResource string
+	APIScopes   []string
+	// RedirectURIs and PostLogoutRedirectURIs are those registered for
+	// ClientID: the quickstart's, then Config's.
+	RedirectURIs, PostLogoutRedirectURIs []string
 }
 
 // Start starts the provider and MinIO and loads the sample data. On
 // error everything started is stopped.
 func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	oc := cfg.OIDC
+	oc.APIResource = cmp.Or(oc.APIResource, testenv.DefaultAPIResource)
+	oc.APIScopes = append(strings.Fields(testenv.DefaultAPIScopes), cfg.APIScopes...)
+	s := &Stack{
+		APIResource:            oc.APIResource,
+		APIScopes:              oc.APIScopes,
+		RedirectURIs:           append([]string{cfg.AppURL + "/callback"}, cfg.RedirectURIs...),
+		PostLogoutRedirectURIs: append([]string{cfg.AppURL + "/"}, cfg.PostLogoutRedirectURIs...),
+	}
 	oc.Clients = []testenv.OIDCClient{{
 		ID:                     ClientID,
-		RedirectURIs:           []string{cfg.AppURL + "/callback"},
-		PostLogoutRedirectURIs: []string{cfg.AppURL + "/"},
+		RedirectURIs:           s.RedirectURIs,
+		PostLogoutRedirectURIs: s.PostLogoutRedirectURIs,
 	}}
-	s := &Stack{}
 	defer func() {
 		if err != nil {
 			s.Stop()
