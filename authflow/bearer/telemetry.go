@@ -15,12 +15,13 @@ import (
 const cacheHit = attribute.Key("awsauth.bearer.cache_hit")
 
 // verifyTelemetry counts verifications in awsauth.bearer.verifications (README.md,
-// Telemetry). Every attribute set is built once, so that counting allocates nothing; a
+// Telemetry). Every attribute set and option slice is built once, so that counting allocates
+// nothing; a
 // Verifier without a MeterProvider has none and pays one nil check.
 type verifyTelemetry struct {
 	count     metric.Int64Counter
-	hit, miss metric.MeasurementOption
-	refusals  map[string]metric.MeasurementOption // by error.type
+	hit, miss []metric.AddOption
+	refusals  map[string][]metric.AddOption // by error.type
 }
 
 // refusalTypes are error.type's values for a refused token: the core's reasons (jwt.Reason)
@@ -39,12 +40,12 @@ func newVerifyTelemetry(mp metric.MeterProvider) *verifyTelemetry {
 	t := &verifyTelemetry{
 		count: telemetry.Counter(m, "awsauth.bearer.verifications", "{token}",
 			"Bearer tokens verified by Verifier.Verify, by outcome (error.type when refused) and cache hit."),
-		hit:      telemetry.Attrs(cacheHit.Bool(true)),
-		miss:     telemetry.Attrs(cacheHit.Bool(false)),
-		refusals: map[string]metric.MeasurementOption{},
+		hit:      []metric.AddOption{telemetry.Attrs(cacheHit.Bool(true))},
+		miss:     []metric.AddOption{telemetry.Attrs(cacheHit.Bool(false))},
+		refusals: map[string][]metric.AddOption{},
 	}
 	for _, r := range refusalTypes {
-		t.refusals[r] = telemetry.Attrs(cacheHit.Bool(false), telemetry.ErrorType.String(r))
+		t.refusals[r] = []metric.AddOption{telemetry.Attrs(cacheHit.Bool(false), telemetry.ErrorType.String(r))}
 	}
 	return t
 }
@@ -55,9 +56,9 @@ func (t *verifyTelemetry) verified(ctx context.Context, fromCache bool) {
 		return
 	}
 	if fromCache {
-		t.count.Add(ctx, 1, t.hit)
+		t.count.Add(ctx, 1, t.hit...)
 	} else {
-		t.count.Add(ctx, 1, t.miss)
+		t.count.Add(ctx, 1, t.miss...)
 	}
 }
 
@@ -70,7 +71,7 @@ func (t *verifyTelemetry) refused(ctx context.Context, err error) {
 	if !ok {
 		opt = t.refusals[telemetry.OtherError]
 	}
-	t.count.Add(ctx, 1, opt)
+	t.count.Add(ctx, 1, opt...)
 }
 
 // refusalType is error.type for an error of Verify.

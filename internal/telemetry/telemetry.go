@@ -91,16 +91,13 @@ func Attrs(attrs ...attribute.KeyValue) metric.MeasurementOption {
 	return metric.WithAttributeSet(attribute.NewSet(attrs...))
 }
 
-// End ends span; a non-empty errType marks it failed (status Error, error.type errType, and
-// err's message, which in this module never holds a token).
-func End(span trace.Span, errType string, err error) {
+// End ends span; a non-empty errType marks it failed: status Error with errType as its
+// description, and error.type errType. err's text is never recorded: an answer from a peer
+// (an OAuth error body, an AWS error message) may echo what it was sent.
+func End(span trace.Span, errType string, _ error) {
 	if errType != "" {
 		span.SetAttributes(ErrorType.String(errType))
-		msg := errType
-		if err != nil {
-			msg = err.Error()
-		}
-		span.SetStatus(codes.Error, msg)
+		span.SetStatus(codes.Error, errType)
 	}
 	span.End()
 }
