@@ -74,6 +74,7 @@ func run(ctx context.Context, keep bool, user string) error {
 	}
 	defer app.stop()
 	fmt.Printf("  quickstart %s\n", appURL)
+	fmt.Printf("  metrics    %s/metrics (OpenTelemetry, Prometheus format)\n", appURL)
 
 	if keep {
 		fmt.Printf("\nOpen %s in a browser and sign in with any login (alice and bob have files) and any password.\nPress Ctrl-C to stop.\n", appURL)

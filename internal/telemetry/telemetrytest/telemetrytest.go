@@ -74,7 +74,7 @@ func (r *Recorder) Metrics(t testing.TB) map[string][]Point {
 func attrMap(s attribute.Set) map[string]string {
 	m := map[string]string{}
 	for _, kv := range s.ToSlice() {
-		m[string(kv.Key)] = kv.Value.Emit()
+		m[string(kv.Key)] = kv.Value.String()
 	}
 	return m
 }
@@ -130,11 +130,11 @@ func (r *Recorder) Values(t testing.TB) []string {
 	}
 	for _, s := range r.spans.Ended() {
 		for _, kv := range s.Attributes() {
-			out = append(out, fmt.Sprintf("span %s %s: %s", s.Name(), kv.Key, kv.Value.Emit()))
+			out = append(out, fmt.Sprintf("span %s %s: %s", s.Name(), kv.Key, kv.Value.String()))
 		}
 		for _, e := range s.Events() {
 			for _, kv := range e.Attributes {
-				out = append(out, fmt.Sprintf("span %s event %s %s: %s", s.Name(), e.Name, kv.Key, kv.Value.Emit()))
+				out = append(out, fmt.Sprintf("span %s event %s %s: %s", s.Name(), e.Name, kv.Key, kv.Value.String()))
 			}
 		}
 		out = append(out, fmt.Sprintf("span %s status: %s", s.Name(), s.Status().Description))
