@@ -104,7 +104,9 @@ func (h *Handler) Callback() http.Handler {
 			httpError(w, r, http.StatusMethodNotAllowed, "method_not_allowed", "Use GET.")
 			return
 		}
-		status, err := h.callback(w, r)
+		ctx, done := h.tel.callback(r.Context())
+		status, err := h.callback(w, r.WithContext(ctx))
+		done(status, err)
 		if err == nil {
 			return
 		}
@@ -136,7 +138,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (int, error) 
 		if len(desc) > 200 {
 			desc = desc[:200]
 		}
-		return http.StatusBadRequest, fmt.Errorf("authflow: provider returned error %q (%s)", p.Error, strconv.Quote(desc))
+		return http.StatusBadRequest, fmt.Errorf("%w %q (%s)", errProviderError, p.Error, strconv.Quote(desc))
 	}
 
 	name := h.flowCookieName(p.State)
@@ -168,7 +170,9 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (int, error) 
 
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.RefreshTimeout)
 	defer cancel()
-	tok, err := h.oauth.Exchange(h.clientContext(ctx), p.Code, oauth2.VerifierOption(f.Verifier))
+	tctx, span := h.tel.tokenRequest(ctx, "awsauth.token.exchange")
+	tok, err := h.oauth.Exchange(h.clientContext(tctx), p.Code, oauth2.VerifierOption(f.Verifier))
+	h.tel.tokenDone(span, err)
 	if err != nil {
 		if code := errorCode(err); code != "" {
 			return http.StatusBadRequest, fmt.Errorf("%w: token endpoint error %q", ErrTokenResponse, code)
@@ -218,6 +222,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (int, error) 
 	}
 	h.setSessionCookie(w, sess)
 	h.cfg.Logger.Info("authflow: signed in", "sub", sess.Subject)
+	h.tel.user(ctx, sess.Subject)
 	http.Redirect(w, r, f.ReturnTo, http.StatusSeeOther)
 	return 0, nil
 }

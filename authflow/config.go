@@ -11,6 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/pubauth/awsauth/internal/cognito"
 	"github.com/pubauth/awsauth/internal/jwt"
 	"github.com/pubauth/awsauth/tokenstore"
@@ -175,6 +178,17 @@ type Config struct {
 
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// MeterProvider receives the login flow's metrics (logins, callback latency, refreshes,
+	// lease waits, session ends, store latency through tokenstore.Instrument, JWKS fetches);
+	// TracerProvider its spans (callback, refresh, token endpoint, revocation, JWKS fetch).
+	// Nil means none (no-op). README.md's Telemetry section lists every instrument. Attribute
+	// values never carry a token, code, cookie, secret or user id.
+	MeterProvider  metric.MeterProvider
+	TracerProvider trace.TracerProvider
+	// TraceUserID adds user.id, the ID token's sub, to the callback and refresh spans (never
+	// to metrics). Off by default: a user id is personal data.
+	TraceUserID bool
 }
 
 const (
@@ -295,6 +309,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Store == nil {
 		c.Store = tokenstore.NewMemory()
 	}
+	c.Store = tokenstore.Instrument(c.Store, c.MeterProvider)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

@@ -29,6 +29,7 @@ type Handler struct {
 	keySet   *jwks.KeySet // the provider's JWKS, shared through Handler.KeySet
 	meta     providerMetadata
 	refresh  singleflight.Group
+	tel      *flowTelemetry
 }
 
 // providerMetadata is the part of the discovery document (OpenID Connect
@@ -126,11 +127,13 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 		algs = []string{oidc.RS256}
 	}
 	keySet, err := jwks.New(jwks.Config{
-		URL:        meta.JWKSURI,
-		HTTPClient: client,
-		Algorithms: algs,
-		Now:        cfg.Now,
-		Logger:     cfg.Logger,
+		URL:            meta.JWKSURI,
+		HTTPClient:     client,
+		Algorithms:     algs,
+		Now:            cfg.Now,
+		Logger:         cfg.Logger,
+		MeterProvider:  cfg.MeterProvider,
+		TracerProvider: cfg.TracerProvider,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("authflow: key set: %w", err)
@@ -176,6 +179,7 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 		keys:     keys,
 		keySet:   keySet,
 		meta:     meta,
+		tel:      newFlowTelemetry(&cfg, meta.TokenEndpoint),
 	}
 	return h, nil
 }

@@ -27,6 +27,7 @@ func (h *Handler) Login() http.Handler {
 		if vs, ok := q["return_to"]; ok {
 			if len(vs) != 1 || checkReturnTo(vs[0]) != nil {
 				h.cfg.Logger.Info("authflow: login refused an unsafe return_to")
+				h.tel.loginRefused(r.Context(), errUnsafeReturnTo)
 				httpError(w, r, http.StatusBadRequest, "invalid_request", "The return address is not allowed.")
 				return
 			}
@@ -44,5 +45,6 @@ func (h *Handler) Login() http.Handler {
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, h.oauth.AuthCodeURL(f.State, opts...), http.StatusFound)
+		h.tel.loginStarted(r.Context())
 	})
 }

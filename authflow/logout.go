@@ -60,6 +60,9 @@ func (h *Handler) Logout() http.Handler {
 		}
 		h.clearSessionCookie(w)
 		h.sessionEnded(id)
+		if s != nil {
+			h.tel.sessionEnded(ctx, "logout")
+		}
 		target := h.cfg.PostLogoutRedirectURL
 		if s != nil {
 			if s.tokens.RefreshToken != "" && h.meta.RevocationEndpoint != "" {
@@ -115,7 +118,9 @@ func (h *Handler) revoke(ctx context.Context, refreshToken string) error {
 		// RFC 6749 §2.3.1: form-encode both parts before Basic encoding.
 		req.SetBasicAuth(url.QueryEscape(h.cfg.ClientID), url.QueryEscape(h.cfg.ClientSecret))
 	}
-	resp, err := h.client.Do(req)
+	ctx, span := h.tel.tokenRequest(ctx, "awsauth.token.revoke")
+	resp, err := h.client.Do(req.WithContext(ctx))
+	h.tel.revokeDone(span, resp, err)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {

@@ -63,7 +63,10 @@ func (h *Handler) refreshShared(ctx context.Context, id string) (*Session, error
 	ch := h.refresh.DoChan(id, func() (any, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.RefreshTimeout)
 		defer cancel()
-		return h.refreshWithLease(rctx, id)
+		rctx, done := h.tel.refreshStart(rctx)
+		s, err := h.refreshWithLease(rctx, id)
+		done(s, err)
+		return s, err
 	})
 	select {
 	case res := <-ch:
@@ -113,6 +116,7 @@ func (h *Handler) refreshWithLease(ctx context.Context, id string) (*Session, er
 		if !h.stale(s) {
 			return s, nil
 		}
+		h.tel.leaseWait(ctx)
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%w: waiting for another instance's refresh: %w", ErrRefreshFailed, ctx.Err())
@@ -130,8 +134,10 @@ func (h *Handler) redeem(ctx context.Context, s *Session, locker tokenstore.Lock
 		}
 		return nil, h.end(ctx, s, "no refresh token")
 	}
-	src := h.oauth.TokenSource(h.clientContext(ctx), &oauth2.Token{RefreshToken: s.tokens.RefreshToken})
+	tctx, span := h.tel.tokenRequest(ctx, "awsauth.token.refresh")
+	src := h.oauth.TokenSource(h.clientContext(tctx), &oauth2.Token{RefreshToken: s.tokens.RefreshToken})
 	tok, err := src.Token()
+	h.tel.tokenDone(span, err)
 	if err != nil {
 		if errorCode(err) == "invalid_grant" {
 			// Another instance may have redeemed and rotated this refresh
@@ -198,6 +204,7 @@ func (h *Handler) end(ctx context.Context, s *Session, reason string) error {
 		h.cfg.Logger.Warn("authflow: deleting an ended session failed", slogErr(err))
 	}
 	h.cfg.Logger.Info("authflow: session ended", "sub", s.Subject, "reason", reason)
+	h.tel.sessionEnded(ctx, reason)
 	h.sessionEnded(s.ID)
 	return fmt.Errorf("%w: %s", ErrSessionEnded, reason)
 }

@@ -82,6 +82,9 @@ type AssumeRoleOptions struct {
 
 	// Logger receives ridden-out refresh failures. Nil means slog.Default().
 	Logger *slog.Logger
+
+	// Telemetry records each Retrieve and traces each STS call; see [Telemetry].
+	Telemetry
 }
 
 // AssumeRole is an [aws.CredentialsProvider] that gives one signed-in user credentials for
@@ -105,6 +108,7 @@ type AssumeRole struct {
 	inner   *stscreds.AssumeRoleProvider
 	options AssumeRoleOptions
 	ride    rideOut
+	tel     *credsTelemetry
 	err     error // configuration or claims error, returned by every Retrieve
 }
 
@@ -142,7 +146,7 @@ func NewAssumeRole(client stscreds.AssumeRoleAPIClient, roleARN string, claims V
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	p := &AssumeRole{options: o}
+	p := &AssumeRole{options: o, tel: o.instruments("AssumeRole")}
 	if err := validateAssumeRole(client, roleARN, o); err != nil {
 		p.err = fmt.Errorf("awscreds: AssumeRole: %w: %s", ErrConfiguration, err)
 		return p
@@ -152,7 +156,7 @@ func NewAssumeRole(client stscreds.AssumeRoleAPIClient, roleARN string, claims V
 		p.err = fmt.Errorf("awscreds: AssumeRole: %w", err)
 		return p
 	}
-	p.inner = stscreds.NewAssumeRoleProvider(client, roleARN, func(so *stscreds.AssumeRoleOptions) {
+	p.inner = stscreds.NewAssumeRoleProvider(p.tel.traceAssumeRole(client), roleARN, func(so *stscreds.AssumeRoleOptions) {
 		so.RoleSessionName = in.name
 		so.Duration = o.Duration
 		so.Policy = o.Policy
@@ -248,6 +252,13 @@ func stringClaim(claims VerifiedClaims, name string) (string, error) {
 // error; one of the configuration class (the package documentation's Errors section lists
 // AssumeRole's) also wraps ErrConfiguration.
 func (p *AssumeRole) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	ctx, done := p.tel.retrieve(ctx)
+	creds, err := p.get(ctx)
+	done(err)
+	return creds, err
+}
+
+func (p *AssumeRole) get(ctx context.Context) (aws.Credentials, error) {
 	if p.err != nil {
 		return aws.Credentials{}, p.err
 	}

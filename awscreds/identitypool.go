@@ -110,6 +110,9 @@ type IdentityPoolOptions struct {
 	// Logger receives store failures and ridden-out refresh failures, never a token. Nil
 	// means slog.Default().
 	Logger *slog.Logger
+
+	// Telemetry records each Retrieve and traces each Cognito and STS call; see [Telemetry].
+	Telemetry
 }
 
 // BasicFlowOptions configures the basic (classic) flow of an [IdentityPool]
@@ -183,6 +186,7 @@ type IdentityPool struct {
 	basic   *webIdentityRole // the basic flow's role; nil for the enhanced flow
 	ids     identityCache
 	ride    rideOut
+	tel     *credsTelemetry
 	err     error // configuration error, returned by every Retrieve
 }
 
@@ -225,6 +229,14 @@ func NewIdentityPool(client IdentityPoolAPIClient, poolID string, optFns ...func
 	}
 	if err := p.validate(); err != nil {
 		p.err = fmt.Errorf("awscreds: IdentityPool: %w: %s", ErrConfiguration, err)
+	}
+	p.tel = o.instruments("IdentityPool")
+	p.client = p.tel.traceIdentityPool(p.client)
+	if p.basic != nil {
+		p.basic.client = p.tel.traceWebIdentity(p.basic.client)
+	}
+	if d := p.options.Developer; d != nil {
+		d.Client = p.tel.traceDeveloper(d.Client)
 	}
 	return p
 }
@@ -283,6 +295,13 @@ type attempt struct {
 // prefixed "awscreds: IdentityPool:", wrap the AWS error and, where they apply,
 // ErrIDTokenRejected or ErrConfiguration, and never contain a token.
 func (p *IdentityPool) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	ctx, done := p.tel.retrieve(ctx)
+	creds, err := p.get(ctx)
+	done(err)
+	return creds, err
+}
+
+func (p *IdentityPool) get(ctx context.Context) (aws.Credentials, error) {
 	if p.err != nil {
 		return aws.Credentials{}, p.err
 	}

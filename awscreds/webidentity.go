@@ -89,6 +89,9 @@ type WebIdentityOptions struct {
 	// Logger receives ridden-out refresh failures (see HandleFailToRefresh), never a token.
 	// Nil means slog.Default().
 	Logger *slog.Logger
+
+	// Telemetry records each Retrieve and traces each STS call; see [Telemetry].
+	Telemetry
 }
 
 // WebIdentity is an [aws.CredentialsProvider] that exchanges one user's OIDC ID token for
@@ -116,6 +119,7 @@ type WebIdentity struct {
 	idToken IDTokenFunc
 	options WebIdentityOptions
 	ride    rideOut
+	tel     *credsTelemetry
 	err     error // configuration error, returned by every Retrieve
 }
 
@@ -149,6 +153,8 @@ func NewWebIdentity(client AssumeRoleWithWebIdentityAPIClient, roleARN string, i
 	if err := p.validate(); err != nil {
 		p.err = fmt.Errorf("awscreds: WebIdentity: %w: %s", ErrConfiguration, err)
 	}
+	p.tel = o.instruments("WebIdentity")
+	p.role.client = p.tel.traceWebIdentity(p.role.client)
 	return p
 }
 
@@ -171,6 +177,13 @@ func (p *WebIdentity) validate() error {
 // AWS error. An error from the IDTokenFunc is returned wrapped. The whole call is bounded by
 // Timeout as well as by ctx.
 func (p *WebIdentity) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	ctx, done := p.tel.retrieve(ctx)
+	creds, err := p.get(ctx)
+	done(err)
+	return creds, err
+}
+
+func (p *WebIdentity) get(ctx context.Context) (aws.Credentials, error) {
 	if p.err != nil {
 		return aws.Credentials{}, p.err
 	}

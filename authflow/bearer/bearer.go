@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pubauth/awsauth/internal/cognito"
 	"github.com/pubauth/awsauth/internal/httpx"
@@ -179,6 +181,12 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// MeterProvider, when set, counts verifications and records the key sets' fetches;
+	// TracerProvider, when set, traces the key sets' fetches. Nil means none (no-op). README.md's
+	// Telemetry section lists the instruments; no attribute carries a token or a claim.
+	MeterProvider  metric.MeterProvider
+	TracerProvider trace.TracerProvider
 }
 
 // Verifier verifies bearer tokens (RFC 6750) with Amazon Cognito's rules
@@ -192,6 +200,7 @@ type Verifier struct {
 	onError  func(http.ResponseWriter, *http.Request, error)
 	log      *slog.Logger
 	now      func() time.Time
+	tel      *verifyTelemetry // nil without a MeterProvider
 }
 
 // New validates cfg and builds the issuers' key sets. For an issuer with
@@ -258,6 +267,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 
 	v := &Verifier{
 		maxToken: cfg.MaxTokenBytes, realm: cfg.Realm, onError: cfg.ErrorHandler, log: cfg.Logger, now: cfg.Now,
+		tel: newVerifyTelemetry(cfg.MeterProvider),
 	}
 	if cfg.CacheSize >= 0 {
 		size := cfg.CacheSize
@@ -316,6 +326,8 @@ func keySetOf(ctx context.Context, cfg *Config, client *http.Client, iss *Issuer
 		MaxTokenBytes:   cfg.MaxTokenBytes,
 		Now:             cfg.Now,
 		Logger:          cfg.Logger,
+		MeterProvider:   cfg.MeterProvider,
+		TracerProvider:  cfg.TracerProvider,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bearer: key set of %q: %w", iss.Issuer, err)
@@ -403,6 +415,14 @@ func discoverJWKS(ctx context.Context, client *http.Client, issuer string) (stri
 // ErrKeySetUnavailable when the key could not be fetched; they never contain
 // the token or a claim value.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
+	c, err := v.verify(ctx, raw)
+	if err != nil {
+		v.tel.refused(ctx, err)
+	}
+	return c, err
+}
+
+func (v *Verifier) verify(ctx context.Context, raw string) (*Claims, error) {
 	if len(raw) > v.maxToken {
 		return nil, errTokenTooLong
 	}
@@ -412,6 +432,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	now := v.now()
 	if v.cache != nil {
 		if c, ok := v.cache.get(raw, now); ok {
+			v.tel.verified(ctx, true)
 			return c, nil
 		}
 	}
@@ -439,6 +460,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if v.cache != nil {
 		v.cache.put(raw, c, c.Expiry, now)
 	}
+	v.tel.verified(ctx, false)
 	return c, nil
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
+	"go.opentelemetry.io/otel/metric/noop"
 )
 
 // The fixed benchmark token of DESIGN.md: a Cognito-shaped RS256 access
@@ -132,6 +133,30 @@ func BenchmarkBearer(b *testing.B) {
 	})
 	b.Run("repeated", func(b *testing.B) {
 		v := benchBearer(b, doc, 0)
+		if _, err := v.Verify(ctx, tok); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := v.Verify(ctx, tok); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// The same two with a no-op MeterProvider set (nil is no-op too, and skips the calls).
+	b.Run("fresh-otel-noop", func(b *testing.B) {
+		v := benchBearer(b, doc, -1)
+		v.tel = newVerifyTelemetry(noop.NewMeterProvider())
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := v.Verify(ctx, tok); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("repeated-otel-noop", func(b *testing.B) {
+		v := benchBearer(b, doc, 0)
+		v.tel = newVerifyTelemetry(noop.NewMeterProvider())
 		if _, err := v.Verify(ctx, tok); err != nil {
 			b.Fatal(err)
 		}

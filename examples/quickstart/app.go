@@ -14,6 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/pubauth/awsauth/authflow"
 	"github.com/pubauth/awsauth/awscreds"
@@ -37,6 +42,7 @@ type app struct {
 	users  *awscreds.UserCache
 	cfg    config
 	logger *slog.Logger
+	meters metric.MeterProvider
 
 	closeStore func() error // releases the session store's connections
 }
@@ -64,6 +70,17 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err e
 	// (less jitter) before the credentials expire.
 	users := awscreds.NewUserCache()
 
+	// Metrics: the OpenTelemetry SDK, read by its Prometheus exporter into a
+	// registry of the app's own, served at GET /metrics (README.md,
+	// Telemetry, lists the instruments). The library takes any
+	// metric.MeterProvider (and trace.TracerProvider); nil means none.
+	registry := prometheus.NewRegistry()
+	exporter, err := otelprom.New(otelprom.WithRegisterer(registry))
+	if err != nil {
+		return nil, err
+	}
+	meters := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter))
+
 	ac := authflow.Config{
 		Issuer:       cfg.Issuer,
 		ClientID:     cfg.ClientID,
@@ -79,6 +96,8 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err e
 		OnSessionEnd: users.Evict,
 		Logger:       logger,
 		Now:          cfg.now,
+		// Logins, refreshes, session ends, store and JWKS latency.
+		MeterProvider: meters,
 	}
 	if cfg.CognitoDomain != "" {
 		// Cognito's discovery document names no logout or revocation
@@ -104,6 +123,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err e
 		users:  users,
 		cfg:    cfg,
 		logger: logger,
+		meters: meters,
 
 		closeStore: closeStore,
 	}
@@ -114,6 +134,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err e
 	mux.Handle("POST /logout", auth.Logout()) // CSRF-checked: the home page's form sends the token
 	mux.Handle("GET /me", auth.RequireLogin(http.HandlerFunc(a.me)))
 	mux.Handle("GET /files", auth.RequireLogin(http.HandlerFunc(a.files)))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
 	a.Handler = mux
 	return a, nil
 }
@@ -152,7 +173,10 @@ func (a *app) me(w http.ResponseWriter, r *http.Request) {
 func (a *app) credentials(s *authflow.Session) *aws.CredentialsCache {
 	return a.users.Get(s.ID, func() aws.CredentialsProvider {
 		return awscreds.NewWebIdentity(a.sts, a.cfg.RoleARN, a.auth.IDTokenFunc(s.ID),
-			func(o *awscreds.WebIdentityOptions) { o.Duration = a.cfg.CredentialsDuration })
+			func(o *awscreds.WebIdentityOptions) {
+				o.Duration = a.cfg.CredentialsDuration
+				o.MeterProvider = a.meters // credential retrievals, by outcome
+			})
 	})
 }
 

@@ -228,6 +228,25 @@ func TestEndToEnd(t *testing.T) {
 		assert.Equal(t, int64(1), e.stack.OIDC.TokenRequests()-before)
 	})
 
+	// Issue 10: the quickstart serves the library's metrics in Prometheus format.
+	t.Run("metrics", func(t *testing.T) {
+		resp, err := http.Get(e.appURL + "/metrics")
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		for _, want := range []string{
+			"awsauth_login_completions_total",
+			`awsauth_session_refreshes_total{awsauth_refresh_outcome="ok"`,
+			`awsauth_credentials_retrievals_total{awsauth_credentials_provider="WebIdentity"`,
+			"awsauth_store_operation_duration_seconds_bucket",
+			"awsauth_jwks_fetches_total",
+		} {
+			assert.Contains(t, string(body), want)
+		}
+	})
+
 	t.Run("logout revokes the refresh token and ends the session", func(t *testing.T) {
 		sid := e.sessionID(bctx)
 		tokens, err := e.app.auth.Tokens(e.ctx, sid)

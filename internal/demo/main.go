@@ -87,6 +87,7 @@ func run(ctx context.Context, keep bool, user string, getenv func(string) string
 	}
 	defer app.stop()
 	fmt.Printf("  quickstart %s\n", appURL)
+	fmt.Printf("  metrics    %s/metrics (OpenTelemetry, Prometheus format)\n", appURL)
 
 	if keep {
 		step("settings for an app of your own (README: \"Your own app against make dev\")")

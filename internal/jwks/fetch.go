@@ -2,6 +2,7 @@ package jwks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,7 +27,7 @@ func get(ctx context.Context, client *http.Client, url, accept string, maxBody i
 	if resp.StatusCode != http.StatusOK {
 		return nil, &FetchError{StatusCode: resp.StatusCode}
 	}
-	tooLarge := &FetchError{StatusCode: resp.StatusCode, Err: fmt.Errorf("jwks: response larger than %d bytes", maxBody)}
+	tooLarge := &FetchError{StatusCode: resp.StatusCode, Err: fmt.Errorf("%w %d bytes", errTooLarge, maxBody)}
 	if resp.ContentLength > maxBody {
 		return nil, tooLarge
 	}
@@ -39,6 +40,9 @@ func get(ctx context.Context, client *http.Client, url, accept string, maxBody i
 	}
 	return body, nil
 }
+
+// errTooLarge is the cause of a FetchError for a body over the limit.
+var errTooLarge = errors.New("jwks: response larger than")
 
 // allowList resolves the algorithm names of a Config (def when none) against the allow-list of
 // asymmetric JWS algorithms, keeping their order and dropping repeats.

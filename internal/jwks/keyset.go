@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/pubauth/awsauth/internal/httpx"
@@ -55,6 +57,9 @@ type Config struct {
 	// Logger receives fetch failures and skipped keys, never tokens. Nil means slog.Default(),
 	// the module's one default.
 	Logger *slog.Logger
+	// MeterProvider and TracerProvider record each fetch (telemetry.go); nil means none.
+	MeterProvider  metric.MeterProvider
+	TracerProvider trace.TracerProvider
 }
 
 // KeySet is a cached, lazily fetched JWKS. It is safe for concurrent use; its methods honour each
@@ -70,6 +75,7 @@ type KeySet struct {
 	maxTokenBytes int
 	now           func() time.Time
 	log           *slog.Logger
+	tel           *fetchTelemetry // nil without providers
 
 	keys    atomic.Pointer[keySet] // nil until a fetch or Prime succeeds
 	fetches atomic.Int64
@@ -95,6 +101,7 @@ func New(cfg Config) (*KeySet, error) {
 		maxTokenBytes: cfg.MaxTokenBytes,
 		now:           cfg.Now,
 		log:           cfg.Logger,
+		tel:           newFetchTelemetry(cfg.MeterProvider, cfg.TracerProvider, cfg.URL),
 	}
 	if k.url != "" {
 		if err := httpx.CheckEndpoint("jwks: URL", k.url); err != nil {
@@ -274,7 +281,9 @@ func (k *KeySet) fetch(ctx context.Context, key string) error {
 	k.fetches.Add(1)
 	ctx, cancel := context.WithTimeout(ctx, k.fetchTimeout)
 	defer cancel()
+	ctx, done := k.tel.start(ctx)
 	set, err := k.download(ctx)
+	done(err)
 
 	k.mu.Lock()
 	if err == nil {
