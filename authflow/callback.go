@@ -160,15 +160,19 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (int, error) 
 	if now.Sub(f.Created) > h.cfg.FlowLifetime || f.Created.After(now.Add(h.cfg.ClockSkew)) {
 		return http.StatusBadRequest, fmt.Errorf("%w: login flow expired", ErrStateMismatch)
 	}
-	if p.Iss != "" || h.meta.AuthorizationIssParam {
+	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.RefreshTimeout)
+	defer cancel()
+	prov, err := h.provider(ctx)
+	if err != nil {
+		return http.StatusServiceUnavailable, err
+	}
+	if p.Iss != "" || prov.meta.AuthorizationIssParam {
 		if p.Iss != h.cfg.Issuer {
 			return http.StatusBadRequest, ErrIssuerMismatch
 		}
 	}
 
-	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.RefreshTimeout)
-	defer cancel()
-	tok, err := h.oauth.Exchange(h.clientContext(ctx), p.Code, oauth2.VerifierOption(f.Verifier))
+	tok, err := prov.oauth.Exchange(prov.clientContext(ctx), p.Code, oauth2.VerifierOption(f.Verifier))
 	if err != nil {
 		if code := errorCode(err); code != "" {
 			return http.StatusBadRequest, fmt.Errorf("%w: token endpoint error %q", ErrTokenResponse, code)
@@ -179,7 +183,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (int, error) 
 	if err != nil {
 		return http.StatusBadGateway, err
 	}
-	idt, err := h.verifyIDToken(ctx, rawID, jwt.Options{Nonce: f.Nonce, IssuedAfter: f.Created})
+	idt, err := h.verifyIDToken(ctx, prov, rawID, jwt.Options{Nonce: f.Nonce, IssuedAfter: f.Created})
 	if errors.Is(err, errIDTokenKeys) {
 		return http.StatusBadGateway, err
 	} else if err != nil {

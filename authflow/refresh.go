@@ -130,7 +130,11 @@ func (h *Handler) redeem(ctx context.Context, s *Session, locker tokenstore.Lock
 		}
 		return nil, h.end(ctx, s, "no refresh token")
 	}
-	src := h.oauth.TokenSource(h.clientContext(ctx), &oauth2.Token{RefreshToken: s.tokens.RefreshToken})
+	p, err := h.provider(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrRefreshFailed, err)
+	}
+	src := p.oauth.TokenSource(p.clientContext(ctx), &oauth2.Token{RefreshToken: s.tokens.RefreshToken})
 	tok, err := src.Token()
 	if err != nil {
 		if errorCode(err) == "invalid_grant" {
@@ -161,7 +165,7 @@ func (h *Handler) redeem(ctx context.Context, s *Session, locker tokenstore.Lock
 		next.tokens.RefreshToken = s.tokens.RefreshToken // RFC 6749 §6: may be kept
 	}
 	if rawID, _ := tok.Extra("id_token").(string); rawID != "" {
-		idt, err := h.verifyRefreshedIDToken(ctx, s, rawID)
+		idt, err := h.verifyRefreshedIDToken(ctx, p, s, rawID)
 		if err != nil {
 			return nil, h.end(ctx, s, err.Error())
 		}
