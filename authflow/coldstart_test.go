@@ -162,7 +162,7 @@ func TestLazyDiscoveryBackoff(t *testing.T) {
 // start (SECURITY.md A.4): only an unreachable one is left for later.
 func TestNewRefusesWhatDiscoverySays(t *testing.T) {
 	for name, mod := range map[string]func(map[string]any){
-		"issuer mismatch":  func(d map[string]any) { d["issuer"] = "https://evil.example" },
+		"issuer mismatch":   func(d map[string]any) { d["issuer"] = "https://evil.example" },
 		"no token_endpoint": func(d map[string]any) { delete(d, "token_endpoint") },
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -26,7 +26,7 @@ import (
 // tokens by default, and lets each test bend any part of its answers.
 type testOP struct {
 	t   testing.TB
-	url string           // the issuer: the server's URL, the same across down and up
+	url string // the issuer: the server's URL, the same across down and up
 	mux *http.ServeMux
 	srv *httptest.Server // the running server; replaced by up
 	key *rsa.PrivateKey
