@@ -11,6 +11,11 @@ import (
 // Cognito holds what Amazon Cognito's managed login needs beyond OIDC
 // discovery: its discovery document names no end_session_endpoint or
 // revocation_endpoint, so logout and revocation go to the user pool domain.
+// With a user pool Issuer (CognitoIssuer), New derives every endpoint from
+// the pool and Domain, with no discovery request: https://<Domain>/oauth2/authorize,
+// /oauth2/token, /oauth2/revoke and /logout, and the key set at
+// <issuer>/.well-known/jwks.json (see
+// https://docs.aws.amazon.com/cognito/latest/developerguide/federation-endpoints.html).
 type Cognito struct {
 	// Domain is the user pool's managed login domain: a prefix domain such
 	// as "myapp.auth.eu-west-1.amazoncognito.com" or a custom domain such as
