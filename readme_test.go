@@ -48,7 +48,7 @@ func readmeUsage(ctx context.Context, app, api http.Handler, clientID, identityP
 		Issuer:       issuer,
 		ClientID:     clientID, // public client: PKCE only
 		RedirectURL:  "https://app.example.com/callback",
-		Cognito:      &authflow.Cognito{Domain: "auth.example.com"}, // logout + revocation endpoints
+		Cognito:      &authflow.Cognito{Domain: "auth.example.com"}, // every endpoint: no discovery at start
 		CookieKeys:   [][]byte{cookieKey},                           // 32 random bytes, shared by all instances
 		Store:        sealed,                                        // default: memory, for one instance
 		OnSessionEnd: users.Evict,

@@ -162,16 +162,20 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (int, error) 
 	if now.Sub(f.Created) > h.cfg.FlowLifetime || f.Created.After(now.Add(h.cfg.ClockSkew)) {
 		return http.StatusBadRequest, fmt.Errorf("%w: login flow expired", ErrStateMismatch)
 	}
-	if p.Iss != "" || h.meta.AuthorizationIssParam {
+	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.RefreshTimeout)
+	defer cancel()
+	prov, err := h.provider(ctx)
+	if err != nil {
+		return http.StatusServiceUnavailable, err
+	}
+	if p.Iss != "" || prov.meta.AuthorizationIssParam {
 		if p.Iss != h.cfg.Issuer {
 			return http.StatusBadRequest, ErrIssuerMismatch
 		}
 	}
 
-	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.RefreshTimeout)
-	defer cancel()
-	tctx, span := h.tel.tokenRequest(ctx, "awsauth.token.exchange")
-	tok, err := h.oauth.Exchange(h.clientContext(tctx), p.Code, oauth2.VerifierOption(f.Verifier))
+	tctx, span := h.tel.tokenRequest(ctx, "awsauth.token.exchange", prov.oauth.Endpoint.TokenURL)
+	tok, err := prov.oauth.Exchange(prov.clientContext(tctx), p.Code, oauth2.VerifierOption(f.Verifier))
 	h.tel.tokenDone(span, err)
 	if err != nil {
 		if code := errorCode(err); code != "" {
@@ -184,7 +188,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (int, error) 
 		return http.StatusBadGateway, err
 	}
 	ts.Expiry = h.expiresAt(tok)
-	idt, err := h.verifyIDToken(ctx, rawID, jwt.Options{Nonce: f.Nonce, IssuedAfter: f.Created})
+	idt, err := h.verifyIDToken(ctx, prov, rawID, jwt.Options{Nonce: f.Nonce, IssuedAfter: f.Created})
 	if errors.Is(err, errIDTokenKeys) {
 		return http.StatusBadGateway, err
 	} else if err != nil {
@@ -221,8 +225,8 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (int, error) 
 		}
 	}
 	h.setSessionCookie(w, sess)
-	h.cfg.Logger.Info("authflow: signed in", "sub", sess.Subject)
 	h.tel.user(ctx, sess.Subject)
+	h.cfg.Logger.Info("authflow: signed in", "sub", sess.Subject)
 	http.Redirect(w, r, f.ReturnTo, http.StatusSeeOther)
 	return 0, nil
 }

@@ -11,6 +11,11 @@ import (
 // Cognito holds what Amazon Cognito's managed login needs beyond OIDC
 // discovery: its discovery document names no end_session_endpoint or
 // revocation_endpoint, so logout and revocation go to the user pool domain.
+// With a user pool Issuer (CognitoIssuer), New derives every endpoint from
+// the pool and Domain, with no discovery request: https://<Domain>/oauth2/authorize,
+// /oauth2/token, /oauth2/revoke and /logout, and the key set at
+// <issuer>/.well-known/jwks.json (see
+// https://docs.aws.amazon.com/cognito/latest/developerguide/federation-endpoints.html).
 type Cognito struct {
 	// Domain is the user pool's managed login domain: a prefix domain such
 	// as "myapp.auth.eu-west-1.amazoncognito.com" or a custom domain such as
@@ -60,6 +65,36 @@ func (c *Cognito) validate() error {
 
 // RevocationEndpoint is the user pool domain's RFC 7009 endpoint.
 func (c *Cognito) RevocationEndpoint() string { return c.baseURL() + "/oauth2/revoke" }
+
+// metadata is what discovery would say of the user pool whose issuer is iss
+// (a user pool issuer, cognito.ParseIssuer), known without a request: the
+// managed login domain's /oauth2/authorize and /oauth2/token, and
+// /oauth2/revoke (RFC 7009, refresh tokens); the issuer's
+// /.well-known/jwks.json; RS256 ID tokens; PKCE S256. Its logout is
+// LogoutURL. See
+// https://docs.aws.amazon.com/cognito/latest/developerguide/federation-endpoints.html
+// and, for the key set,
+// https://docs.aws.amazon.com/cognito/latest/developerguide/amazon-cognito-user-pools-using-tokens-verifying-a-jwt.html.
+func (c *Cognito) metadata(iss string) providerMetadata {
+	m := providerMetadata{
+		Issuer:                iss,
+		AuthorizationEndpoint: c.baseURL() + "/oauth2/authorize",
+		TokenEndpoint:         c.baseURL() + "/oauth2/token",
+		JWKSURI:               cognito.JWKSURL(iss),
+		IDTokenSigningAlgs:    []string{"RS256"},
+		CodeChallengeMethods:  []string{"S256"},
+	}
+	c.apply(&m)
+	return m
+}
+
+// apply sets what Cognito's discovery document lacks: the revocation
+// endpoint, and no end_session_endpoint (Cognito's /logout takes
+// logout_uri, see LogoutURL).
+func (c *Cognito) apply(m *providerMetadata) {
+	m.RevocationEndpoint = c.RevocationEndpoint()
+	m.EndSessionEndpoint = ""
+}
 
 // LogoutURL is the managed login sign-out URL that ends the Cognito session
 // and sends the browser to logoutURI, which must be one of the app client's

@@ -163,8 +163,20 @@ type Config struct {
 	OnSessionEnd func(sessionID string)
 
 	// Cognito, when set, supplies the logout and revocation endpoints that
-	// Cognito's discovery document lacks.
+	// Cognito's discovery document lacks; with a user pool Issuer, New then
+	// derives every endpoint from the pool and Cognito.Domain and makes no
+	// discovery request (see New).
 	Cognito *Cognito
+
+	// JWKS primes the provider's key set (KeySet) with a JWKS document
+	// (RFC 7517 §5), such as the user pool's
+	// <issuer>/.well-known/jwks.json saved at build time and embedded in the
+	// binary (//go:embed) or shipped beside it: ID tokens and, through
+	// KeySet, bearer tokens are verified with no fetch of the key set. A
+	// token naming a kid the document lacks still causes a fetch of the
+	// provider's jwks_uri (a key rotated in since), and a fetched set
+	// replaces the primed one. New fails when it holds no usable key.
+	JWKS []byte
 
 	// HTTPClient is used for discovery, JWKS, token, and revocation
 	// requests. Redirects are never followed on these requests: a 307 from

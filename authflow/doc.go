@@ -3,8 +3,10 @@
 // OpenID Connect provider, keeps their tokens on the server, refreshes them,
 // and guards net/http handlers.
 //
-// New is the entry point: it reads the provider's discovery document and
-// returns the Handler whose methods are the endpoints and the middleware.
+// New is the entry point: it reads the provider's discovery document (none
+// for a Cognito user pool with Config.Cognito; a provider down at New is
+// discovered at first use) and returns the Handler whose methods are the
+// endpoints and the middleware.
 //
 //	h, err := authflow.New(ctx, authflow.Config{Issuer: issuer, ClientID: clientID,
 //		RedirectURL: "https://app.example.com/callback", Store: store, OnSessionEnd: users.Evict})
@@ -37,6 +39,11 @@
 // client's private key, at providers other than Cognito, which takes client
 // secrets only). A service acting on its own behalf, with no user, gets its
 // tokens from package authflow/m2m (the client credentials grant).
+//
+// Cold start (as on AWS Lambda): for a Cognito user pool with
+// Config.Cognito, New makes no request; Config.JWKS primes the provider's
+// key set (KeySet), so an API on it verifies its first token with no
+// request either (see ExampleNew_coldStart).
 //
 // Tokens never leave the server: the browser holds only a random session id.
 // Handler.IDTokenFunc gives other packages (such as awscreds) a function that

@@ -13,137 +13,56 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/sync/singleflight"
 
-	"github.com/pubauth/awsauth/internal/clientauth"
+	"github.com/pubauth/awsauth/internal/cognito"
+	"github.com/pubauth/awsauth/internal/httpx"
 	"github.com/pubauth/awsauth/internal/jwks"
-	"github.com/pubauth/awsauth/internal/jwt"
 )
 
 // Handler serves the login, callback and logout endpoints and guards routes
 // with RequireLogin. It is safe for concurrent use. Create it with New.
 type Handler struct {
-	cfg      Config
-	oauth    oauth2.Config
-	client   *http.Client
-	idTokens *jwt.Verifier // the ID-token profile, at the callback and after refresh
-	keys     *keyRing
-	keySet   *jwks.KeySet // the provider's JWKS, shared through Handler.KeySet
-	meta     providerMetadata
-	refresh  singleflight.Group
-	tel      *flowTelemetry
+	cfg           Config
+	defaultScopes bool         // Config.Scopes was empty: see Config.Scopes
+	client        *http.Client // never follows redirects
+	keys          *keyRing
+	keySet        *jwks.KeySet // the provider's JWKS, shared through Handler.KeySet
+	source        providerSource
+	refresh       singleflight.Group
+	tel           *flowTelemetry
 }
 
-// providerMetadata is the part of the discovery document (OpenID Connect
-// Discovery 1.0 §3, RFC 8414) that the flow uses beyond go-oidc's fields.
-type providerMetadata struct {
-	Issuer                 string   `json:"issuer"`
-	AuthorizationEndpoint  string   `json:"authorization_endpoint"`
-	TokenEndpoint          string   `json:"token_endpoint"`
-	JWKSURI                string   `json:"jwks_uri"`
-	EndSessionEndpoint     string   `json:"end_session_endpoint"`
-	RevocationEndpoint     string   `json:"revocation_endpoint"`
-	IDTokenSigningAlgs     []string `json:"id_token_signing_alg_values_supported"`
-	CodeChallengeMethods   []string `json:"code_challenge_methods_supported"`
-	AuthorizationIssParam  bool     `json:"authorization_response_iss_parameter_supported"`
-	TokenEndpointAuthMeths []string `json:"token_endpoint_auth_methods_supported"`
-	TokenEndpointAuthAlgs  []string `json:"token_endpoint_auth_signing_alg_values_supported"`
-	ScopesSupported        []string `json:"scopes_supported"`
-}
-
-// supportedAlgs are the ID token algorithms the flow accepts: asymmetric only.
-var supportedAlgs = []string{
-	oidc.RS256, oidc.RS384, oidc.RS512, oidc.PS256, oidc.PS384, oidc.PS512,
-	oidc.ES256, oidc.ES384, oidc.ES512, oidc.EdDSA,
-}
-
-// New validates cfg, fetches the provider's discovery document and returns a
-// Handler. It fails when the discovery issuer differs from cfg.Issuer (OIDC
-// Discovery §4.3) or when an endpoint is not https (http is allowed only on
-// loopback hosts). ctx bounds the discovery request only.
+// New validates cfg and returns a Handler. ctx bounds New's one request,
+// if any: the provider's discovery document.
+//
+// For an Amazon Cognito user pool (Issuer a user pool issuer, see
+// CognitoIssuer) with Config.Cognito set, New makes no request: the
+// endpoints come from the pool and its domain (see Cognito), and are
+// compared with the pool's discovery document at the first use of the
+// provider (a login, callback, refresh or logout; once it succeeds): a
+// document that refuses the configured issuer makes sign-in fail with 503
+// for good, other differences are logged. Without Config.Cognito a user
+// pool issuer's key set is known (<issuer>/.well-known/jwks.json) but its
+// authorize and token endpoints are not: they come from discovery, as for
+// any provider.
+//
+// For any other provider New fetches the discovery document (OpenID
+// Connect Discovery 1.0 §4) and fails when its issuer differs from
+// cfg.Issuer (§4.3), when an endpoint is missing or not https (http is
+// allowed only on loopback hosts), or when it rules out
+// ClientAssertionKey. When the provider can't be reached (no answer, a
+// timeout, or status 408, 429 or 5xx) New logs it and returns a Handler
+// anyway: Login and Callback answer 503 (and log) until discovery
+// succeeds, which each of them attempts again once a backoff has passed (1
+// s, doubling per failure up to 1 minute), single-flight, each request
+// waiting within its own context; bearer verification on KeySet discovers
+// through its first key fetch. Once the provider answers, the next login
+// works, with no restart.
 func New(ctx context.Context, cfg Config) (*Handler, error) {
 	defaultScopes := len(cfg.Scopes) == 0
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	client := noRedirectClient(cfg.HTTPClient)
-
-	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, client), cfg.Issuer)
-	if err != nil {
-		return nil, fmt.Errorf("authflow: discovery: %w", err)
-	}
-	var meta providerMetadata
-	if err := provider.Claims(&meta); err != nil {
-		return nil, fmt.Errorf("authflow: discovery document: %w", err)
-	}
-	if cfg.Cognito != nil {
-		meta.RevocationEndpoint = cfg.Cognito.RevocationEndpoint()
-		meta.EndSessionEndpoint = "" // Cognito's logout takes logout_uri instead
-	}
-	for _, e := range []struct{ name, url string }{
-		{"authorization_endpoint", meta.AuthorizationEndpoint},
-		{"token_endpoint", meta.TokenEndpoint},
-		{"jwks_uri", meta.JWKSURI},
-	} {
-		if e.url == "" {
-			return nil, fmt.Errorf("authflow: discovery document has no %s", e.name)
-		}
-	}
-	for _, e := range []struct{ name, url string }{
-		{"authorization_endpoint", meta.AuthorizationEndpoint},
-		{"token_endpoint", meta.TokenEndpoint},
-		{"jwks_uri", meta.JWKSURI},
-		{"end_session_endpoint", meta.EndSessionEndpoint},
-		{"revocation_endpoint", meta.RevocationEndpoint},
-	} {
-		if e.url == "" {
-			continue
-		}
-		if err := checkEndpoint(e.name, e.url); err != nil {
-			return nil, fmt.Errorf("authflow: discovery: %w", err)
-		}
-	}
-	if cfg.ClientAssertionKey != nil {
-		signer, err := clientauth.NewSigner(cfg.ClientID, cfg.ClientAssertionKey, cfg.ClientAssertionKeyID, cfg.Now)
-		if err != nil {
-			return nil, fmt.Errorf("authflow: ClientAssertionKey: %w", err)
-		}
-		if err := signer.CheckProvider(meta.TokenEndpointAuthMeths, meta.TokenEndpointAuthAlgs); err != nil {
-			return nil, fmt.Errorf("authflow: ClientAssertionKey: %w", err)
-		}
-		// Every token request (code exchange, refresh) and the revocation
-		// request get a fresh assertion; x/oauth2 sends client_id in the form.
-		client.Transport = signer.Transport(client.Transport, meta.TokenEndpoint, meta.RevocationEndpoint)
-	}
-	if defaultScopes && slices.Contains(meta.ScopesSupported, "offline_access") {
-		cfg.Scopes = append(cfg.Scopes, "offline_access") // see Config.Scopes
-	}
-	if len(meta.CodeChallengeMethods) > 0 && !slices.Contains(meta.CodeChallengeMethods, "S256") {
-		// RFC 9700 §2.1.1: S256 is sent regardless; never downgrade to plain.
-		cfg.Logger.Warn("authflow: provider does not advertise PKCE S256; sending it anyway")
-	}
-
-	algs := intersect(supportedAlgs, meta.IDTokenSigningAlgs)
-	if len(algs) == 0 {
-		algs = []string{oidc.RS256}
-	}
-	keySet, err := jwks.New(jwks.Config{
-		URL:            meta.JWKSURI,
-		HTTPClient:     client,
-		Algorithms:     algs,
-		Now:            cfg.Now,
-		Logger:         cfg.Logger,
-		MeterProvider:  cfg.MeterProvider,
-		TracerProvider: cfg.TracerProvider,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("authflow: key set: %w", err)
-	}
-
-	idTokens, err := newIDTokenVerifier(&cfg, keySet, algs)
-	if err != nil {
-		return nil, fmt.Errorf("authflow: ID token verifier: %w", err)
-	}
-
 	secrets := cfg.CookieKeys
 	if len(secrets) == 0 {
 		cfg.Logger.Warn("authflow: no CookieKeys configured; using a random per-process key. " +
@@ -156,38 +75,93 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("authflow: cookie keys: %w", err)
 	}
+	h := &Handler{cfg: cfg, defaultScopes: defaultScopes, client: noRedirectClient(cfg.HTTPClient), keys: keys}
+	h.tel = newFlowTelemetry(&h.cfg)
+	h.source = providerSource{cfg: &h.cfg, client: h.client, build: h.newProvider}
 
-	authStyle := oauth2.AuthStyleInHeader
-	if cfg.ClientSecret == "" {
-		authStyle = oauth2.AuthStyleInParams
+	// The provider's metadata: derived from a Cognito user pool, or
+	// discovered; nil while the provider is unreachable.
+	var meta *providerMetadata
+	derived := cfg.Cognito != nil && cognitoIssuer(cfg.Issuer)
+	if derived {
+		m := cfg.Cognito.metadata(cfg.Issuer)
+		meta = &m
+	} else {
+		m, err := discover(ctx, h.client, &h.cfg)
+		switch {
+		case err == nil:
+			meta = &m
+		case errors.Is(err, httpx.ErrUnavailable):
+			cfg.Logger.Error("authflow: the OpenID provider is unavailable; sign-in answers 503 until discovery succeeds",
+				slogErr(err))
+			h.source.failed(err)
+		default:
+			return nil, err
+		}
 	}
-	h := &Handler{
-		cfg: cfg,
-		oauth: oauth2.Config{
-			ClientID:     cfg.ClientID,
-			ClientSecret: cfg.ClientSecret,
-			RedirectURL:  cfg.RedirectURL,
-			Scopes:       cfg.Scopes,
-			Endpoint: oauth2.Endpoint{
-				AuthURL:   meta.AuthorizationEndpoint,
-				TokenURL:  meta.TokenEndpoint,
-				AuthStyle: authStyle,
-			},
-		},
-		client:   client,
-		idTokens: idTokens,
-		keys:     keys,
-		keySet:   keySet,
-		meta:     meta,
-		tel:      newFlowTelemetry(&cfg, meta.TokenEndpoint),
+	if h.keySet, err = h.newKeySet(meta); err != nil {
+		return nil, err
+	}
+	if meta != nil {
+		p, err := h.newProvider(*meta)
+		if err != nil {
+			return nil, err
+		}
+		if derived {
+			h.source.derived = p
+		} else {
+			h.source.ready.Store(p)
+		}
 	}
 	return h, nil
 }
 
-// clientContext carries the handler's HTTP client to x/oauth2, which takes it
-// from the context.
-func (h *Handler) clientContext(ctx context.Context) context.Context {
-	return context.WithValue(ctx, oauth2.HTTPClient, h.client)
+// newKeySet is the provider's key set, primed with Config.JWKS: on meta's
+// jwks_uri, on a Cognito user pool's, or (the provider unreachable at New)
+// on the one discovery will name.
+func (h *Handler) newKeySet(meta *providerMetadata) (*jwks.KeySet, error) {
+	kc := jwks.Config{
+		HTTPClient:     h.client,
+		Algorithms:     supportedAlgs,
+		Now:            h.cfg.Now,
+		Logger:         h.cfg.Logger,
+		MeterProvider:  h.cfg.MeterProvider,
+		TracerProvider: h.cfg.TracerProvider,
+	}
+	switch {
+	case meta != nil:
+		kc.URL, kc.Algorithms = meta.JWKSURI, meta.idTokenAlgs()
+	case cognitoIssuer(h.cfg.Issuer):
+		kc.URL, kc.Algorithms = cognito.JWKSURL(h.cfg.Issuer), []string{oidc.RS256}
+	default:
+		kc.Locate = func(ctx context.Context) (string, error) {
+			p, err := h.source.get(ctx)
+			if err != nil {
+				return "", err
+			}
+			return p.meta.JWKSURI, nil
+		}
+	}
+	ks, err := jwks.New(kc)
+	if err != nil {
+		return nil, fmt.Errorf("authflow: key set: %w", err)
+	}
+	if h.cfg.JWKS != nil {
+		if err := ks.Prime(h.cfg.JWKS); err != nil {
+			return nil, fmt.Errorf("authflow: JWKS: %w", err)
+		}
+	}
+	return ks, nil
+}
+
+// provider returns the provider, discovering it first when that is due; its
+// errors wrap ErrProviderUnavailable.
+func (h *Handler) provider(ctx context.Context) (*provider, error) { return h.source.get(ctx) }
+
+// cognitoIssuer reports whether iss is a Cognito user pool's issuer.
+func cognitoIssuer(iss string) bool {
+	_, ok := cognito.ParseIssuer(iss)
+	return ok
 }
 
 func intersect(a, b []string) []string {

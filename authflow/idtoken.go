@@ -36,11 +36,11 @@ func newIDTokenVerifier(cfg *Config, keys *jwks.KeySet, algs []string) (*jwt.Ver
 	})
 }
 
-// verifyIDToken verifies an ID token that came from the token endpoint (so an unknown kid gets
+// verifyIDToken verifies an ID token that came from p's token endpoint (so an unknown kid gets
 // its own refetch of the key set: no stranger can send it) under o.
-func (h *Handler) verifyIDToken(ctx context.Context, raw string, o jwt.Options) (*jwt.Claims, error) {
+func (h *Handler) verifyIDToken(ctx context.Context, p *provider, raw string, o jwt.Options) (*jwt.Claims, error) {
 	o.Refetch = jwks.RefetchOnce
-	c, err := h.idTokens.Verify(ctx, raw, o)
+	c, err := p.idTokens.Verify(ctx, raw, o)
 	switch {
 	case err == nil:
 		return c, nil
@@ -55,8 +55,8 @@ func (h *Handler) verifyIDToken(ctx context.Context, raw string, o jwt.Options) 
 // verifyRefreshedIDToken applies OIDC Core §12.2 to an ID token from a refresh: verified as at
 // the callback, with the same sub, aud and azp as the session's (iss is the verifier's), and a
 // nonce that is absent or the original.
-func (h *Handler) verifyRefreshedIDToken(ctx context.Context, s *Session, raw string) (*jwt.Claims, error) {
-	c, err := h.verifyIDToken(ctx, raw, jwt.Options{Nonce: s.nonce, NonceOptional: true})
+func (h *Handler) verifyRefreshedIDToken(ctx context.Context, p *provider, s *Session, raw string) (*jwt.Claims, error) {
+	c, err := h.verifyIDToken(ctx, p, raw, jwt.Options{Nonce: s.nonce, NonceOptional: true})
 	if err != nil {
 		return nil, err
 	}

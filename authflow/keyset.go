@@ -3,7 +3,9 @@ package authflow
 import "github.com/pubauth/awsauth/authflow/bearer"
 
 // KeySet returns the key set of h's issuer (its discovery document's
-// jwks_uri), for an API served beside the login flow: set it as
+// jwks_uri; a Cognito user pool's <issuer>/.well-known/jwks.json, known
+// without discovery; primed with Config.JWKS when set), for an API served
+// beside the login flow: set it as
 // bearer.Issuer.KeySet of the bearer.Issuer whose Issuer is h's Config.Issuer,
 // and the callback's ID tokens and the API's bearer tokens share one cache of
 // keys and one budget of refetches for unknown kids, with no second

@@ -14,7 +14,8 @@ import (
 // per-login cookie (named Config.FlowCookiePrefix plus a hash of the state;
 // Secure, HttpOnly, SameSite=Lax, Path=/; living Config.FlowLifetime), and
 // redirects (302) to the authorization endpoint with
-// code_challenge_method=S256 (RFC 7636 §4.3, RFC 9700 §2.1.1).
+// code_challenge_method=S256 (RFC 7636 §4.3, RFC 9700 §2.1.1). While the
+// provider is unavailable (see New) it answers 503 and logs why.
 func (h *Handler) Login() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -33,6 +34,12 @@ func (h *Handler) Login() http.Handler {
 			}
 			returnTo = vs[0]
 		}
+		p, err := h.provider(r.Context())
+		if err != nil {
+			h.cfg.Logger.Error("authflow: login unavailable", slogErr(err))
+			httpError(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", "Sign-in is temporarily unavailable. Please try again.")
+			return
+		}
 		f := newFlow(returnTo, h.cfg.Now())
 		name := h.flowCookieName(f.State)
 		http.SetCookie(w, hostCookie(name, h.keys.seal(name, f.marshal()), int(h.cfg.FlowLifetime.Seconds())))
@@ -44,7 +51,7 @@ func (h *Handler) Login() http.Handler {
 			opts = append(opts, oauth2.SetAuthURLParam(k, v))
 		}
 		w.Header().Set("Cache-Control", "no-store")
-		http.Redirect(w, r, h.oauth.AuthCodeURL(f.State, opts...), http.StatusFound)
+		http.Redirect(w, r, p.oauth.AuthCodeURL(f.State, opts...), http.StatusFound)
 		h.tel.loginStarted(r.Context())
 	})
 }

@@ -65,24 +65,31 @@ func (h *Handler) Logout() http.Handler {
 		}
 		target := h.cfg.PostLogoutRedirectURL
 		if s != nil {
-			if s.tokens.RefreshToken != "" && h.meta.RevocationEndpoint != "" {
-				if err := h.revoke(ctx, s.tokens.RefreshToken); err != nil {
+			// The session is gone already: an unavailable provider only
+			// skips the revocation and the provider's own logout.
+			p, err := h.provider(ctx)
+			switch {
+			case err != nil:
+				h.cfg.Logger.Warn("authflow: refresh token not revoked", "sub", s.Subject, slogErr(err))
+			case s.tokens.RefreshToken != "" && p.meta.RevocationEndpoint != "":
+				if err := h.revoke(ctx, p, s.tokens.RefreshToken); err != nil {
 					h.cfg.Logger.Warn("authflow: refresh token revocation failed", "sub", s.Subject, slogErr(err))
 				}
 			}
-			target = h.logoutURL(s)
+			target = h.logoutURL(p, s)
 			h.cfg.Logger.Info("authflow: signed out", "sub", s.Subject)
 		}
 		http.Redirect(w, r, target, http.StatusSeeOther)
 	})
 }
 
-// logoutURL is where the browser goes to end the provider's own session.
-func (h *Handler) logoutURL(s *Session) string {
+// logoutURL is where the browser goes to end the provider's own session;
+// p is nil when the provider is unavailable.
+func (h *Handler) logoutURL(p *provider, s *Session) string {
 	switch {
 	case h.cfg.Cognito != nil:
 		return h.cfg.Cognito.LogoutURL(h.cfg.ClientID, h.cfg.PostLogoutRedirectURL)
-	case h.meta.EndSessionEndpoint != "":
+	case p != nil && p.meta.EndSessionEndpoint != "":
 		q := url.Values{
 			"client_id":                {h.cfg.ClientID},
 			"post_logout_redirect_uri": {h.cfg.PostLogoutRedirectURL},
@@ -91,10 +98,10 @@ func (h *Handler) logoutURL(s *Session) string {
 			q.Set("id_token_hint", s.tokens.IDToken)
 		}
 		sep := "?"
-		if strings.Contains(h.meta.EndSessionEndpoint, "?") {
+		if strings.Contains(p.meta.EndSessionEndpoint, "?") {
 			sep = "&"
 		}
-		return h.meta.EndSessionEndpoint + sep + q.Encode()
+		return p.meta.EndSessionEndpoint + sep + q.Encode()
 	}
 	return h.cfg.PostLogoutRedirectURL
 }
@@ -102,14 +109,14 @@ func (h *Handler) logoutURL(s *Session) string {
 // revoke asks the provider to revoke a refresh token (RFC 7009 §2.1), which
 // also ends the access tokens issued from it at providers that support it
 // (Cognito does). 200 means revoked or unknown; both are success.
-func (h *Handler) revoke(ctx context.Context, refreshToken string) error {
+func (h *Handler) revoke(ctx context.Context, p *provider, refreshToken string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), revokeTimeout)
 	defer cancel()
 	form := url.Values{"token": {refreshToken}, "token_type_hint": {"refresh_token"}}
 	if h.cfg.ClientSecret == "" {
 		form.Set("client_id", h.cfg.ClientID)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.meta.RevocationEndpoint, strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.meta.RevocationEndpoint, strings.NewReader(form.Encode()))
 	if err != nil {
 		return fmt.Errorf("authflow: revocation request: %w", err)
 	}
@@ -118,8 +125,8 @@ func (h *Handler) revoke(ctx context.Context, refreshToken string) error {
 		// RFC 6749 §2.3.1: form-encode both parts before Basic encoding.
 		req.SetBasicAuth(url.QueryEscape(h.cfg.ClientID), url.QueryEscape(h.cfg.ClientSecret))
 	}
-	ctx, span := h.tel.tokenRequest(ctx, "awsauth.token.revoke")
-	resp, err := h.client.Do(req.WithContext(ctx))
+	ctx, span := h.tel.tokenRequest(ctx, "awsauth.token.revoke", p.meta.RevocationEndpoint)
+	resp, err := p.client.Do(req.WithContext(ctx))
 	h.tel.revokeDone(span, resp, err)
 	if err != nil {
 		var ue *url.Error

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -25,7 +26,9 @@ import (
 // tokens by default, and lets each test bend any part of its answers.
 type testOP struct {
 	t   testing.TB
-	srv *httptest.Server
+	url string // the issuer: the server's URL, the same across down and up
+	mux *http.ServeMux
+	srv *httptest.Server // the running server; replaced by up
 	key *rsa.PrivateKey
 	kid string
 
@@ -35,9 +38,10 @@ type testOP struct {
 	revoked  []string
 	lastAuth url.Values
 
-	tokenCalls  atomic.Int64
-	revokeCalls atomic.Int64
-	jwksCalls   atomic.Int64
+	tokenCalls     atomic.Int64
+	revokeCalls    atomic.Int64
+	jwksCalls      atomic.Int64
+	discoveryCalls atomic.Int64
 
 	// Knobs; set before use or under mu.
 	issParam     bool                                              // advertise and send RFC 9207 iss
@@ -75,15 +79,39 @@ func newTestOP(t testing.TB) *testOP {
 	mux.HandleFunc("GET /authorize", op.authorize)
 	mux.HandleFunc("POST /token", op.token)
 	mux.HandleFunc("POST /revoke", op.revoke)
-	mux.HandleFunc("POST /oauth2/revoke", op.revoke) // Cognito's path
+	// A Cognito user pool domain's paths.
+	mux.HandleFunc("GET /oauth2/authorize", op.authorize)
+	mux.HandleFunc("POST /oauth2/token", op.token)
+	mux.HandleFunc("POST /oauth2/revoke", op.revoke)
+	op.mux = mux
 	op.srv = httptest.NewServer(mux)
+	op.url = op.srv.URL
 	t.Cleanup(op.srv.Close)
 	return op
 }
 
-func (op *testOP) issuer() string { return op.srv.URL }
+func (op *testOP) issuer() string { return op.url }
+
+// down stops the provider: its address refuses connections until up.
+func (op *testOP) down() { op.srv.Close() }
+
+// up starts the provider again at the same address.
+func (op *testOP) up() {
+	op.t.Helper()
+	u, _ := url.Parse(op.url)
+	ln, err := net.Listen("tcp", u.Host)
+	if err != nil {
+		op.t.Fatal(err)
+	}
+	op.srv = httptest.NewUnstartedServer(op.mux)
+	op.srv.Listener.Close()
+	op.srv.Listener = ln
+	op.srv.Start()
+	op.t.Cleanup(op.srv.Close)
+}
 
 func (op *testOP) discovery(w http.ResponseWriter, r *http.Request) {
+	op.discoveryCalls.Add(1)
 	d := map[string]any{
 		"issuer":                                         op.issuer(),
 		"authorization_endpoint":                         op.issuer() + "/authorize",
@@ -105,16 +133,26 @@ func (op *testOP) discovery(w http.ResponseWriter, r *http.Request) {
 
 func (op *testOP) jwks(w http.ResponseWriter, r *http.Request) {
 	op.jwksCalls.Add(1)
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(op.jwksDoc())
+}
+
+// jwksDoc is the JWKS document the provider serves now.
+func (op *testOP) jwksDoc() []byte {
 	op.mu.Lock()
 	pub, kid := op.key.PublicKey, op.kid
 	if op.jwksKey != nil {
 		pub = *op.jwksKey
 	}
 	op.mu.Unlock()
-	writeJSON(w, map[string]any{"keys": []any{map[string]any{
+	b, err := json.Marshal(map[string]any{"keys": []any{map[string]any{
 		"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
 		"n": b64(pub.N.Bytes()), "e": b64(big.NewInt(int64(pub.E)).Bytes()),
 	}}})
+	if err != nil {
+		op.t.Fatal(err)
+	}
+	return b
 }
 
 // rotateKey replaces the signing key and its kid, as a provider rotating its keys does: the

@@ -134,8 +134,12 @@ func (h *Handler) redeem(ctx context.Context, s *Session, locker tokenstore.Lock
 		}
 		return nil, h.end(ctx, s, "no refresh token")
 	}
-	tctx, span := h.tel.tokenRequest(ctx, "awsauth.token.refresh")
-	src := h.oauth.TokenSource(h.clientContext(tctx), &oauth2.Token{RefreshToken: s.tokens.RefreshToken})
+	p, err := h.provider(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrRefreshFailed, err)
+	}
+	tctx, span := h.tel.tokenRequest(ctx, "awsauth.token.refresh", p.oauth.Endpoint.TokenURL)
+	src := p.oauth.TokenSource(p.clientContext(tctx), &oauth2.Token{RefreshToken: s.tokens.RefreshToken})
 	tok, err := src.Token()
 	h.tel.tokenDone(span, err)
 	if err != nil {
@@ -167,7 +171,7 @@ func (h *Handler) redeem(ctx context.Context, s *Session, locker tokenstore.Lock
 		next.tokens.RefreshToken = s.tokens.RefreshToken // RFC 6749 §6: may be kept
 	}
 	if rawID, _ := tok.Extra("id_token").(string); rawID != "" {
-		idt, err := h.verifyRefreshedIDToken(ctx, s, rawID)
+		idt, err := h.verifyRefreshedIDToken(ctx, p, s, rawID)
 		if err != nil {
 			return nil, h.end(ctx, s, err.Error())
 		}

@@ -28,7 +28,6 @@ const (
 type flowTelemetry struct {
 	tracer  trace.Tracer
 	userID  bool // Config.TraceUserID
-	server  attribute.KeyValue
 	starts  metric.Int64Counter
 	done    metric.Int64Counter
 	refused metric.Int64Counter
@@ -39,16 +38,11 @@ type flowTelemetry struct {
 	ends    metric.Int64Counter
 }
 
-func newFlowTelemetry(cfg *Config, tokenEndpoint string) *flowTelemetry {
+func newFlowTelemetry(cfg *Config) *flowTelemetry {
 	m := telemetry.Meter(cfg.MeterProvider, "authflow")
-	host := ""
-	if u, err := url.Parse(tokenEndpoint); err == nil {
-		host = u.Hostname()
-	}
 	return &flowTelemetry{
 		tracer:  telemetry.Tracer(cfg.TracerProvider, "authflow"),
 		userID:  cfg.TraceUserID,
-		server:  telemetry.ServerAddress.String(host),
 		starts:  telemetry.Counter(m, "awsauth.login.starts", "{login}", "Logins started: redirects to the authorization endpoint."),
 		done:    telemetry.Counter(m, "awsauth.login.completions", "{login}", "Logins completed: sessions created by the callback."),
 		refused: telemetry.Counter(m, "awsauth.login.refusals", "{login}", "Logins refused at Login or the callback, by error.type."),
@@ -139,11 +133,15 @@ func loginRefusal(status int, err error) string {
 // tokenRequest starts a client span around one token endpoint request (RFC 6749 §3.2):
 // "awsauth.token.exchange", "awsauth.token.refresh" or "awsauth.token.revoke". End it with
 // tokenDone.
-func (t *flowTelemetry) tokenRequest(ctx context.Context, name string) (context.Context, trace.Span) {
+func (t *flowTelemetry) tokenRequest(ctx context.Context, name, endpoint string) (context.Context, trace.Span) {
 	if t == nil {
 		return ctx, trace.SpanFromContext(context.Background()) // a no-op span
 	}
-	return telemetry.Start(ctx, t.tracer, name, trace.SpanKindClient, t.server)
+	host := ""
+	if u, err := url.Parse(endpoint); err == nil {
+		host = u.Hostname()
+	}
+	return telemetry.Start(ctx, t.tracer, name, trace.SpanKindClient, telemetry.ServerAddress.String(host))
 }
 
 // tokenDone ends a token request's span; error.type is the RFC 6749 §5.2 error code when

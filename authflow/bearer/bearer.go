@@ -90,14 +90,19 @@ type Issuer struct {
 	// accepts. It excludes JWKSURL and JWKS.
 	KeySet *KeySet
 	// JWKSURL is the issuer's jwks_uri. Empty means
-	// Issuer + "/.well-known/jwks.json" for a Cognito issuer, else the
-	// jwks_uri of the issuer's discovery document (fetched by New), unless
-	// JWKS or KeySet is set.
+	// Issuer + "/.well-known/jwks.json" for a Cognito issuer (no discovery),
+	// else the jwks_uri of the issuer's discovery document (fetched by New)
+	// unless JWKS or KeySet is set.
 	JWKSURL string
-	// JWKS primes the key set with a JWKS document (RFC 7517 §5), for
-	// offline use or a start without a fetch; alone it makes the key set
-	// offline; with JWKSURL as well, a token naming an unknown kid still
-	// causes a refetch.
+	// JWKS primes the key set with a JWKS document (RFC 7517 §5), for a
+	// start with no request: the issuer's keys saved at build time and
+	// embedded in the binary (//go:embed, see the Example) or shipped beside
+	// it. A token naming a kid the document lacks (a key rotated in since)
+	// still causes a fetch of the key set, at most once per RefetchInterval,
+	// from JWKSURL or a Cognito issuer's own; a fetched set replaces the
+	// primed one. For another issuer without JWKSURL the key set is offline:
+	// it holds the document's keys only. New fails when the document holds
+	// no usable key.
 	JWKS []byte
 	// Algorithms is the JWS allow-list: asymmetric algorithms only (RS256,
 	// RS384, RS512, PS256..., ES256..., EdDSA). Default ["RS256"] (Cognito's).
@@ -308,14 +313,12 @@ func keySetOf(ctx context.Context, cfg *Config, client *http.Client, iss *Issuer
 		return iss.KeySet, nil
 	}
 	url := iss.JWKSURL
-	if url == "" && iss.JWKS == nil {
-		if _, ok := cognito.ParseIssuer(iss.Issuer); ok {
-			url = cognito.JWKSURL(iss.Issuer)
-		} else {
-			var err error
-			if url, err = discoverJWKS(ctx, client, iss.Issuer); err != nil {
-				return nil, err
-			}
+	if _, ok := cognito.ParseIssuer(iss.Issuer); ok && url == "" {
+		url = cognito.JWKSURL(iss.Issuer)
+	} else if url == "" && iss.JWKS == nil {
+		var err error
+		if url, err = discoverJWKS(ctx, client, iss.Issuer); err != nil {
+			return nil, err
 		}
 	}
 	ks, err := jwks.New(jwks.Config{
@@ -380,18 +383,15 @@ func (iss *Issuer) validate() error {
 	return nil
 }
 
-// discoverJWKS reads jwks_uri from the issuer's discovery document; go-oidc
-// checks that the document's issuer is the configured one.
+// discoverJWKS reads jwks_uri from the issuer's discovery document, whose
+// issuer must be the configured one (internal/httpx.Discover, the login
+// flow's too).
 func discoverJWKS(ctx context.Context, client *http.Client, issuer string) (string, error) {
-	p, err := oidc.NewProvider(oidc.ClientContext(ctx, client), issuer)
-	if err != nil {
-		return "", fmt.Errorf("bearer: discovery of %q: %w", issuer, err)
-	}
 	var meta struct {
 		JWKSURI string `json:"jwks_uri"`
 	}
-	if err := p.Claims(&meta); err != nil {
-		return "", fmt.Errorf("bearer: discovery of %q: %w", issuer, err)
+	if err := httpx.Discover(ctx, client, issuer, &meta); err != nil {
+		return "", fmt.Errorf("bearer: %w", err)
 	}
 	if meta.JWKSURI == "" {
 		return "", fmt.Errorf("bearer: discovery of %q: no jwks_uri", issuer)

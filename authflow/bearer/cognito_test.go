@@ -177,3 +177,37 @@ func TestBearerCognitoLookalikeConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestBearerCognitoPrimedJWKS: a Cognito issuer whose key set is primed
+// from a document (Issuer.JWKS) verifies with no request, and still fetches
+// the pool's own jwks.json, once, for a kid the document lacks.
+func TestBearerCognitoPrimedJWKS(t *testing.T) {
+	clock := newTestClock()
+	op := newBearerOP(t)
+	rt := &cognitoRoutes{t: t, routes: map[string]*bearerOP{originalIss + "/.well-known/jwks.json": op}}
+	iss := Cognito(CognitoPool{ID: testPool}, testClient)
+	iss.JWKS = op.jwksDoc()
+	v, err := New(t.Context(), Config{Issuers: []Issuer{iss}, HTTPClient: &http.Client{Transport: rt},
+		Now: clock.Now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mint := func(kid string) string {
+		c := op.claims(clock.Now(), testClient)
+		c["iss"] = originalIss
+		return op.mint(kid, c)
+	}
+	if _, err := v.Verify(t.Context(), mint("k1")); err != nil {
+		t.Fatal(err)
+	}
+	if n := op.fetches.Load(); n != 0 {
+		t.Fatalf("primed: %d key set fetches, want 0", n)
+	}
+	op.addKey("k2") // rotated in after the document was saved
+	if _, err := v.Verify(t.Context(), mint("k2")); err != nil {
+		t.Fatal(err)
+	}
+	if n := op.fetches.Load(); n != 1 {
+		t.Errorf("an unknown kid: %d key set fetches, want 1", n)
+	}
+}

@@ -18,6 +18,12 @@
 // issuer is accepted. Any other OpenID Connect issuer is an
 // Issuer literal (its jwks_uri comes from discovery).
 //
+// Cold start: a user pool's key set is at a known URL (no discovery), and
+// Issuer.JWKS primes it with a JWKS document saved at build time, embedded
+// with //go:embed or shipped beside the binary: the first token is then
+// verified with no request at all, and a kid the document lacks still
+// fetches the set (see ExampleIssuer_primedJWKS).
+//
 // A token is checked in this order: the Authorization header (exactly one,
 // scheme Bearer, a b64token, bounded in size); the token's shape and iss
 // (an issuer not configured is refused before any key is looked up); its

@@ -15,8 +15,8 @@ import (
 
 // An API that accepts only Cognito access tokens of one app client with the
 // scope orders/read, and an admin route that also requires a group. The key
-// set is primed from a file (offline); in production leave JWKS empty and
-// the user pool's jwks.json is fetched on first use.
+// set is primed from a file; without JWKS the user pool's jwks.json is
+// fetched on first use (see ExampleIssuer_primedJWKS for the difference).
 func ExampleVerifier_Require() {
 	jwksJSON, err := os.ReadFile("../../internal/jwks/testdata/cognito_jwks.json")
 	if err != nil {

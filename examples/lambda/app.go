@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/pubauth/awsauth/authflow"
@@ -51,16 +52,28 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (http.Handler,
 		// Cognito: the logout redirect must be an allowed sign-out URL of
 		// the app client.
 		PostLogoutRedirectURL: cfg.PublicURL + "/",
+		HTTPClient:            cfg.HTTPClient,
 		Logger:                logger,
 		// No OnSessionEnd: this app caches nothing per session.
 	}
 	if cfg.CognitoDomain != "" {
 		// Cognito's discovery document names no logout or revocation
-		// endpoint: its managed login domain has them.
+		// endpoint: its managed login domain has them. With a user pool
+		// issuer, New takes every endpoint from the domain and the pool:
+		// no discovery request at start (it is compared at the first login).
 		ac.Cognito = &authflow.Cognito{Domain: cfg.CognitoDomain}
 	}
 	if cfg.Resource != "" {
 		ac.AuthParams = map[string]string{"resource": cfg.Resource} // RFC 8707
+	}
+	if cfg.JWKSFile != "" {
+		// Cold start with no round trip: the key set starts from the copy
+		// shipped with the function (a kid it lacks is still fetched).
+		// With a Cognito issuer and COGNITO_DOMAIN, New makes no request
+		// either, so the first API request is served with none.
+		if ac.JWKS, err = os.ReadFile(cfg.JWKSFile); err != nil {
+			return nil, err
+		}
 	}
 	auth, err := authflow.New(ctx, ac)
 	if err != nil {

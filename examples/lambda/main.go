@@ -11,7 +11,9 @@
 //	OIDC_CLIENT_ID=... go run ./examples/lambda
 //
 // Under Lambda (AWS_LAMBDA_RUNTIME_API is set by the runtime) it calls
-// lambda.Start; see README.md for deployment. Routes: GET / (home), GET
+// lambda.Start; see README.md for deployment. With a Cognito issuer,
+// COGNITO_DOMAIN and OIDC_JWKS_FILE an instance starts and answers its first
+// API request with no network request (README.md, "Cold start"). Routes: GET / (home), GET
 // /login, GET /callback, POST /logout, GET /orders (the page: calls the API
 // with the user's access token), GET /api/orders (the API: Bearer token with
 // scope orders/read), GET /api/admin/orders (also needs the group admin).
@@ -54,6 +56,15 @@ type config struct {
 	// Resource is sent as the RFC 8707 resource parameter at login; empty
 	// sends none (Cognito needs none).
 	Resource string
+	// JWKSFile names a copy of the issuer's JWKS (its jwks_uri's document)
+	// shipped with the function: the key set starts primed from it, so the
+	// first API request is verified with no fetch. Empty fetches the key set
+	// on first use.
+	JWKSFile string
+	// HTTPClient reaches the provider (discovery, key set, token and
+	// revocation endpoints); nil means authflow's default. Tests record
+	// requests through it.
+	HTTPClient *http.Client
 }
 
 // defaultScopes are the lambda example's: its orders page calls the API,
@@ -100,6 +111,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&apiClients, "api-client-ids", env("API_CLIENT_IDS", ""), "comma-separated further app clients the API accepts (API_CLIENT_IDS)")
 	fs.StringVar(&c.APIAudience, "api-audience", env("API_AUDIENCE", ""), "required aud of access tokens, if any (API_AUDIENCE)")
 	fs.StringVar(&c.Resource, "resource", env("OIDC_RESOURCE", ""), "RFC 8707 resource sent at login, if any (OIDC_RESOURCE)")
+	fs.StringVar(&c.JWKSFile, "jwks-file", env("OIDC_JWKS_FILE", ""), "a copy of the issuer's JWKS shipped with the function, priming the key set: no fetch at cold start (OIDC_JWKS_FILE)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -34,8 +34,14 @@ const (
 // Config configures a KeySet. The zero value of each field selects its default.
 type Config struct {
 	// URL is the jwks_uri (OpenID Connect Discovery 1.0 §3). It must be https, or http to a
-	// loopback host (tests). Empty means an offline set that holds only what Prime loads.
+	// loopback host (tests). Empty means an offline set that holds only what Prime loads,
+	// unless Locate is set.
 	URL string
+	// Locate, when URL is empty, names the jwks_uri at each fetch: for a set made before its
+	// issuer's discovery document could be read (the provider down). Its error fails that fetch
+	// as a FetchError (the set unavailable, not the token refused); the URL it returns must pass
+	// the rule of URL.
+	Locate func(ctx context.Context) (string, error)
 	// HTTPClient fetches URL. Nil means a client that refuses redirects to another scheme.
 	// FetchTimeout applies in either case.
 	HTTPClient *http.Client
@@ -66,6 +72,7 @@ type Config struct {
 // caller's ctx while a fetch started by another caller continues for the others.
 type KeySet struct {
 	url           string
+	locate        func(context.Context) (string, error)
 	client        *http.Client
 	fetchTimeout  time.Duration
 	maxBody       int64
@@ -94,6 +101,7 @@ type KeySet struct {
 func New(cfg Config) (*KeySet, error) {
 	k := &KeySet{
 		url:           cfg.URL,
+		locate:        cfg.Locate,
 		client:        cfg.HTTPClient,
 		fetchTimeout:  cfg.FetchTimeout,
 		maxBody:       cfg.MaxBodyBytes,
@@ -246,7 +254,7 @@ func (k *KeySet) refetch(ctx context.Context, force bool) (joined bool, err erro
 	joined = key != ""
 	if key == "" {
 		now := k.now()
-		if k.url == "" || (!force && k.attempted && now.Sub(k.lastAttempt) < k.interval) {
+		if (k.url == "" && k.locate == nil) || (!force && k.attempted && now.Sub(k.lastAttempt) < k.interval) {
 			k.mu.Unlock()
 			return false, ErrUnknownKey
 		}
@@ -303,7 +311,17 @@ func (k *KeySet) fetch(ctx context.Context, key string) error {
 }
 
 func (k *KeySet) download(ctx context.Context) (*keySet, error) {
-	body, err := get(ctx, k.client, k.url, "application/jwk-set+json, application/json", k.maxBody)
+	url := k.url
+	if url == "" && k.locate != nil {
+		var err error
+		if url, err = k.locate(ctx); err != nil {
+			return nil, &FetchError{Err: err}
+		}
+		if err := httpx.CheckEndpoint("jwks: located URL", url); err != nil {
+			return nil, &FetchError{Err: err}
+		}
+	}
+	body, err := get(ctx, k.client, url, "application/jwk-set+json, application/json", k.maxBody)
 	if err != nil {
 		return nil, err
 	}
