@@ -7,11 +7,12 @@ import (
 	"github.com/pubauth/awsauth/tokenstore/internal/indexrule"
 )
 
-// MaxIndexLimit is the largest limit AddToIndex accepts: an index never holds
-// more members than this.
+// MaxIndexLimit, 1000, is the largest limit AddToIndex accepts: an index
+// never holds more members than this.
 const MaxIndexLimit = indexrule.MaxLimit
 
-// MaxIndexMemberLen is the longest member, in bytes, AddToIndex accepts.
+// MaxIndexMemberLen, 256, is the longest member, in bytes, AddToIndex
+// accepts.
 const MaxIndexMemberLen = indexrule.MaxMemberLen
 
 // Indexer is implemented by stores that keep indexes: bounded sets of members

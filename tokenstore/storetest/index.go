@@ -320,8 +320,8 @@ func testIndexSameMoment(t *testing.T, a, b tokenstore.Indexer, ns namespace) {
 }
 
 // testIndexConcurrentBound: many adds at once on two instances to one bounded
-// index: it ends exactly full, and every member added is either in it or was
-// reported evicted by exactly one call.
+// index: it never holds more than the limit, ends exactly full, and every
+// member added is either in it or was reported evicted by exactly one call.
 func testIndexConcurrentBound(t *testing.T, a, b tokenstore.Indexer, ns namespace) {
 	const (
 		perInstance = 8
@@ -359,8 +359,29 @@ func testIndexConcurrentBound(t *testing.T, a, b tokenstore.Indexer, ns namespac
 			})
 		}
 	}
+	// Meanwhile, the index never holds more than limit members.
+	done := make(chan struct{})
+	observed := make(chan int)
+	go func() {
+		most := 0
+		defer func() { observed <- most }()
+		<-start
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			got, err := b.Index(context.Background(), index)
+			if err == nil {
+				most = max(most, len(got))
+			}
+		}
+	}()
 	close(start)
 	wg.Wait()
+	close(done)
+	assert.LessOrEqual(t, <-observed, limit, "the index held more than limit members")
 	if t.Failed() {
 		return
 	}
