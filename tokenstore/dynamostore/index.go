@@ -2,7 +2,6 @@ package dynamostore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -89,10 +88,8 @@ func (s *Store) AddToIndex(ctx context.Context, index, member string, expiry tim
 		return nil, fmt.Errorf("dynamostore: add to index: %w", err)
 	}
 	if !expiry.IsZero() && !expiry.After(s.now()) {
-		if err := s.RemoveFromIndex(ctx, index, member); err != nil {
-			return nil, fmt.Errorf("dynamostore: add to index: %w", errors.Unwrap(err))
-		}
-		return nil, nil
+		// A past expiry removes the member, as Indexer documents.
+		return nil, s.RemoveFromIndex(ctx, index, member)
 	}
 	exp := int64(math.MaxInt64)
 	if !expiry.IsZero() {

@@ -23,10 +23,8 @@ func (s *Store) AddToIndex(ctx context.Context, index, member string, expiry tim
 		return nil, fmt.Errorf("sqlstore: add to index: %w", err)
 	}
 	if !expiry.IsZero() && !expiry.After(time.Now()) {
-		if err := s.RemoveFromIndex(ctx, index, member); err != nil {
-			return nil, fmt.Errorf("sqlstore: add to index: %w", errors.Unwrap(err))
-		}
-		return nil, nil
+		// A past expiry removes the member, as Indexer documents.
+		return nil, s.RemoveFromIndex(ctx, index, member)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
