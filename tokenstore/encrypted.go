@@ -53,7 +53,7 @@ const (
 // Encrypted is a Store that seals every value with AES-256-GCM before it
 // reaches the inner store and opens it on the way back. Create it with
 // NewEncrypted. Keys and expiry are passed through in the clear: only values
-// are secret.
+// are secret. So are indexes (Indexer): names, members and expiries.
 type Encrypted struct {
 	inner Store
 	write *ringKey // keys[0], or the data key of NewEnvelopeEncrypted
@@ -89,7 +89,8 @@ var (
 // rewritten (a session is rewritten at each refresh).
 //
 // The result implements Locker exactly when inner does; its SetFenced seals
-// the value like Set. Nonces are random, so one key should seal at most 2^32
+// the value like Set. It implements Indexer exactly when inner does, passing
+// indexes through unchanged. Nonces are random, so one key should seal at most 2^32
 // values (NIST SP 800-38D §8.3): rotate well before that.
 //
 // It returns an error when keys is empty, a Secret is not 32 bytes, or an ID
@@ -123,12 +124,13 @@ func NewEncrypted(inner Store, keys []EncryptionKey) (Store, error) {
 	return e.withLocker(), nil
 }
 
-// withLocker returns e, as a Locker when its inner store is one.
+// withLocker returns e, as a Locker when its inner store is one, and as an
+// Indexer when its inner store is one (encrypted_index.go).
 func (e *Encrypted) withLocker() Store {
 	if l, ok := e.inner.(Locker); ok {
-		return &encryptedLocker{Encrypted: e, locker: l}
+		return withIndexer(&encryptedLocker{Encrypted: e, locker: l}, e.inner)
 	}
-	return e
+	return withIndexer(e, e.inner)
 }
 
 func newRingKey(id string, secret []byte) (*ringKey, error) {

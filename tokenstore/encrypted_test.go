@@ -38,8 +38,9 @@ func newEncrypted(t testing.TB, inner tokenstore.Store, keys ...tokenstore.Encry
 
 func TestEncryptedConformance(t *testing.T) {
 	k1, k2 := newKey(t, "k1"), newKey(t, "k2")
+	inner := tokenstore.NewMemory()
 	storetest.Run(t, func(t *testing.T) tokenstore.Store {
-		return newEncrypted(t, tokenstore.NewMemory(), k2, k1)
+		return newEncrypted(t, inner, k2, k1)
 	})
 }
 
@@ -49,6 +50,48 @@ func TestEncryptedLockerOnlyOverLocker(t *testing.T) {
 	assert.True(t, ok, "over Memory, a Locker")
 	_, ok = newEncrypted(t, struct{ tokenstore.Store }{tokenstore.NewMemory()}, k).(tokenstore.Locker)
 	assert.False(t, ok, "over a plain Store, not a Locker: authflow would otherwise take leases that fail")
+}
+
+// The wrapper is an Indexer exactly when the inner store is, with or without
+// Locker, and indexes pass through in the clear.
+func TestEncryptedIndexerOnlyOverIndexer(t *testing.T) {
+	k := newKey(t, "k")
+	type lockerOnly struct {
+		tokenstore.Store
+		tokenstore.Locker
+	}
+	type indexerOnly struct {
+		tokenstore.Store
+		tokenstore.Indexer
+	}
+	m := tokenstore.NewMemory()
+	for _, tc := range []struct {
+		name                string
+		inner               tokenstore.Store
+		wantLocker, wantIdx bool
+	}{
+		{"Memory", m, true, true},
+		{"plain Store", struct{ tokenstore.Store }{m}, false, false},
+		{"Locker only", lockerOnly{m, m}, true, false},
+		{"Indexer only", indexerOnly{m, m}, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newEncrypted(t, tc.inner, k)
+			_, isLocker := s.(tokenstore.Locker)
+			x, isIdx := s.(tokenstore.Indexer)
+			assert.Equal(t, tc.wantLocker, isLocker, "Locker")
+			require.Equal(t, tc.wantIdx, isIdx, "Indexer")
+			if !isIdx {
+				return
+			}
+			index := "awsauth/user/" + tc.name
+			_, err := x.AddToIndex(t.Context(), index, "member", time.Now().Add(time.Hour), 10)
+			require.NoError(t, err)
+			got, err := m.Index(t.Context(), index)
+			require.NoError(t, err)
+			assert.Equal(t, []string{"member"}, got, "the inner store holds the member as written")
+		})
+	}
 }
 
 // SetFenced seals like Set, and the fence still holds.
@@ -265,7 +308,8 @@ func newEnvelope(t testing.TB, inner tokenstore.Store, kms tokenstore.DataKeys) 
 
 func TestEnvelopeConformance(t *testing.T) {
 	kms := newStubKMS(t)
-	storetest.Run(t, func(t *testing.T) tokenstore.Store { return newEnvelope(t, tokenstore.NewMemory(), kms) })
+	inner := tokenstore.NewMemory()
+	storetest.Run(t, func(t *testing.T) tokenstore.Store { return newEnvelope(t, inner, kms) })
 }
 
 // Instances (each with its own data key) read each other's records; a

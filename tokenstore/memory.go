@@ -24,8 +24,8 @@ type MemoryOptions struct {
 	Now func() time.Time
 }
 
-// Memory is a Store and Locker held in process memory: the default store,
-// suitable for one instance, and for tests.
+// Memory is a Store, Locker and Indexer held in process memory: the default
+// store, suitable for one instance, and for tests.
 //
 // When a Set of a new key finds the store full, Memory evicts the entry that
 // expires soonest: expired entries first, then live ones in order of expiry,
@@ -38,6 +38,10 @@ type MemoryOptions struct {
 // fencing tokens come from one counter for the whole store, so they grow with
 // every grant of any name and never repeat, even for a name forgotten and
 // leased again.
+//
+// Indexes live apart from entries too. At most MaxEntries indexes are kept:
+// when a new one finds that many, after dropping expired members and the
+// indexes they leave empty, the index whose last member expires soonest goes.
 //
 // Memory is safe for concurrent use. Its methods return ctx.Err() when ctx is
 // already done and never block on anything but the store's own lock.
@@ -53,11 +57,15 @@ type Memory struct {
 	leases     map[string]leaseState
 	leaseSweep int    // len(leases) after the last sweep of lapsed leases
 	fence      uint64 // last fencing token granted
+
+	indexes    map[string]memIndex // memory_index.go
+	indexSweep int                 // len(indexes) after the last sweep
 }
 
 var (
-	_ Store  = (*Memory)(nil)
-	_ Locker = (*Memory)(nil)
+	_ Store   = (*Memory)(nil)
+	_ Locker  = (*Memory)(nil)
+	_ Indexer = (*Memory)(nil)
 )
 
 type entry struct {
@@ -98,6 +106,7 @@ func NewMemory(optFns ...func(*MemoryOptions)) *Memory {
 		maxEntries: o.MaxEntries,
 		entries:    make(map[string]*entry),
 		leases:     make(map[string]leaseState),
+		indexes:    make(map[string]memIndex),
 	}
 }
 

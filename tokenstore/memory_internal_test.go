@@ -85,3 +85,37 @@ func TestMemoryForgetsLapsedLeases(t *testing.T) {
 	// about twice the live ones (1000) plus the sweep's slack.
 	assert.LessOrEqual(t, peak, 2*1000+64+1)
 }
+
+// Indexes emptied by expiry are dropped by a later sweep, and at most
+// MaxEntries indexes are kept: the one whose last member expires soonest goes.
+func TestMemoryBoundsIndexes(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_900_000_000, 0)
+	m := NewMemory(func(o *MemoryOptions) {
+		o.Now = func() time.Time { return now }
+		o.MaxEntries = 3
+	})
+	add := func(index string, exp time.Time) {
+		t.Helper()
+		_, err := m.AddToIndex(ctx, index, "m", exp, 10)
+		require.NoError(t, err)
+	}
+	add("dead", now.Add(time.Second))
+	add("soon", now.Add(time.Hour))
+	add("late", now.Add(2*time.Hour))
+	now = now.Add(time.Minute)
+	add("new1", now.Add(3*time.Hour)) // sweeps "dead"
+	require.Len(t, m.indexes, 3)
+	assert.NotContains(t, m.indexes, "dead")
+	add("new2", now.Add(3*time.Hour)) // full of live ones: "soon" goes
+	require.Len(t, m.indexes, 3)
+	assert.NotContains(t, m.indexes, "soon")
+	for _, name := range []string{"late", "new1", "new2"} {
+		got, err := m.Index(ctx, name)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"m"}, got, name)
+	}
+	// Removing the last member drops the index.
+	require.NoError(t, m.RemoveFromIndex(ctx, "late", "m"))
+	assert.NotContains(t, m.indexes, "late")
+}

@@ -21,7 +21,8 @@ import (
 )
 
 func TestMemoryConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) tokenstore.Store { return tokenstore.NewMemory() })
+	m := tokenstore.NewMemory()
+	storetest.Run(t, func(t *testing.T) tokenstore.Store { return m })
 }
 
 // clock is a settable MemoryOptions.Now.

@@ -4,12 +4,26 @@
 //
 // A Store knows bytes and expiry and nothing else: the layer that owns a record
 // encodes it (authflow its sessions and token sets, awscreds its identity ids).
-// Optional abilities, such as the cross-instance lease with fencing tokens used
-// by refresh, are separate interfaces found by type assertion (Locker).
-// Encryption at rest is just another Store wrapped around a backend
-// (NewEncrypted, NewEnvelopeEncrypted). Backends live in subpackages
-// (redisstore, sqlstore, dynamostore; storeurl opens one from a URL), and
-// storetest is the conformance suite each of them runs.
+// Optional abilities are separate interfaces found by type assertion: Locker,
+// the cross-instance lease with fencing tokens used by refresh, and Indexer,
+// bounded sets of members with their own expiry, which keep the sessions of
+// each user so that all of them can be listed and ended. Encryption at rest is
+// just another Store wrapped around a backend (NewEncrypted,
+// NewEnvelopeEncrypted), with the inner store's abilities. Backends live in
+// subpackages (redisstore, sqlstore, dynamostore; storeurl opens one from a
+// URL); all of them, and Memory, implement Locker and Indexer, and storetest
+// is the conformance suite each of them runs.
+//
+// # Indexes
+//
+// An index is named like a store key and holds at most a caller-given limit
+// of members, each a short non-secret string with its own expiry. The member
+// added is always kept; when that overfills the index, the members that
+// expire soonest leave, and AddToIndex returns them so the caller can end
+// what they name. Expired members are neither listed nor counted, and every
+// call is atomic across instances. Indexes and members are not encrypted by
+// NewEncrypted: members must be one-way functions of secrets (authflow's
+// session store keys, hashes of session ids), never the secrets.
 package tokenstore
 
 import (

@@ -15,7 +15,9 @@ import (
 // histogram awsauth.store.operation.duration (seconds), with the attribute
 // awsauth.store.operation (get, set, delete; acquire, extend, release, set_fenced for a
 // Locker) and, when the operation failed, error.type (not_found, lease_held, lease_lost or
-// _OTHER). Keys and values are never recorded. The result implements Locker when store does.
+// _OTHER), and add_to_index, remove_from_index and index for an Indexer. Keys, values, index
+// names and members are never recorded. The result implements Locker and Indexer exactly when
+// store does.
 // A nil mp returns store itself. authflow.Config.MeterProvider instruments the login flow's
 // store this way; wrap a store only once.
 func Instrument(store Store, mp metric.MeterProvider) Store {
@@ -27,7 +29,7 @@ func Instrument(store Store, mp metric.MeterProvider) Store {
 		duration: telemetry.Duration(m, "awsauth.store.operation.duration", "Duration of one token store operation."),
 		opts:     map[storeOpKey]metric.MeasurementOption{},
 	}
-	for _, op := range []string{"get", "set", "delete", "acquire", "extend", "release", "set_fenced"} {
+	for _, op := range []string{"get", "set", "delete", "acquire", "extend", "release", "set_fenced", "add_to_index", "remove_from_index", "index"} {
 		for _, typ := range []string{"", "not_found", "lease_held", "lease_lost", telemetry.OtherError} {
 			attrs := []attribute.KeyValue{storeOperation.String(op)}
 			if typ != "" {
@@ -37,8 +39,16 @@ func Instrument(store Store, mp metric.MeterProvider) Store {
 		}
 	}
 	s := &instrumented{Store: store, t: t}
+	x, indexer := store.(Indexer)
 	if l, ok := store.(Locker); ok {
-		return &instrumentedLocker{instrumented: s, locker: l}
+		sl := &instrumentedLocker{instrumented: s, locker: l}
+		if indexer {
+			return instrumentedLockerIndexer{instrumentedLocker: sl, timedIndexer: &timedIndexer{x: x, t: t}}
+		}
+		return sl
+	}
+	if indexer {
+		return instrumentedIndexer{instrumented: s, timedIndexer: &timedIndexer{x: x, t: t}}
 	}
 	return s
 }
@@ -128,3 +138,48 @@ func (s *instrumentedLocker) SetFenced(ctx context.Context, lease Lease, key str
 	s.t.record(ctx, "set_fenced", start, err)
 	return err
 }
+
+// timedIndexer times an Indexer's operations (add_to_index, remove_from_index, index).
+type timedIndexer struct {
+	x Indexer
+	t *storeTelemetry
+}
+
+func (i *timedIndexer) AddToIndex(ctx context.Context, index, member string, expiry time.Time, limit int) ([]string, error) {
+	start := time.Now()
+	evicted, err := i.x.AddToIndex(ctx, index, member, expiry, limit)
+	i.t.record(ctx, "add_to_index", start, err)
+	return evicted, err
+}
+
+func (i *timedIndexer) RemoveFromIndex(ctx context.Context, index, member string) error {
+	start := time.Now()
+	err := i.x.RemoveFromIndex(ctx, index, member)
+	i.t.record(ctx, "remove_from_index", start, err)
+	return err
+}
+
+func (i *timedIndexer) Index(ctx context.Context, index string) ([]string, error) {
+	start := time.Now()
+	members, err := i.x.Index(ctx, index)
+	i.t.record(ctx, "index", start, err)
+	return members, err
+}
+
+// The instrumented store is an Indexer exactly when the inner store is one.
+type (
+	instrumentedIndexer struct {
+		*instrumented
+		*timedIndexer
+	}
+	instrumentedLockerIndexer struct {
+		*instrumentedLocker
+		*timedIndexer
+	}
+)
+
+var (
+	_ Indexer = instrumentedIndexer{}
+	_ Indexer = instrumentedLockerIndexer{}
+	_ Locker  = instrumentedLockerIndexer{}
+)

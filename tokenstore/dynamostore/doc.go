@@ -1,5 +1,5 @@
-// Package dynamostore is a tokenstore.Store and tokenstore.Locker on Amazon
-// DynamoDB, through aws-sdk-go-v2's dynamodb client (or anything with its
+// Package dynamostore is a tokenstore.Store, tokenstore.Locker and
+// tokenstore.Indexer on Amazon DynamoDB, through aws-sdk-go-v2's dynamodb client (or anything with its
 // GetItem, PutItem, UpdateItem and DeleteItem: the API interface).
 //
 // # Table
@@ -21,6 +21,10 @@
 //	                   SetFenced fn (S, the lease name) and ft (N, its token)
 //	pk = "l/" + name   a lease: tok (N, the fencing token), lx (N, expiry in
 //	                   Unix µs; 0 once released), ttl (N, an hour after lx)
+//	pk = "i/" + index  an index: m (M, member → expiry in Unix µs, 0: never),
+//	                   ver (N, the item's version, one more at each write),
+//	                   ttl (N, the last member's expiry in Unix seconds,
+//	                   rounded up; absent when a member never expires)
 //
 // # Leases and fencing
 //
@@ -38,4 +42,18 @@
 // name. A holder whose lease lapses between the two can land its write only
 // while no newer holder has written the entry; once one has, the entry
 // refuses every older token.
+//
+// # Indexes
+//
+// The table has no sort key to list items by, so an index is one item and
+// its members a map in it (at most tokenstore.MaxIndexLimit members of at
+// most tokenstore.MaxIndexMemberLen bytes: well within an item's 400 KB).
+// AddToIndex is optimistic: a consistent read, then a PutItem of the new map
+// conditioned on ver being the version read; a writer that loses reads again
+// (up to 32 times, a few random milliseconds apart), so concurrent adds from
+// many instances all land and the limit holds. RemoveFromIndex is one
+// UpdateItem that removes the map key and increments ver, so an add that read
+// the member before cannot write it back. Reads drop expired members
+// themselves; an index item emptied by removals stays, with an empty map,
+// until TTL deletes it.
 package dynamostore

@@ -42,8 +42,9 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Store is a tokenstore.Store and tokenstore.Locker on one DynamoDB table. It
-// is safe for concurrent use. Reads are strongly consistent.
+// Store is a tokenstore.Store, tokenstore.Locker and tokenstore.Indexer on one
+// DynamoDB table. It is safe for concurrent use. Reads are strongly
+// consistent.
 type Store struct {
 	api   API
 	table string
@@ -52,8 +53,9 @@ type Store struct {
 }
 
 var (
-	_ tokenstore.Store  = (*Store)(nil)
-	_ tokenstore.Locker = (*Store)(nil)
+	_ tokenstore.Store   = (*Store)(nil)
+	_ tokenstore.Locker  = (*Store)(nil)
+	_ tokenstore.Indexer = (*Store)(nil)
 )
 
 // New returns a Store on table through api. New does no I/O; the table must

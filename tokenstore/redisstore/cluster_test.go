@@ -21,8 +21,10 @@ func TestConformanceCluster(t *testing.T) {
 	t.Cleanup(func() { _ = c.Stop() })
 	rc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs})
 	t.Cleanup(func() { rc.Close() })
+	rc2 := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs})
+	t.Cleanup(func() { rc2.Close() })
 	s := newStore(t, rc)
-	storetest.Run(t, func(t *testing.T) tokenstore.Store { return s })
+	storetest.Run(t, alternate(s, newStore(t, rc2)))
 
 	// authflow's layout: lease "awsauth/refresh/<session key>" fences the
 	// session key; the shared last segment puts both in one slot.
@@ -59,8 +61,11 @@ func TestConformanceSentinel(t *testing.T) {
 	s, err := testenv.StartRedisSentinel(context.Background())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Stop() })
-	fc := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: s.MasterName, SentinelAddrs: []string{s.SentinelAddr}})
-	t.Cleanup(func() { fc.Close() })
-	store := newStore(t, fc)
-	storetest.Run(t, func(t *testing.T) tokenstore.Store { return store })
+	var stores []tokenstore.Store
+	for range 2 {
+		fc := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: s.MasterName, SentinelAddrs: []string{s.SentinelAddr}})
+		t.Cleanup(func() { fc.Close() })
+		stores = append(stores, newStore(t, fc))
+	}
+	storetest.Run(t, alternate(stores...))
 }

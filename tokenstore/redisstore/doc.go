@@ -1,4 +1,5 @@
-// Package redisstore is a tokenstore.Store and tokenstore.Locker on Redis,
+// Package redisstore is a tokenstore.Store, tokenstore.Locker and
+// tokenstore.Indexer on Redis,
 // through go-redis v9's redis.UniversalClient: a single server, Sentinel
 // (redis.NewFailoverClient) or Cluster (redis.NewClusterClient).
 //
@@ -13,6 +14,9 @@
 //	awsauth:{TAG}:l:NAME   a lease: a hash with t (the fencing token) and
 //	                       x (the lease's expiry, Unix microseconds in the
 //	                       server's clock; 0 once released)
+//	awsauth:{TAG}:i:INDEX  an index: a sorted set of the members, each scored
+//	                       by its expiry in Unix milliseconds (+inf: never),
+//	                       with the key's PEXPIREAT at the last of them
 //
 // TAG is the key's own Redis Cluster hash tag when it has one (the text
 // between its first "{" and the next "}", if not empty), and otherwise its
@@ -34,6 +38,14 @@
 // it is gone the server's clock has passed the last grant. Tokens therefore
 // grow per name as long as the server's clock (after a failover, the new
 // primary's) does not step back by more than a lease's ttl.
+//
+// # Indexes
+//
+// AddToIndex is one script: it drops the index's expired members, evicts the
+// soonest to expire beyond the limit, adds the member and sets the key's
+// expiry; Index is a script that lists the members scored after the server's
+// now; RemoveFromIndex is a ZREM. Each touches one key, so an index works on
+// a Cluster whatever its name.
 //
 // Entries expire by Redis's own key expiry (millisecond resolution); Redis
 // frees expired keys itself, so nothing needs purging.

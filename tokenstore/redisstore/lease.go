@@ -78,14 +78,17 @@ return 1
 
 type scripts struct {
 	acquire, extend, release, setFenced *redis.Script
+	addToIndex, index                   *redis.Script // index.go
 }
 
 func newScripts() scripts {
 	return scripts{
-		acquire:   redis.NewScript(acquireLua),
-		extend:    redis.NewScript(extendLua),
-		release:   redis.NewScript(releaseLua),
-		setFenced: redis.NewScript(setFencedLua),
+		acquire:    redis.NewScript(acquireLua),
+		extend:     redis.NewScript(extendLua),
+		release:    redis.NewScript(releaseLua),
+		setFenced:  redis.NewScript(setFencedLua),
+		addToIndex: redis.NewScript(addToIndexLua),
+		index:      redis.NewScript(indexLua),
 	}
 }
 

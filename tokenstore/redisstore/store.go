@@ -22,9 +22,9 @@ type Options struct {
 	Prefix string
 }
 
-// Store is a tokenstore.Store and tokenstore.Locker on Redis. It is safe for
-// concurrent use; every call is one round trip (GET, SET, DEL or one script),
-// bounded by its ctx.
+// Store is a tokenstore.Store, tokenstore.Locker and tokenstore.Indexer on
+// Redis. It is safe for concurrent use; every call is one round trip (GET,
+// SET, DEL, ZREM or one script), bounded by its ctx.
 type Store struct {
 	client  redis.UniversalClient
 	prefix  string
@@ -32,8 +32,9 @@ type Store struct {
 }
 
 var (
-	_ tokenstore.Store  = (*Store)(nil)
-	_ tokenstore.Locker = (*Store)(nil)
+	_ tokenstore.Store   = (*Store)(nil)
+	_ tokenstore.Locker  = (*Store)(nil)
+	_ tokenstore.Indexer = (*Store)(nil)
 )
 
 // New returns a Store on client. The caller keeps ownership of client and

@@ -2,7 +2,9 @@ package redisstore_test
 
 import (
 	"context"
+	"math"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,22 +50,30 @@ func newStore(t testing.TB, c redis.UniversalClient) *redisstore.Store {
 	return s
 }
 
+// alternate returns a storetest newStore that hands out stores in turn, so
+// that the suite's two instances are two clients of one server.
+func alternate(stores ...tokenstore.Store) func(*testing.T) tokenstore.Store {
+	var n atomic.Uint64
+	return func(*testing.T) tokenstore.Store { return stores[(n.Add(1)-1)%uint64(len(stores))] }
+}
+
 func TestConformance(t *testing.T) {
 	r := startRedis(t, "")
-	c := newClient(t, r)
-	storetest.Run(t, func(t *testing.T) tokenstore.Store { return newStore(t, c) })
+	storetest.Run(t, alternate(newStore(t, newClient(t, r)), newStore(t, newClient(t, r))))
 }
 
 // Encrypted over Redis: sealed values, and the Locker (SetFenced included)
-// passed through to the real scripts.
+// and Indexer passed through to the real scripts.
 func TestConformanceEncrypted(t *testing.T) {
-	c := newClient(t, startRedis(t, ""))
+	r := startRedis(t, "")
 	key := tokenstore.EncryptionKey{ID: "k1", Secret: make([]byte, 32)}
-	storetest.Run(t, func(t *testing.T) tokenstore.Store {
-		s, err := tokenstore.NewEncrypted(newStore(t, c), []tokenstore.EncryptionKey{key})
+	var stores []tokenstore.Store
+	for range 2 {
+		s, err := tokenstore.NewEncrypted(newStore(t, newClient(t, r)), []tokenstore.EncryptionKey{key})
 		require.NoError(t, err)
-		return s
-	})
+		stores = append(stores, s)
+	}
+	storetest.Run(t, alternate(stores...))
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {
@@ -163,4 +173,31 @@ func TestServerStoppedAndRestarted(t *testing.T) {
 	got, err = s.Get(ctx, "kept")
 	require.NoError(t, err)
 	require.Equal(t, "after", string(got))
+}
+
+// An index is the sorted set the package doc shows: members scored by expiry
+// in milliseconds, +inf for none, the key expiring with its last member.
+func TestIndexLayout(t *testing.T) {
+	ctx := t.Context()
+	c := newClient(t, startRedis(t, ""))
+	s, err := redisstore.New(c, func(o *redisstore.Options) { o.Prefix = "app:" })
+	require.NoError(t, err)
+	exp := time.Now().Add(time.Hour)
+	_, err = s.AddToIndex(ctx, "awsauth/user/U1", "m1", exp, 10)
+	require.NoError(t, err)
+	zs, err := c.ZRangeWithScores(ctx, "app:{U1}:i:awsauth/user/U1", 0, -1).Result()
+	require.NoError(t, err)
+	require.Equal(t, []redis.Z{{Score: float64(exp.UnixMilli()), Member: "m1"}}, zs)
+	at, err := c.PExpireTime(ctx, "app:{U1}:i:awsauth/user/U1").Result()
+	require.NoError(t, err)
+	require.Equal(t, exp.UnixMilli(), at.Milliseconds())
+
+	_, err = s.AddToIndex(ctx, "awsauth/user/U1", "m2", time.Time{}, 10)
+	require.NoError(t, err)
+	score, err := c.ZScore(ctx, "app:{U1}:i:awsauth/user/U1", "m2").Result()
+	require.NoError(t, err)
+	require.True(t, math.IsInf(score, 1))
+	ttl, err := c.PTTL(ctx, "app:{U1}:i:awsauth/user/U1").Result()
+	require.NoError(t, err)
+	require.Less(t, ttl, time.Duration(0), "a member without expiry: no PXAT")
 }

@@ -31,7 +31,7 @@ const DefaultTable = "awsauth_tokens"
 // Options configures a Store.
 type Options struct {
 	// Table is the entries table; empty means DefaultTable. Leases live in
-	// Table+"_leases". It must be a plain identifier: letters, digits and
+	// Table+"_leases", indexes in Table+"_idx". It must be a plain identifier: letters, digits and
 	// underscores, not starting with a digit, at most 48 bytes.
 	Table string
 }
@@ -46,9 +46,9 @@ const (
 // never is expires_at for an entry without expiry.
 const never = math.MaxInt64
 
-// Store is a tokenstore.Store and tokenstore.Locker on a SQL database. It is
-// safe for concurrent use; every call is one statement (SetFenced: one short
-// transaction), bounded by its ctx.
+// Store is a tokenstore.Store, tokenstore.Locker and tokenstore.Indexer on a
+// SQL database. It is safe for concurrent use; every call is one statement
+// (SetFenced and AddToIndex: one short transaction), bounded by its ctx.
 type Store struct {
 	db *sql.DB
 	q  queries
@@ -57,8 +57,9 @@ type Store struct {
 }
 
 var (
-	_ tokenstore.Store  = (*Store)(nil)
-	_ tokenstore.Locker = (*Store)(nil)
+	_ tokenstore.Store   = (*Store)(nil)
+	_ tokenstore.Locker  = (*Store)(nil)
+	_ tokenstore.Indexer = (*Store)(nil)
 )
 
 var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,47}$`)
@@ -152,6 +153,7 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, expiry time.T
 	}
 	if s.sets.Add(1)%purgeEvery == 0 {
 		_, _ = s.db.ExecContext(ctx, s.q.purgeSome, purgeBatch)
+		_, _ = s.db.ExecContext(ctx, s.q.purgeIndexSome, purgeBatch)
 	}
 	return nil
 }
@@ -187,8 +189,8 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// Purge deletes every expired entry, and lease rows lapsed and granted over a
-// minute ago. It returns the number of entries deleted.
+// Purge deletes every expired entry and index member, and lease rows lapsed
+// and granted over a minute ago. It returns the number of entries deleted.
 func (s *Store) Purge(ctx context.Context) (int64, error) {
 	res, err := s.db.ExecContext(ctx, s.q.purgeAll)
 	if err != nil {
@@ -201,6 +203,9 @@ func (s *Store) Purge(ctx context.Context) (int64, error) {
 	if _, err := s.db.ExecContext(ctx, s.q.purgeLeases); err != nil {
 		return n, fmt.Errorf("sqlstore: purge leases: %w", err)
 	}
+	if _, err := s.db.ExecContext(ctx, s.q.purgeIndex); err != nil {
+		return n, fmt.Errorf("sqlstore: purge indexes: %w", err)
+	}
 	return n, nil
 }
 
@@ -210,10 +215,15 @@ type queries struct {
 	get, upsert, del                      string
 	purgeSome, purgeAll, purgeLeases      string
 	acquire, extend, release, lockCurrent string
+
+	// index.go; lockIndex is empty for SQLite.
+	lockIndex, indexDropExpired, indexCountOthers, indexEvict string
+	indexUpsert, indexRemove, indexList                       string
+	purgeIndexSome, purgeIndex                                string
 }
 
 func newQueries(d Dialect, table string) queries {
-	leases := table + "_leases"
+	leases, idx := table+"_leases", table+"_idx"
 	var now, greatest, text, blob, integer string
 	switch d {
 	case Postgres:
@@ -224,6 +234,7 @@ func newQueries(d Dialect, table string) queries {
 		greatest, text, blob, integer = "max", "TEXT", "BLOB", "INTEGER"
 	}
 	r := strings.NewReplacer("{T}", `"`+table+`"`, "{L}", `"`+leases+`"`, "{I}", `"`+table+`_expires_at"`,
+		"{X}", `"`+idx+`"`, "{XI}", `"`+idx+`_exp"`, "{XNAME}", `'`+idx+`'`,
 		"{NOW}", now, "{GREATEST}", greatest, "{TEXT}", text, "{BLOB}", blob, "{INT}", integer)
 	f := func(q string) string {
 		q = r.Replace(q)
@@ -234,14 +245,20 @@ func newQueries(d Dialect, table string) queries {
 		return q
 	}
 	var schema []string
+	var lockIndex string
 	if d == Postgres {
 		schema = append(schema, `SELECT pg_advisory_xact_lock(hashtext('awsauth/sqlstore/schema'))`)
+		// The two-key form: a key space apart from the schema lock's.
+		lockIndex = f(`SELECT pg_advisory_xact_lock(hashtext({XNAME}), hashtext($1))`)
 	}
 	return queries{
 		schema: append(schema,
 			f(`CREATE TABLE IF NOT EXISTS {T} (key {TEXT} PRIMARY KEY, value {BLOB} NOT NULL, expires_at {INT} NOT NULL)`),
 			f(`CREATE INDEX IF NOT EXISTS {I} ON {T} (expires_at)`),
 			f(`CREATE TABLE IF NOT EXISTS {L} (name {TEXT} PRIMARY KEY, token {INT} NOT NULL, expires_at {INT} NOT NULL)`),
+			f(`CREATE TABLE IF NOT EXISTS {X} (name {TEXT} NOT NULL, member {TEXT} NOT NULL, expires_at {INT} NOT NULL,
+				PRIMARY KEY (name, member))`),
+			f(`CREATE INDEX IF NOT EXISTS {XI} ON {X} (expires_at)`),
 		),
 		get: f(`SELECT value FROM {T} WHERE key = $1 AND expires_at > {NOW}`),
 		upsert: f(`INSERT INTO {T} (key, value, expires_at) VALUES ($1, $2, $3)
@@ -262,5 +279,18 @@ func newQueries(d Dialect, table string) queries {
 		release: f(`UPDATE {L} SET expires_at = 0 WHERE name = $1 AND token = $2`),
 		// A no-op write, to lock the current lease row for the transaction.
 		lockCurrent: f(`UPDATE {L} SET token = token WHERE name = $1 AND token = $2 AND expires_at > {NOW}`),
+
+		lockIndex:        lockIndex,
+		indexDropExpired: f(`DELETE FROM {X} WHERE name = $1 AND expires_at <= {NOW}`),
+		indexCountOthers: f(`SELECT count(*) FROM {X} WHERE name = $1 AND member <> $2`),
+		indexEvict: f(`DELETE FROM {X} WHERE name = $1 AND member IN (
+			SELECT member FROM {X} WHERE name = $1 AND member <> $2 ORDER BY expires_at, member LIMIT $3)
+			RETURNING member`),
+		indexUpsert: f(`INSERT INTO {X} (name, member, expires_at) VALUES ($1, $2, $3)
+			ON CONFLICT (name, member) DO UPDATE SET expires_at = excluded.expires_at`),
+		indexRemove:    f(`DELETE FROM {X} WHERE name = $1 AND member = $2`),
+		indexList:      f(`SELECT member FROM {X} WHERE name = $1 AND expires_at > {NOW} ORDER BY expires_at, member`),
+		purgeIndexSome: f(`DELETE FROM {X} WHERE (name, member) IN (SELECT name, member FROM {X} WHERE expires_at <= {NOW} LIMIT $1)`),
+		purgeIndex:     f(`DELETE FROM {X} WHERE expires_at <= {NOW}`),
 	}
 }

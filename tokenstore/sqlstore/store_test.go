@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,16 +58,25 @@ func newStore(t testing.TB, db *sql.DB, d sqlstore.Dialect, optFns ...func(*sqls
 	return s
 }
 
+// alternate returns a storetest newStore that hands out stores in turn, so
+// that the suite's two instances are two connection pools on one database.
+func alternate(stores ...tokenstore.Store) func(*testing.T) tokenstore.Store {
+	var n atomic.Uint64
+	return func(*testing.T) tokenstore.Store { return stores[(n.Add(1)-1)%uint64(len(stores))] }
+}
+
 func TestConformancePostgres(t *testing.T) {
-	db := openDB(t, "pgx", startPostgres(t, "").URL)
-	s := newStore(t, db, sqlstore.Postgres)
-	storetest.Run(t, func(t *testing.T) tokenstore.Store { return s })
+	url := startPostgres(t, "").URL
+	storetest.Run(t, alternate(
+		newStore(t, openDB(t, "pgx", url), sqlstore.Postgres),
+		newStore(t, openDB(t, "pgx", url), sqlstore.Postgres)))
 }
 
 func TestConformanceSQLite(t *testing.T) {
-	db := openDB(t, "sqlite", sqliteDSN(filepath.Join(t.TempDir(), "tokens.db")))
-	s := newStore(t, db, sqlstore.SQLite)
-	storetest.Run(t, func(t *testing.T) tokenstore.Store { return s })
+	dsn := sqliteDSN(filepath.Join(t.TempDir(), "tokens.db"))
+	storetest.Run(t, alternate(
+		newStore(t, openDB(t, "sqlite", dsn), sqlstore.SQLite),
+		newStore(t, openDB(t, "sqlite", dsn), sqlstore.SQLite)))
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {

@@ -1,5 +1,6 @@
 // Package storetest is the conformance suite for tokenstore.Store
-// implementations. Every backend runs it from its own tests:
+// implementations, and for their optional tokenstore.Locker and
+// tokenstore.Indexer. Every backend runs it from its own tests:
 //
 //	func TestConformance(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) tokenstore.Store { return newTestStore(t) })
@@ -44,15 +45,20 @@ const (
 )
 
 // Run runs the conformance suite against stores made by newStore, and the
-// Locker cases too when those stores implement tokenstore.Locker.
+// Locker and Indexer cases too when those stores implement tokenstore.Locker
+// or tokenstore.Indexer.
 //
-// Run calls newStore once per subtest, which may register cleanups with
-// t.Cleanup. Some subtests run in parallel with others, so the stores may
-// share one backend (a database, a Redis server) but newStore must not reset
-// it: the suite writes only under keys and lease names of its own, which in
-// each subtest begin with a random Redis Cluster hash tag ("{storetest-…}")
-// so that a lease and the keys it fences land in one slot. Keys are valid
-// UTF-8 without NUL bytes, at most 250 bytes long.
+// Run calls newStore once or twice per subtest, which may register cleanups
+// with t.Cleanup. The stores it returns must share one backend (a database, a
+// Redis server; for an in-process store, return the same store each time), as
+// the instances of one application do: the Indexer cases use two of them at
+// once, as two instances, and are the stronger for two clients of the backend
+// (two connection pools, two API clients). Some subtests run in parallel with
+// others, and newStore must not reset the backend: the suite writes only
+// under keys, lease names and index names of its own, which in each subtest
+// begin with a random Redis Cluster hash tag ("{storetest-…}") so that a lease
+// and the keys it fences land in one slot. Keys are valid UTF-8 without NUL
+// bytes, at most 250 bytes long.
 func Run(t *testing.T, newStore func(t *testing.T) tokenstore.Store) {
 	t.Helper()
 	for _, tc := range []struct {
@@ -106,6 +112,14 @@ func Run(t *testing.T, newStore func(t *testing.T) tokenstore.Store) {
 				tc.test(t, s, s.(tokenstore.Locker), newNamespace(t))
 			})
 		}
+	})
+
+	t.Run("Indexer", func(t *testing.T) {
+		if _, ok := newStore(t).(tokenstore.Indexer); !ok {
+			t.Skip("store does not implement tokenstore.Indexer")
+		}
+		t.Parallel()
+		runIndexer(t, newStore)
 	})
 }
 

@@ -212,7 +212,8 @@ func TestMotoIgnoresKeyState(t *testing.T) {
 func TestEnvelopeConformanceWithKMS(t *testing.T) {
 	p := newKMSPeer(t)
 	key := p.createKey(t)
-	storetest.Run(t, func(t *testing.T) tokenstore.Store { return p.envelope(t, tokenstore.NewMemory(), key) })
+	inner := tokenstore.NewMemory()
+	storetest.Run(t, func(t *testing.T) tokenstore.Store { return p.envelope(t, inner, key) })
 }
 
 // Two instances over one backend, each with its own data key from KMS: each reads the
