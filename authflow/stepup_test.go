@@ -258,6 +258,9 @@ func TestCallbackChecksAuthentication(t *testing.T) {
 				want = ErrIDToken // malformed: NumericDate is never a string
 			}
 			assert.Contains(t, app.logs.String(), want.Error())
+			if want == ErrInsufficientAuthentication {
+				assert.Equal(t, "insufficient_authentication", loginRefusal(http.StatusBadRequest, ErrInsufficientAuthentication))
+			}
 		})
 	}
 }
