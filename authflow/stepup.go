@@ -92,33 +92,33 @@ func (o *LoginOptions) validate() error {
 	if o.Prompt != "" {
 		vs := strings.Fields(o.Prompt)
 		if strings.Join(vs, " ") != o.Prompt {
-			errs = append(errs, errors.New("Prompt: values separated by single spaces"))
+			errs = append(errs, errors.New("the values of Prompt must be separated by single spaces"))
 		}
 		for i, v := range vs {
 			switch {
 			case !slices.Contains(promptValues, v):
-				errs = append(errs, fmt.Errorf("Prompt: unknown value %q", v))
+				errs = append(errs, fmt.Errorf("unknown Prompt value %q", v))
 			case slices.Contains(vs[:i], v):
-				errs = append(errs, fmt.Errorf("Prompt: %q twice", v))
+				errs = append(errs, fmt.Errorf("%q twice in Prompt", v))
 			case v == "none" && len(vs) > 1:
-				errs = append(errs, errors.New(`Prompt: "none" with another value`))
+				errs = append(errs, errors.New(`"none" with another Prompt value`))
 			}
 		}
 	}
 	switch {
 	case o.MaxAge < 0:
-		errs = append(errs, errors.New("MaxAge is negative"))
+		errs = append(errs, errors.New("negative MaxAge"))
 	case o.MaxAge%time.Second != 0:
-		errs = append(errs, errors.New("MaxAge is not whole seconds"))
+		errs = append(errs, errors.New("a MaxAge not of whole seconds"))
 	case o.MaxAge/time.Second > maxMaxAge:
-		errs = append(errs, errors.New("MaxAge is too long"))
+		errs = append(errs, errors.New("too long a MaxAge"))
 	}
 	if len(o.ACRValues) > maxACRValues {
 		errs = append(errs, fmt.Errorf("more than %d ACRValues", maxACRValues))
 	}
 	for _, v := range o.ACRValues {
 		if v == "" || len(v) > maxLoginParamLen || strings.ContainsFunc(v, func(r rune) bool { return r <= ' ' || r > '~' || r == '"' || r == '\\' }) {
-			errs = append(errs, errors.New(`ACRValues: a value empty, too long, or not printable ASCII without spaces, '"' and '\'`))
+			errs = append(errs, errors.New(`a value of ACRValues empty, too long, or not printable ASCII without spaces, '"' and '\'`))
 			break
 		}
 	}
