@@ -266,7 +266,7 @@ func (h *Handler) startLogin(w http.ResponseWriter, r *http.Request, returnTo st
 // A browser navigating (GET or HEAD) to the page with an older
 // authentication, or none on record, is sent through a step-up login that
 // comes back to the same page: prompt=login and max_age=maxAge (prompt=login
-// for providers that ignore max_age, such as Amazon Cognito), whose ID token
+// for providers that ignore max_age), whose ID token
 // the callback refuses unless its auth_time shows the new authentication
 // (ErrInsufficientAuthentication). Other callers get 401 with
 // WWW-Authenticate: Bearer error="insufficient_user_authentication" and
