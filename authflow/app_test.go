@@ -74,8 +74,14 @@ func startTestApp(t testing.TB, op *testOP, mods ...func(*Config)) (*testApp, er
 		s := SessionFrom(r.Context())
 		var claims map[string]any
 		s.Claims(&claims)
-		writeJSON(w, map[string]any{"sub": s.Subject, "claims": claims, "csrf": h.CSRFToken(r)})
+		writeJSON(w, map[string]any{"sub": s.Subject, "claims": claims, "csrf": h.CSRFToken(r),
+			"auth_time": s.AuthTime.Unix(), "acr": s.ACR})
 	})))
+	// Step-up (stepup_test.go).
+	page := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("page " + r.URL.RequestURI())) })
+	mux.Handle("/recent", h.RequireRecentLogin(5*time.Minute)(page))
+	mux.Handle("/mfa", h.RequireACR("mfa", "phr")(page))
+	mux.Handle("/login/stepup", h.LoginWith(LoginOptions{Prompt: "login", MaxAge: 5 * time.Minute, ACRValues: []string{"mfa"}}))
 	handler.Store(mux)
 	return app, nil
 }

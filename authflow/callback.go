@@ -188,7 +188,9 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (int, error) 
 		return http.StatusBadGateway, err
 	}
 	ts.Expiry = h.expiresAt(tok)
-	idt, err := h.verifyIDToken(ctx, prov, rawID, jwt.Options{Nonce: f.Nonce, IssuedAfter: f.Created})
+	o := f.authentication() // max_age, prompt=login, acr_values as sealed (stepup.go)
+	o.Nonce, o.IssuedAfter = f.Nonce, f.Created
+	idt, err := h.verifyIDToken(ctx, prov, rawID, o)
 	if errors.Is(err, errIDTokenKeys) {
 		return http.StatusBadGateway, err
 	} else if err != nil {
@@ -209,6 +211,11 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (int, error) 
 		claims:        kept,
 		nonce:         f.Nonce,
 		tokens:        ts,
+		ACR:           idt.ACR,
+		sid:           idt.SessionID,
+	}
+	if idt.Has(jwt.ClaimAuthTime) {
+		sess.AuthTime = idt.AuthTime.UTC()
 	}
 	rec, err := sess.marshal()
 	if err != nil {

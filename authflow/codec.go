@@ -15,6 +15,7 @@ import (
 // A record is a version byte, then its fields in a fixed order, each one of:
 //
 //	string, bytes  uvarint length, then that many bytes
+//	uint           uvarint
 //	time           varint Unix seconds, then uvarint nanoseconds (< 1e9), UTC;
 //	               every time.Time round-trips, the zero time included
 //
@@ -56,6 +57,10 @@ func (w *recordWriter) string(s string) {
 func (w *recordWriter) bytes(p []byte) {
 	w.b = binary.AppendUvarint(w.b, uint64(len(p)))
 	w.b = append(w.b, p...)
+}
+
+func (w *recordWriter) uint(n uint64) {
+	w.b = binary.AppendUvarint(w.b, n)
 }
 
 func (w *recordWriter) time(t time.Time) {
@@ -136,6 +141,21 @@ func (r *recordReader) bytes() []byte {
 		return nil
 	}
 	return slices.Clip(r.b[start:end])
+}
+
+// uint reads a uint field.
+func (r *recordReader) uint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	r.field++
+	n, w := binary.Uvarint(r.b[r.off:])
+	if w <= 0 {
+		r.fail(fmt.Sprintf("field %d: bad number", r.field))
+		return 0
+	}
+	r.off += w
+	return n
 }
 
 // time reads a time field, in UTC; the zero time reads back as time.Time{}

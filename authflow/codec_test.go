@@ -24,6 +24,9 @@ func fullSession() *Session {
 		claims:        []byte(`{"sub":"8f4c1a2e-0b7d-4c59-9e61-3f2a7d9c5b10","email":"alice@example.com"}`),
 		nonce:         strings.Repeat("n", 43),
 		tokens:        fullTokenSet(),
+		AuthTime:      time.Date(2031, 7, 1, 11, 29, 0, 0, time.UTC),
+		ACR:           "urn:example:mfa",
+		sid:           "op-session-1",
 	}
 }
 
@@ -45,8 +48,10 @@ func assertSameSession(t *testing.T, want, got *Session) {
 	assert.Equal(t, want.tokens.TokenType, got.tokens.TokenType)
 	assert.Equal(t, want.tokens.RefreshToken, got.tokens.RefreshToken)
 	assert.Equal(t, want.tokens.IDToken, got.tokens.IDToken)
+	assert.Equal(t, want.ACR, got.ACR)
+	assert.Equal(t, want.sid, got.sid)
 	for _, p := range [][2]time.Time{
-		{want.Created, got.Created}, {want.Expiry, got.Expiry},
+		{want.Created, got.Created}, {want.Expiry, got.Expiry}, {want.AuthTime, got.AuthTime},
 		{want.IDTokenExpiry, got.IDTokenExpiry}, {want.issued, got.issued}, {want.tokens.Expiry, got.tokens.Expiry},
 	} {
 		assert.True(t, p[0].Equal(p[1]), "time %v, want %v", p[1], p[0])
@@ -84,15 +89,16 @@ func TestSessionRecordRoundTrip(t *testing.T) {
 	}
 }
 
-// TestSessionRecordLayout pins version 3. Changing the layout means a new
+// TestSessionRecordLayout pins version 4. Changing the layout means a new
 // version: a record of another version is refused, never misread.
 func TestSessionRecordLayout(t *testing.T) {
 	s := &Session{
 		Subject: "s", nonce: "n", claims: []byte("{}"),
 		Created: time.Unix(1, 5), Expiry: time.Unix(300, 0), IDTokenExpiry: time.Unix(-1, 0), issued: time.Unix(2, 0),
-		tokens: TokenSet{AccessToken: "at", TokenType: "Bearer", IDToken: "id", Expiry: time.Unix(1, 5)},
+		tokens:   TokenSet{AccessToken: "at", TokenType: "Bearer", IDToken: "id", Expiry: time.Unix(1, 5)},
+		AuthTime: time.Unix(-2, 7), ACR: "a", sid: "si",
 	}
-	want := []byte{3,
+	want := []byte{4,
 		2, 5, // Created: varint 1, uvarint 5
 		0xd8, 0x04, 0, // Expiry: varint 300
 		1, 0, // IDTokenExpiry: varint -1
@@ -100,17 +106,20 @@ func TestSessionRecordLayout(t *testing.T) {
 		1, 's', 1, 'n', 2, '{', '}',
 		2, 'a', 't', 6, 'B', 'e', 'a', 'r', 'e', 'r', 0, 2, 'i', 'd',
 		2, 5,
+		3, 7, // AuthTime: varint -2, uvarint 7
+		1, 'a', 2, 's', 'i', // ACR, sid
 	}
 	assert.Equal(t, want, mustMarshalSession(t, s))
 
 	var zero Session
 	z := binary.AppendVarint(nil, time.Time{}.Unix())
-	want = []byte{3}
+	want = []byte{4}
 	for range 4 {
 		want = append(append(want, z...), 0)
 	}
 	want = append(want, 0, 0, 0, 0, 0, 0, 0)
 	want = append(append(want, z...), 0)
+	want = append(append(want, z...), 0, 0, 0)
 	assert.Equal(t, want, mustMarshalSession(t, &zero), "zero times are year 1, not the Unix epoch")
 }
 
@@ -139,13 +148,14 @@ func TestSessionRecordCorrupt(t *testing.T) {
 		{"version 0", append([]byte{0}, valid[1:]...)},
 		{"version 1", append([]byte{1}, valid[1:]...)},
 		{"version 2", append([]byte{2}, valid[1:]...)},
-		{"version 4", append([]byte{4}, valid[1:]...)},
+		{"version 3", append([]byte{3}, valid[1:]...)},
+		{"version 5", append([]byte{5}, valid[1:]...)},
 		{"JSON", []byte(`{"sub":"x","access_token":"y"}`)},
-		{"length overruns", []byte{3, 0, 0, 0, 0, 0, 0, 0, 0, 5, 'a', 'b'}},
-		{"length 2^64-1", binary.AppendUvarint([]byte{3, 0, 0, 0, 0, 0, 0, 0, 0}, math.MaxUint64)},
-		{"length varint overflows", []byte{3, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}},
-		{"time varint overflows", []byte{3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}},
-		{"a second of nanoseconds", binary.AppendUvarint([]byte{3, 0}, uint64(time.Second))},
+		{"length overruns", []byte{sessionVersion, 0, 0, 0, 0, 0, 0, 0, 0, 5, 'a', 'b'}},
+		{"length 2^64-1", binary.AppendUvarint([]byte{sessionVersion, 0, 0, 0, 0, 0, 0, 0, 0}, math.MaxUint64)},
+		{"length varint overflows", []byte{sessionVersion, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}},
+		{"time varint overflows", []byte{sessionVersion, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}},
+		{"a second of nanoseconds", binary.AppendUvarint([]byte{sessionVersion, 0}, uint64(time.Second))},
 		{"record over the limit", oversized},
 		{"trailing byte", append(bytes.Clone(valid), 0)},
 		{"a flow cookie record", newFlow("/", time.Unix(1, 0)).marshal()},
@@ -182,17 +192,25 @@ func TestSessionRecordEncodeLimit(t *testing.T) {
 }
 
 func TestFlowRecord(t *testing.T) {
-	f := flow{State: "s", Nonce: "n", Verifier: "v", ReturnTo: "/x?y=1", Created: time.Unix(1700000000, 5)}
+	f := flow{State: "s", Nonce: "n", Verifier: "v", ReturnTo: "/x?y=1", Created: time.Unix(1700000000, 5),
+		Prompt: "login consent", MaxAge: 300 * time.Second, ACRValues: []string{"urn:example:mfa", "phr"}}
 	rec := f.marshal()
 	var got flow
 	require.NoError(t, got.unmarshal(rec))
-	assert.Equal(t, f.State+f.Nonce+f.Verifier+f.ReturnTo, got.State+got.Nonce+got.Verifier+got.ReturnTo)
 	assert.True(t, f.Created.Equal(got.Created))
+	got.Created = f.Created
+	assert.Equal(t, f, got)
+
+	plain := flow{State: "s", Created: time.Unix(1700000000, 0).UTC()}
+	var back flow
+	require.NoError(t, back.unmarshal(plain.marshal()))
+	assert.Equal(t, plain, back, "a login that asked nothing decodes to one that asks nothing")
 
 	sess := mustMarshalSession(t, fullSession())
 	for name, b := range map[string][]byte{
 		"empty":            nil,
 		"version 1":        append([]byte{1}, rec[1:]...),
+		"version 2":        append([]byte{2}, rec[1:]...),
 		"truncated":        rec[:len(rec)-1],
 		"trailing byte":    append(bytes.Clone(rec), 0),
 		"over the limit":   append(bytes.Clone(rec), make([]byte, maxFlowCookieLen)...),
@@ -278,5 +296,6 @@ func sameRecord(a, b *Session) bool {
 		a.Created.Equal(b.Created) && a.Expiry.Equal(b.Expiry) && a.IDTokenExpiry.Equal(b.IDTokenExpiry) &&
 		a.tokens.AccessToken == b.tokens.AccessToken && a.tokens.TokenType == b.tokens.TokenType &&
 		a.tokens.RefreshToken == b.tokens.RefreshToken && a.tokens.IDToken == b.tokens.IDToken &&
-		a.tokens.Expiry.Equal(b.tokens.Expiry)
+		a.tokens.Expiry.Equal(b.tokens.Expiry) &&
+		a.AuthTime.Equal(b.AuthTime) && a.ACR == b.ACR && a.sid == b.sid
 }

@@ -76,9 +76,12 @@ type Config struct {
 	// providers ask for consent at every sign-in.
 	Scopes []string
 
-	// AuthParams are extra authorization request parameters, such as
-	// "prompt", "login_hint" or Cognito's "identity_provider". State, nonce,
-	// PKCE, scope, response_type, client_id and redirect_uri can't be set here.
+	// AuthParams are extra authorization request parameters of every login,
+	// such as "prompt", "login_hint" or Cognito's "identity_provider"; a
+	// login's LoginOptions replace those of the same name. State, nonce,
+	// PKCE, scope, response_type, client_id and redirect_uri can't be set
+	// here, nor max_age and acr_values, which the callback must check: set
+	// them with LoginOptions (LoginWith).
 	AuthParams map[string]string
 
 	// Store keeps sessions. Nil means tokenstore.NewMemory(), which is right
@@ -264,6 +267,9 @@ func (c Config) withDefaults() (Config, error) {
 	for k := range c.AuthParams {
 		if slices.Contains(reservedAuthParams, k) {
 			errs = append(errs, fmt.Errorf("AuthParams may not set %q", k))
+		}
+		if slices.Contains(loginOptionParams, k) {
+			errs = append(errs, fmt.Errorf("AuthParams may not set %q: set it per login with LoginOptions, which the callback checks", k))
 		}
 	}
 	if c.SessionCookieName == "" {

@@ -32,6 +32,17 @@
 //   - CSRFProtect (middleware) and CheckCSRF: the same CSRF check Logout
 //     makes (Origin and Fetch Metadata, then the session's CSRFToken), for
 //     the app's own state-changing forms and scripts.
+//   - RequireRecentLogin and RequireACR (middleware): step-up (RFC 9470).
+//     A session whose authentication (its auth_time and acr) is too old or
+//     of another class sends a browser through a new login and back to the
+//     same page, and gets other callers 401 insufficient_user_authentication.
+//
+// A login's own parameters (prompt, max_age, acr_values, login_hint,
+// Cognito's identity_provider, idp_identifier and lang) are the app's choice,
+// never the query's: LoginWith serves a login route with fixed LoginOptions,
+// StartLogin starts one from the app's handler. What the callback must check
+// (prompt=login, max_age, acr_values) is sealed in the flow cookie, and the
+// ID token's auth_time and acr are checked against it (OIDC Core §3.1.3.7).
 //
 // A confidential client authenticates at the token and revocation endpoints
 // with Config.ClientSecret, or with Config.ClientAssertionKey

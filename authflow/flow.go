@@ -3,6 +3,7 @@ package authflow
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"strings"
 	"time"
 
 	"github.com/pubauth/awsauth/pkce"
@@ -19,6 +20,13 @@ type flow struct {
 	Verifier string
 	ReturnTo string
 	Created  time.Time
+
+	// What the authorization request asked of the authentication, which the
+	// callback checks the ID token against (stepup.go): prompt as sent,
+	// max_age (0: not sent) and acr_values.
+	Prompt    string
+	MaxAge    time.Duration
+	ACRValues []string
 }
 
 // newFlow makes a flow with 256-bit state and nonce from crypto/rand.
@@ -39,17 +47,24 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// The flow cookie's record, version 2 (codec.go): Created as a time, then
-// State, Nonce, Verifier and ReturnTo as strings.
-const flowVersion = 2
+// The flow cookie's record, version 3 (codec.go): Created as a time, then
+// State, Nonce, Verifier, ReturnTo and Prompt as strings, MaxAge in seconds
+// as a uint, and ACRValues as one space-separated string (acr_values' own
+// form: a value holds no space).
+const flowVersion = 3
 
 func (f flow) marshal() []byte {
-	w := newRecordWriter(flowVersion, timeSize+4*lengthSize+len(f.State)+len(f.Nonce)+len(f.Verifier)+len(f.ReturnTo))
+	acr := strings.Join(f.ACRValues, " ")
+	w := newRecordWriter(flowVersion, timeSize+7*lengthSize+len(f.State)+len(f.Nonce)+len(f.Verifier)+
+		len(f.ReturnTo)+len(f.Prompt)+len(acr))
 	w.time(f.Created)
 	w.string(f.State)
 	w.string(f.Nonce)
 	w.string(f.Verifier)
 	w.string(f.ReturnTo)
+	w.string(f.Prompt)
+	w.uint(uint64(f.MaxAge / time.Second))
+	w.string(acr)
 	return w.b
 }
 
@@ -64,6 +79,15 @@ func (f *flow) unmarshal(b []byte) error {
 	d.Nonce = r.string()
 	d.Verifier = r.string()
 	d.ReturnTo = r.string()
+	d.Prompt = r.string()
+	maxAge := r.uint()
+	if acr := r.string(); acr != "" {
+		d.ACRValues = strings.Fields(acr)
+	}
+	if maxAge > maxMaxAge {
+		r.fail("max_age out of range")
+	}
+	d.MaxAge = time.Duration(maxAge) * time.Second
 	if err := r.done(); err != nil {
 		return err
 	}

@@ -46,6 +46,8 @@ func (h *Handler) verifyIDToken(ctx context.Context, p *provider, raw string, o 
 		return c, nil
 	case errors.Is(err, jwt.ErrNonce):
 		return nil, ErrNonceMismatch
+	case errors.Is(err, jwt.ErrAuthTime), errors.Is(err, jwt.ErrACR):
+		return nil, fmt.Errorf("%w: %w", ErrInsufficientAuthentication, err)
 	case errors.Is(err, jwt.ErrKeySetUnavailable):
 		return nil, fmt.Errorf("%w: %w", errIDTokenKeys, err)
 	}

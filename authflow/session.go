@@ -27,12 +27,21 @@ type Session struct {
 	// IDTokenExpiry is the current ID token's exp (UTC).
 	IDTokenExpiry time.Time
 
+	// AuthTime is when the user last authenticated at the provider, the
+	// login's ID token's auth_time (UTC; zero when it had none); ACR is its
+	// acr, the authentication context class reference ("" when none) (OIDC
+	// Core §2). Both are the login's: a refresh is no new authentication and
+	// changes neither. RequireRecentLogin and RequireACR check them.
+	AuthTime time.Time
+	ACR      string
+
 	// issued is when the current tokens came from the token endpoint. It
 	// bounds the refresh window.
 	issued time.Time
 
 	claims []byte // JSON object: the ClaimsToKeep subset of the ID token
 	nonce  string // the login's nonce, which a refreshed ID token may repeat
+	sid    string // the ID token's sid: the provider's session (OIDC Back-Channel Logout 1.0 §2.1)
 	tokens TokenSet
 }
 
@@ -83,10 +92,11 @@ func validSessionID(s string) bool {
 	return true
 }
 
-// The session record, version 3 (codec.go): Created, Expiry, IDTokenExpiry and
-// issued as times; Subject, the nonce and the kept claims; then the TokenSet.
-// Records of older versions are refused: their users sign in again.
-const sessionVersion = 3
+// The session record, version 4 (codec.go): Created, Expiry, IDTokenExpiry and
+// issued as times; Subject, the nonce and the kept claims; then the TokenSet;
+// then AuthTime, ACR and sid. Records of older versions are refused: their
+// users sign in again.
+const sessionVersion = 4
 
 // maxSessionRecordLen bounds a session record. Real ones are a few KB (an ID
 // token with many groups perhaps tens of KB); anything near this is a fault.
@@ -95,7 +105,8 @@ const maxSessionRecordLen = 1 << 20
 
 // marshal encodes the session compactly: it is read on every request.
 func (s *Session) marshal() ([]byte, error) {
-	w := newRecordWriter(sessionVersion, 4*timeSize+3*lengthSize+len(s.Subject)+len(s.nonce)+len(s.claims)+s.tokens.size())
+	w := newRecordWriter(sessionVersion, 5*timeSize+5*lengthSize+len(s.Subject)+len(s.nonce)+len(s.claims)+s.tokens.size()+
+		len(s.ACR)+len(s.sid))
 	w.time(s.Created)
 	w.time(s.Expiry)
 	w.time(s.IDTokenExpiry)
@@ -104,6 +115,9 @@ func (s *Session) marshal() ([]byte, error) {
 	w.string(s.nonce)
 	w.bytes(s.claims)
 	s.tokens.write(&w)
+	w.time(s.AuthTime)
+	w.string(s.ACR)
+	w.string(s.sid)
 	if len(w.b) > maxSessionRecordLen {
 		return nil, fmt.Errorf("authflow: session record of %d bytes exceeds the limit of %d", len(w.b), maxSessionRecordLen)
 	}
@@ -124,6 +138,9 @@ func (s *Session) unmarshal(b []byte) error {
 	d.nonce = r.string()
 	d.claims = r.bytes()
 	d.tokens.read(&r)
+	d.AuthTime = r.time()
+	d.ACR = r.string()
+	d.sid = r.string()
 	if err := r.done(); err != nil {
 		return err
 	}

@@ -122,6 +122,8 @@ func loginRefusal(status int, err error) string {
 		return "token_response"
 	case errors.Is(err, ErrNonceMismatch):
 		return "nonce"
+	case errors.Is(err, ErrInsufficientAuthentication):
+		return "insufficient_authentication"
 	case errors.Is(err, errIDTokenKeys):
 		return "key_set_unavailable"
 	case errors.Is(err, ErrIDToken):

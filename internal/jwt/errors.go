@@ -70,6 +70,11 @@ var (
 	ErrAuthorizedParty = fmt.Errorf("%w: azp not accepted", ErrInvalid)
 	// ErrNonce: nonce is missing, or not the one the login sent (OIDC Core §3.1.3.7 step 11).
 	ErrNonce = fmt.Errorf("%w: nonce mismatch", ErrInvalid)
+	// ErrAuthTime: auth_time is missing, or older than the max_age sent (OIDC Core §3.1.3.7
+	// step 13), or before a login that asked for a new authentication (prompt=login).
+	ErrAuthTime = fmt.Errorf("%w: auth_time missing or too old", ErrInvalid)
+	// ErrACR: acr is missing, or not one of the acr_values sent (OIDC Core §5.5.1.1).
+	ErrACR = fmt.Errorf("%w: acr not among those asked", ErrInvalid)
 )
 
 // keyError sorts a key-set error: unavailable, or a refusal of the token.

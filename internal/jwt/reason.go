@@ -6,7 +6,7 @@ import "errors"
 // error.type (never free text): "malformed", "type", "issuer", "algorithm", "signer",
 // "signature", "expired", "not_yet_valid", "issued_at", "lifetime", "claims" (exp, iat or
 // sub missing), "token_use", "client_id", "audience", "authorized_party", "nonce",
-// "key_set_unavailable", or "invalid" for another refusal. nil gives "".
+// "auth_time", "acr", "key_set_unavailable", or "invalid" for another refusal. nil gives "".
 func Reason(err error) string {
 	if err == nil {
 		return ""
@@ -42,5 +42,7 @@ var reasons = []struct {
 	{ErrNoIssuedAt, "claims"},
 	{ErrSubject, "claims"},
 	{ErrNonce, "nonce"},
+	{ErrAuthTime, "auth_time"},
+	{ErrACR, "acr"},
 	{ErrMalformed, "malformed"},
 }

@@ -180,6 +180,16 @@ type Options struct {
 	// IssuedAfter, when set, refuses a token whose iat is before it (less the skew): a token
 	// issued for a request that started then.
 	IssuedAfter time.Time
+	// MaxAge, when positive, is the max_age the authorization request sent: auth_time is then
+	// required and must be at most MaxAge before now, with the skew (OIDC Core §3.1.2.1,
+	// §3.1.3.7 step 13; AuthTimeWithin).
+	MaxAge time.Duration
+	// AuthenticatedAfter, when set, requires auth_time no earlier than it (less the skew): the
+	// start of a login that asked for a new authentication (prompt=login, OIDC Core §3.1.2.1).
+	AuthenticatedAfter time.Time
+	// ACRValues, when set, are the acr_values the authorization request sent: acr is then
+	// required and must be one of them (OIDC Core §3.1.2.1, §5.5.1.1; ACRAccepted).
+	ACRValues []string
 }
 
 // Verify parses raw (with Parse's rules; base64 padding too for a Padded profile) and
@@ -201,7 +211,8 @@ func (v *Verifier) Verify(ctx context.Context, raw string, o Options) (*Claims, 
 
 // VerifyParsed verifies a token from Parse: typ (RFC 8725 §3.11), iss, alg, the signature
 // with the issuer's key set (RFC 7515), exp, iat and nbf with the skew and the lifetime bound
-// (RFC 7519 §4.1), sub, token_use, the audience rule, then o. Errors wrap ErrInvalid and one
+// (RFC 7519 §4.1), sub, token_use, the audience rule, then o (nonce, then auth_time and acr).
+// Errors wrap ErrInvalid and one
 // reason, or ErrKeySetUnavailable.
 func (v *Verifier) VerifyParsed(ctx context.Context, t *Token, o Options) error {
 	p := &v.profile
@@ -240,7 +251,7 @@ func (v *Verifier) VerifyParsed(ctx context.Context, t *Token, o Options) error 
 		subtle.ConstantTimeCompare([]byte(c.Nonce), []byte(o.Nonce)) != 1 {
 		return ErrNonce
 	}
-	return nil
+	return v.checkAuthentication(c, &o)
 }
 
 // verifySignature checks t's signature with the key source. A JWKS is called directly: through
