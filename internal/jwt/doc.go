@@ -1,7 +1,7 @@
 // Package jwt is the module's one JWT verification core: every JWT awsauth accepts (ID tokens at
-// the login callback and after a refresh, bearer access and ID tokens of APIs, and the kinds to
-// come) and the AWS ALB's x-amzn-oidc-data is parsed, verified and checked here,
-// by profile.
+// the login callback and after a refresh, bearer access and ID tokens of APIs, back-channel
+// logout tokens) and the AWS ALB's x-amzn-oidc-data is parsed, verified and checked here, by
+// profile.
 //
 // The layers, each in one file:
 //
