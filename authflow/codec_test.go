@@ -24,6 +24,8 @@ func fullSession() *Session {
 		claims:        []byte(`{"sub":"8f4c1a2e-0b7d-4c59-9e61-3f2a7d9c5b10","email":"alice@example.com"}`),
 		nonce:         strings.Repeat("n", 43),
 		tokens:        fullTokenSet(),
+		sid:           "op-session-1",
+		device:        "Firefox on Linux",
 	}
 }
 
@@ -45,6 +47,8 @@ func assertSameSession(t *testing.T, want, got *Session) {
 	assert.Equal(t, want.tokens.TokenType, got.tokens.TokenType)
 	assert.Equal(t, want.tokens.RefreshToken, got.tokens.RefreshToken)
 	assert.Equal(t, want.tokens.IDToken, got.tokens.IDToken)
+	assert.Equal(t, want.sid, got.sid)
+	assert.Equal(t, want.device, got.device)
 	for _, p := range [][2]time.Time{
 		{want.Created, got.Created}, {want.Expiry, got.Expiry},
 		{want.IDTokenExpiry, got.IDTokenExpiry}, {want.issued, got.issued}, {want.tokens.Expiry, got.tokens.Expiry},
@@ -84,15 +88,15 @@ func TestSessionRecordRoundTrip(t *testing.T) {
 	}
 }
 
-// TestSessionRecordLayout pins version 3. Changing the layout means a new
+// TestSessionRecordLayout pins version 4. Changing the layout means a new
 // version: a record of another version is refused, never misread.
 func TestSessionRecordLayout(t *testing.T) {
 	s := &Session{
-		Subject: "s", nonce: "n", claims: []byte("{}"),
+		Subject: "s", nonce: "n", claims: []byte("{}"), sid: "x", device: "d",
 		Created: time.Unix(1, 5), Expiry: time.Unix(300, 0), IDTokenExpiry: time.Unix(-1, 0), issued: time.Unix(2, 0),
 		tokens: TokenSet{AccessToken: "at", TokenType: "Bearer", IDToken: "id", Expiry: time.Unix(1, 5)},
 	}
-	want := []byte{3,
+	want := []byte{4,
 		2, 5, // Created: varint 1, uvarint 5
 		0xd8, 0x04, 0, // Expiry: varint 300
 		1, 0, // IDTokenExpiry: varint -1
@@ -100,17 +104,19 @@ func TestSessionRecordLayout(t *testing.T) {
 		1, 's', 1, 'n', 2, '{', '}',
 		2, 'a', 't', 6, 'B', 'e', 'a', 'r', 'e', 'r', 0, 2, 'i', 'd',
 		2, 5,
+		1, 'x', 1, 'd', // sid, device
 	}
 	assert.Equal(t, want, mustMarshalSession(t, s))
 
 	var zero Session
 	z := binary.AppendVarint(nil, time.Time{}.Unix())
-	want = []byte{3}
+	want = []byte{4}
 	for range 4 {
 		want = append(append(want, z...), 0)
 	}
 	want = append(want, 0, 0, 0, 0, 0, 0, 0)
 	want = append(append(want, z...), 0)
+	want = append(want, 0, 0) // sid, device
 	assert.Equal(t, want, mustMarshalSession(t, &zero), "zero times are year 1, not the Unix epoch")
 }
 
@@ -139,13 +145,14 @@ func TestSessionRecordCorrupt(t *testing.T) {
 		{"version 0", append([]byte{0}, valid[1:]...)},
 		{"version 1", append([]byte{1}, valid[1:]...)},
 		{"version 2", append([]byte{2}, valid[1:]...)},
-		{"version 4", append([]byte{4}, valid[1:]...)},
+		{"version 3", append([]byte{3}, valid[1:]...)},
+		{"version 5", append([]byte{5}, valid[1:]...)},
 		{"JSON", []byte(`{"sub":"x","access_token":"y"}`)},
-		{"length overruns", []byte{3, 0, 0, 0, 0, 0, 0, 0, 0, 5, 'a', 'b'}},
-		{"length 2^64-1", binary.AppendUvarint([]byte{3, 0, 0, 0, 0, 0, 0, 0, 0}, math.MaxUint64)},
-		{"length varint overflows", []byte{3, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}},
-		{"time varint overflows", []byte{3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}},
-		{"a second of nanoseconds", binary.AppendUvarint([]byte{3, 0}, uint64(time.Second))},
+		{"length overruns", []byte{4, 0, 0, 0, 0, 0, 0, 0, 0, 5, 'a', 'b'}},
+		{"length 2^64-1", binary.AppendUvarint([]byte{4, 0, 0, 0, 0, 0, 0, 0, 0}, math.MaxUint64)},
+		{"length varint overflows", []byte{4, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}},
+		{"time varint overflows", []byte{4, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}},
+		{"a second of nanoseconds", binary.AppendUvarint([]byte{4, 0}, uint64(time.Second))},
 		{"record over the limit", oversized},
 		{"trailing byte", append(bytes.Clone(valid), 0)},
 		{"a flow cookie record", newFlow("/", time.Unix(1, 0)).marshal()},
