@@ -70,7 +70,7 @@ func readmeUsage(ctx context.Context, app, api http.Handler, clientID, identityP
 	cognito, glueClient := cognitoidentity.NewFromConfig(cfg), glue.NewFromConfig(cfg)
 	mux.Handle("GET /databases", h.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := authflow.SessionFrom(r.Context())
-		creds := users.Get(s.ID, func() aws.CredentialsProvider {
+		creds := users.Get(s.Handle(), func() aws.CredentialsProvider {
 			return awscreds.NewIdentityPool(cognito, identityPoolID, func(o *awscreds.IdentityPoolOptions) {
 				o.Logins = awscreds.CognitoLogins(issuer, h.IDTokenFunc(s.ID))
 				o.Store = store // identity ids survive restarts

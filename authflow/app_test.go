@@ -70,6 +70,7 @@ func startTestApp(t testing.TB, op *testOP, mods ...func(*Config)) (*testApp, er
 	mux.Handle("/login", h.Login())
 	mux.Handle("/callback", h.Callback())
 	mux.Handle("/logout", h.Logout())
+	mux.Handle("/backchannel", h.BackChannelLogout())
 	mux.Handle("/me", h.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := SessionFrom(r.Context())
 		var claims map[string]any

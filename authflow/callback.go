@@ -213,6 +213,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (int, error) 
 		tokens:        ts,
 		ACR:           idt.ACR,
 		sid:           idt.SessionID,
+		device:        userAgentFamily(r.UserAgent()),
 	}
 	if idt.Has(jwt.ClaimAuthTime) {
 		sess.AuthTime = idt.AuthTime.UTC()
@@ -221,15 +222,19 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (int, error) 
 	if err != nil {
 		return http.StatusBadGateway, fmt.Errorf("%w: %w", ErrTokenResponse, err)
 	}
+	// Indexed before it is stored (index.go): a session exists only once
+	// sign-out-everywhere and back-channel logout can find it.
+	if err := h.index(ctx, sess); err != nil {
+		return http.StatusServiceUnavailable, err
+	}
 	if err := h.cfg.Store.Set(ctx, storeKey(sess.ID), rec, sess.Expiry); err != nil {
+		h.unindex(ctx, sess.Subject, sess.sid, sess.Handle())
 		return http.StatusServiceUnavailable, fmt.Errorf("authflow: storing session: %w", err)
 	}
 	// A session cookie from an earlier login in this browser is replaced;
-	// its server-side record goes too.
+	// that session ends.
 	if old, ok := h.sessionCookie(r); ok {
-		if err := h.cfg.Store.Delete(ctx, storeKey(old)); err != nil {
-			h.cfg.Logger.Warn("authflow: deleting the replaced session failed", slogErr(err))
-		}
+		h.endReplaced(ctx, old)
 	}
 	h.setSessionCookie(w, sess)
 	h.tel.user(ctx, sess.Subject)

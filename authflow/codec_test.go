@@ -27,6 +27,7 @@ func fullSession() *Session {
 		AuthTime:      time.Date(2031, 7, 1, 11, 29, 0, 0, time.UTC),
 		ACR:           "urn:example:mfa",
 		sid:           "op-session-1",
+		device:        "Firefox on Linux",
 	}
 }
 
@@ -50,6 +51,7 @@ func assertSameSession(t *testing.T, want, got *Session) {
 	assert.Equal(t, want.tokens.IDToken, got.tokens.IDToken)
 	assert.Equal(t, want.ACR, got.ACR)
 	assert.Equal(t, want.sid, got.sid)
+	assert.Equal(t, want.device, got.device)
 	for _, p := range [][2]time.Time{
 		{want.Created, got.Created}, {want.Expiry, got.Expiry}, {want.AuthTime, got.AuthTime},
 		{want.IDTokenExpiry, got.IDTokenExpiry}, {want.issued, got.issued}, {want.tokens.Expiry, got.tokens.Expiry},
@@ -89,16 +91,16 @@ func TestSessionRecordRoundTrip(t *testing.T) {
 	}
 }
 
-// TestSessionRecordLayout pins version 4. Changing the layout means a new
+// TestSessionRecordLayout pins version 5. Changing the layout means a new
 // version: a record of another version is refused, never misread.
 func TestSessionRecordLayout(t *testing.T) {
 	s := &Session{
-		Subject: "s", nonce: "n", claims: []byte("{}"),
+		Subject: "s", nonce: "n", claims: []byte("{}"), device: "d",
 		Created: time.Unix(1, 5), Expiry: time.Unix(300, 0), IDTokenExpiry: time.Unix(-1, 0), issued: time.Unix(2, 0),
 		tokens:   TokenSet{AccessToken: "at", TokenType: "Bearer", IDToken: "id", Expiry: time.Unix(1, 5)},
 		AuthTime: time.Unix(-2, 7), ACR: "a", sid: "si",
 	}
-	want := []byte{4,
+	want := []byte{sessionVersion,
 		2, 5, // Created: varint 1, uvarint 5
 		0xd8, 0x04, 0, // Expiry: varint 300
 		1, 0, // IDTokenExpiry: varint -1
@@ -107,19 +109,19 @@ func TestSessionRecordLayout(t *testing.T) {
 		2, 'a', 't', 6, 'B', 'e', 'a', 'r', 'e', 'r', 0, 2, 'i', 'd',
 		2, 5,
 		3, 7, // AuthTime: varint -2, uvarint 7
-		1, 'a', 2, 's', 'i', // ACR, sid
+		1, 'a', 2, 's', 'i', 1, 'd', // ACR, sid, device
 	}
 	assert.Equal(t, want, mustMarshalSession(t, s))
 
 	var zero Session
 	z := binary.AppendVarint(nil, time.Time{}.Unix())
-	want = []byte{4}
+	want = []byte{sessionVersion}
 	for range 4 {
 		want = append(append(want, z...), 0)
 	}
 	want = append(want, 0, 0, 0, 0, 0, 0, 0)
 	want = append(append(want, z...), 0)
-	want = append(append(want, z...), 0, 0, 0)
+	want = append(append(want, z...), 0, 0, 0, 0) // AuthTime, ACR, sid, device
 	assert.Equal(t, want, mustMarshalSession(t, &zero), "zero times are year 1, not the Unix epoch")
 }
 
@@ -149,7 +151,8 @@ func TestSessionRecordCorrupt(t *testing.T) {
 		{"version 1", append([]byte{1}, valid[1:]...)},
 		{"version 2", append([]byte{2}, valid[1:]...)},
 		{"version 3", append([]byte{3}, valid[1:]...)},
-		{"version 5", append([]byte{5}, valid[1:]...)},
+		{"version 4", append([]byte{4}, valid[1:]...)},
+		{"version 6", append([]byte{6}, valid[1:]...)},
 		{"JSON", []byte(`{"sub":"x","access_token":"y"}`)},
 		{"length overruns", []byte{sessionVersion, 0, 0, 0, 0, 0, 0, 0, 0, 5, 'a', 'b'}},
 		{"length 2^64-1", binary.AppendUvarint([]byte{sessionVersion, 0, 0, 0, 0, 0, 0, 0, 0}, math.MaxUint64)},

@@ -158,12 +158,17 @@ type Config struct {
 	// preferred_username, cognito:username, cognito:groups.
 	ClaimsToKeep []string
 
-	// OnSessionEnd, when set, is called after a session ends: at logout, or
-	// when a refresh finds it can't go on (invalid_grant, a refreshed ID token
-	// that fails its checks). Use it to drop per-session state such as cached
-	// AWS credentials (awscreds.UserCache.Evict). It runs on the request's
-	// goroutine and should be quick.
-	OnSessionEnd func(sessionID string)
+	// OnSessionEnd, when set, is called with the session's Handle after a
+	// session ends: at logout, when a refresh finds it can't go on
+	// (invalid_grant, a refreshed ID token that fails its checks), by
+	// EndUserSessions, EndSession or BackChannelLogout (which may end a
+	// session of another instance, knowing only its handle), when a new
+	// login replaces it in the same browser, or when the user's index
+	// evicts it (MaxSessionsPerUser). Use it to drop per-session state
+	// keyed by Session.Handle, such as cached AWS credentials
+	// (awscreds.UserCache.Evict). It runs on the goroutine that ended the
+	// session, on that instance only, and should be quick.
+	OnSessionEnd func(handle string)
 
 	// Cognito, when set, supplies the logout and revocation endpoints that
 	// Cognito's discovery document lacks; with a user pool Issuer, New then

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"html/template"
 	"log"
@@ -100,6 +101,49 @@ func ExampleHandler_CSRFProtect() {
 	})
 	app.HandleFunc("POST /app/notes", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "saved %q for %s", r.PostFormValue("note"), authflow.SessionFrom(r.Context()).Subject)
+	})
+	http.Handle("/app/", h.RequireLogin(h.CSRFProtect(app)))
+}
+
+// Sessions the app did not see end: the provider's back-channel logout, and a
+// "your devices" page whose buttons end one session or all of them, on every
+// instance sharing the store.
+func ExampleHandler_BackChannelLogout() {
+	var h *authflow.Handler // from authflow.New; its Store implements tokenstore.Indexer
+	// Register https://app.example.com/backchannel-logout as the client's
+	// backchannel_logout_uri at the provider.
+	http.Handle("POST /backchannel-logout", h.BackChannelLogout())
+
+	devices := template.Must(template.New("").Parse(`<ul>{{range .Sessions}}<li>{{.Device}}, since {{.Created.Format "2 Jan"}}
+<form method="post" action="/app/devices/end"><input type="hidden" name="{{$.Field}}" value="{{$.Token}}">
+<button name="handle" value="{{.Handle}}">Sign out</button></form></li>{{end}}</ul>
+<form method="post" action="/app/devices/all"><input type="hidden" name="{{.Field}}" value="{{.Token}}">
+<button>Sign out everywhere</button></form>`))
+	app := http.NewServeMux()
+	app.HandleFunc("GET /app/devices", func(w http.ResponseWriter, r *http.Request) {
+		s := authflow.SessionFrom(r.Context())
+		list, err := h.Sessions(r.Context(), s.Subject)
+		if err != nil {
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		devices.Execute(w, map[string]any{"Sessions": list, "Field": authflow.CSRFField, "Token": h.CSRFToken(r)})
+	})
+	app.HandleFunc("POST /app/devices/end", func(w http.ResponseWriter, r *http.Request) {
+		// The handle must be one of this user's sessions, or nothing ends.
+		err := h.EndSession(r.Context(), authflow.SessionFrom(r.Context()).Subject, r.PostFormValue("handle"))
+		if err != nil && !errors.Is(err, authflow.ErrSessionEnded) {
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		http.Redirect(w, r, "/app/devices", http.StatusSeeOther)
+	})
+	app.HandleFunc("POST /app/devices/all", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := h.EndUserSessions(r.Context(), authflow.SessionFrom(r.Context()).Subject); err != nil {
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		http.Redirect(w, r, "/", http.StatusSeeOther)
 	})
 	http.Handle("/app/", h.RequireLogin(h.CSRFProtect(app)))
 }

@@ -53,16 +53,17 @@ func (h *Handler) Logout() http.Handler {
 			httpError(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", "Please try again shortly.")
 			return
 		}
-		if err := h.cfg.Store.Delete(ctx, storeKey(id)); err != nil {
+		if s != nil {
+			err = h.endStored(ctx, s.Subject, s.sid, s.Handle(), endLogout)
+		} else {
+			err = h.cfg.Store.Delete(ctx, storeKey(id))
+		}
+		if err != nil {
 			h.cfg.Logger.Error("authflow: logout could not delete the session", slogErr(err))
 			httpError(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", "Please try again shortly.")
 			return
 		}
 		h.clearSessionCookie(w)
-		h.sessionEnded(id)
-		if s != nil {
-			h.tel.sessionEnded(ctx, "logout")
-		}
 		target := h.cfg.PostLogoutRedirectURL
 		if s != nil {
 			// The session is gone already: an unavailable provider only
@@ -77,7 +78,6 @@ func (h *Handler) Logout() http.Handler {
 				}
 			}
 			target = h.logoutURL(p, s)
-			h.cfg.Logger.Info("authflow: signed out", "sub", s.Subject)
 		}
 		http.Redirect(w, r, target, http.StatusSeeOther)
 	})

@@ -53,7 +53,7 @@ func TestLogout(t *testing.T) {
 	assert.Equal(t, testClientID, loc.Query().Get("client_id"))
 
 	assert.Equal(t, []string{stored.tokens.RefreshToken}, op.revoked, "refresh token revoked")
-	assert.Equal(t, id, <-ended, "OnSessionEnd told")
+	assert.Equal(t, sessionHandle(id), <-ended, "OnSessionEnd told the handle")
 	assert.Nil(t, app.sessionCookie(c))
 	_, err = app.h.load(context.Background(), id)
 	assert.ErrorIs(t, err, ErrSessionEnded)

@@ -116,6 +116,8 @@ type provider struct {
 	oauth    oauth2.Config
 	client   *http.Client // h.client, plus private_key_jwt's assertions when configured
 	idTokens *jwt.Verifier
+
+	logoutTokens *jwt.Verifier // BackChannelLogout's (backchannel.go)
 }
 
 // newProvider checks meta and builds the flow on it, on h's client and key
@@ -151,6 +153,10 @@ func (h *Handler) newProvider(meta providerMetadata) (*provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("authflow: ID token verifier: %w", err)
 	}
+	logoutTokens, err := newLogoutTokenVerifier(&h.cfg, h.keySet, meta.idTokenAlgs())
+	if err != nil {
+		return nil, fmt.Errorf("authflow: logout token verifier: %w", err)
+	}
 	authStyle := oauth2.AuthStyleInHeader
 	if h.cfg.ClientSecret == "" {
 		authStyle = oauth2.AuthStyleInParams
@@ -170,6 +176,8 @@ func (h *Handler) newProvider(meta providerMetadata) (*provider, error) {
 		},
 		client:   client,
 		idTokens: idTokens,
+
+		logoutTokens: logoutTokens,
 	}, nil
 }
 

@@ -202,19 +202,17 @@ func (h *Handler) redeem(ctx context.Context, s *Session, locker tokenstore.Lock
 	return &next, nil
 }
 
-// end deletes the session and returns ErrSessionEnded with the reason.
+// end ends the session (endStored) and returns ErrSessionEnded with the
+// reason. When the delete fails the session stays, and ends at its next use.
 func (h *Handler) end(ctx context.Context, s *Session, reason string) error {
-	if err := h.cfg.Store.Delete(ctx, storeKey(s.ID)); err != nil {
+	if err := h.endStored(ctx, s.Subject, s.sid, s.Handle(), reason); err != nil {
 		h.cfg.Logger.Warn("authflow: deleting an ended session failed", slogErr(err))
 	}
-	h.cfg.Logger.Info("authflow: session ended", "sub", s.Subject, "reason", reason)
-	h.tel.sessionEnded(ctx, reason)
-	h.sessionEnded(s.ID)
 	return fmt.Errorf("%w: %s", ErrSessionEnded, reason)
 }
 
-func (h *Handler) sessionEnded(id string) {
+func (h *Handler) sessionEnded(handle string) {
 	if h.cfg.OnSessionEnd != nil {
-		h.cfg.OnSessionEnd(id)
+		h.cfg.OnSessionEnd(handle)
 	}
 }

@@ -195,7 +195,7 @@ func TestRefreshInvalidGrantEndsSession(t *testing.T) {
 	op.expireRefreshTokens()
 	status, body := app.me(c)
 	assert.Equal(t, http.StatusUnauthorized, status)
-	assert.Equal(t, id, <-ended, "OnSessionEnd told")
+	assert.Equal(t, sessionHandle(id), <-ended, "OnSessionEnd told the handle")
 	assert.Equal(t, "login_required", body["error"])
 	assert.Nil(t, app.sessionCookie(c), "cookie cleared")
 	// A browser is sent to login with its return path.

@@ -41,9 +41,18 @@ type Session struct {
 
 	claims []byte // JSON object: the ClaimsToKeep subset of the ID token
 	nonce  string // the login's nonce, which a refreshed ID token may repeat
-	sid    string // the ID token's sid: the provider's session (OIDC Back-Channel Logout 1.0 §2.1)
 	tokens TokenSet
+
+	// Recorded at login for the per-user index (index.go, backchannel.go).
+	sid    string // the ID token's sid: the provider's session (OIDC Back-Channel Logout 1.0 §2.1)
+	device string // the user agent's family, "Chrome on macOS" (useragent.go), or ""
 }
+
+// Handle names the session without being a credential: base64url (RFC 4648
+// §5, unpadded) of the SHA-256 of ID, 43 characters. It is what the store
+// keys the session by, what Sessions lists and EndSession takes, and what
+// OnSessionEnd is given; key per-session state (awscreds.UserCache) by it.
+func (s *Session) Handle() string { return sessionHandle(s.ID) }
 
 // Claims decodes the session's copy of the ID token claims (the subset
 // named by Config.ClaimsToKeep, plus sub) into v, as encoding/json does.
@@ -72,10 +81,16 @@ func withSession(ctx context.Context, s *Session) context.Context {
 
 // storeKey maps a session id to its store key. The store sees only a hash,
 // so a leaked store dump holds no usable session cookies.
-func storeKey(sessionID string) string {
+func storeKey(sessionID string) string { return handleKey(sessionHandle(sessionID)) }
+
+// sessionHandle is Session.Handle of a session id.
+func sessionHandle(sessionID string) string {
 	sum := sha256.Sum256([]byte(sessionID))
-	return "awsauth/session/" + base64.RawURLEncoding.EncodeToString(sum[:])
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
+
+// handleKey is the store key of the session a handle names.
+func handleKey(handle string) string { return "awsauth/session/" + handle }
 
 // validSessionID reports whether s has the shape randomToken makes, so junk
 // cookies never reach the store.
@@ -92,11 +107,11 @@ func validSessionID(s string) bool {
 	return true
 }
 
-// The session record, version 4 (codec.go): Created, Expiry, IDTokenExpiry and
+// The session record, version 5 (codec.go): Created, Expiry, IDTokenExpiry and
 // issued as times; Subject, the nonce and the kept claims; then the TokenSet;
-// then AuthTime, ACR and sid. Records of older versions are refused: their
-// users sign in again.
-const sessionVersion = 4
+// then AuthTime, ACR, sid and the user agent's family. Records of older
+// versions are refused: their users sign in again.
+const sessionVersion = 5
 
 // maxSessionRecordLen bounds a session record. Real ones are a few KB (an ID
 // token with many groups perhaps tens of KB); anything near this is a fault.
@@ -105,8 +120,8 @@ const maxSessionRecordLen = 1 << 20
 
 // marshal encodes the session compactly: it is read on every request.
 func (s *Session) marshal() ([]byte, error) {
-	w := newRecordWriter(sessionVersion, 5*timeSize+5*lengthSize+len(s.Subject)+len(s.nonce)+len(s.claims)+s.tokens.size()+
-		len(s.ACR)+len(s.sid))
+	w := newRecordWriter(sessionVersion, 5*timeSize+6*lengthSize+len(s.Subject)+len(s.nonce)+len(s.claims)+s.tokens.size()+
+		len(s.ACR)+len(s.sid)+len(s.device))
 	w.time(s.Created)
 	w.time(s.Expiry)
 	w.time(s.IDTokenExpiry)
@@ -118,6 +133,7 @@ func (s *Session) marshal() ([]byte, error) {
 	w.time(s.AuthTime)
 	w.string(s.ACR)
 	w.string(s.sid)
+	w.string(s.device)
 	if len(w.b) > maxSessionRecordLen {
 		return nil, fmt.Errorf("authflow: session record of %d bytes exceeds the limit of %d", len(w.b), maxSessionRecordLen)
 	}
@@ -141,6 +157,7 @@ func (s *Session) unmarshal(b []byte) error {
 	d.AuthTime = r.time()
 	d.ACR = r.string()
 	d.sid = r.string()
+	d.device = r.string()
 	if err := r.done(); err != nil {
 		return err
 	}

@@ -211,14 +211,16 @@ func (t *flowTelemetry) leaseWait(ctx context.Context) {
 	}
 }
 
-// sessionEnded counts a session's end; reason is "logout" or the text Handler.end was
-// given, sorted into "no_refresh_token", "invalid_grant" or "id_token_refused".
+// sessionEnded counts a session's end; reason is one of index.go's end reasons ("logout",
+// "backchannel", "signed_out_everywhere", "ended_by_app", "evicted", "replaced") or the text
+// Handler.end was given, sorted into "no_refresh_token", "invalid_grant" or "id_token_refused".
 func (t *flowTelemetry) sessionEnded(ctx context.Context, reason string) {
 	if t == nil {
 		return
 	}
 	switch {
-	case reason == "logout":
+	case reason == endLogout, reason == endBackChannel, reason == endSignedOutEverywhere,
+		reason == endEndedByApp, reason == endEvicted, reason == endReplacedByNewSession:
 	case reason == "no refresh token":
 		reason = "no_refresh_token"
 	case strings.Contains(reason, "invalid_grant"):

@@ -5,7 +5,7 @@
 // The entry points are NewIdentityPool, NewWebIdentity and NewAssumeRole, one provider per
 // signed-in user, each kept in a [UserCache] (an [aws.CredentialsCache] per session):
 //
-//	creds := users.Get(session.ID, func() aws.CredentialsProvider {
+//	creds := users.Get(session.Handle(), func() aws.CredentialsProvider {
 //		return awscreds.NewWebIdentity(sts.NewFromConfig(cfg), roleARN, idTokenFunc)
 //	})
 //	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.Credentials = creds })

@@ -158,7 +158,7 @@ func (a *app) credentials(s *authflow.Session) (*aws.CredentialsCache, error) {
 	if err := s.Claims(&claims); err != nil {
 		return nil, err
 	}
-	return a.users.Get(s.ID, func() aws.CredentialsProvider {
+	return a.users.Get(s.Handle(), func() aws.CredentialsProvider {
 		return awscreds.NewAssumeRole(a.sts, a.cfg.RoleARN, claims, func(o *awscreds.AssumeRoleOptions) {
 			o.Duration = a.cfg.CredentialsDuration
 			o.Policy = &a.policyJSON

@@ -140,7 +140,7 @@ func (a *app) pool(s *authflow.Session) *awscreds.IdentityPool {
 
 // credentials returns the user's credentials cache: one per session, kept in the UserCache.
 func (a *app) credentials(s *authflow.Session) *aws.CredentialsCache {
-	return a.users.Get(s.ID, func() aws.CredentialsProvider { return a.pool(s) })
+	return a.users.Get(s.Handle(), func() aws.CredentialsProvider { return a.pool(s) })
 }
 
 var homePage = template.Must(template.New("home").Parse(`<!doctype html>

@@ -171,7 +171,7 @@ func (a *app) me(w http.ResponseWriter, r *http.Request) {
 // credentials returns the signed-in user's AWS credentials: one cached
 // provider per session, fed by the session's refreshing ID token.
 func (a *app) credentials(s *authflow.Session) *aws.CredentialsCache {
-	return a.users.Get(s.ID, func() aws.CredentialsProvider {
+	return a.users.Get(s.Handle(), func() aws.CredentialsProvider {
 		return awscreds.NewWebIdentity(a.sts, a.cfg.RoleARN, a.auth.IDTokenFunc(s.ID),
 			func(o *awscreds.WebIdentityOptions) {
 				o.Duration = a.cfg.CredentialsDuration

@@ -161,7 +161,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err e
 // provider per session, fed by the session's refreshing ID token. The
 // UserCache renews them ExpiryWindow (less jitter) before they expire.
 func (a *app) credentials(s *authflow.Session) *aws.CredentialsCache {
-	return a.users.Get(s.ID, func() aws.CredentialsProvider {
+	return a.users.Get(s.Handle(), func() aws.CredentialsProvider {
 		if a.cognito != nil {
 			return a.identityPool(s)
 		}

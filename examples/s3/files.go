@@ -259,7 +259,7 @@ func (a *app) userCredentials(w http.ResponseWriter, r *http.Request, s *authflo
 // awscreds errors carry no token).
 func (a *app) credentialsError(w http.ResponseWriter, s *authflow.Session, err error) {
 	if errors.Is(err, authflow.ErrSessionEnded) || errors.Is(err, awscreds.ErrIDTokenRejected) {
-		a.users.Evict(s.ID)
+		a.users.Evict(s.Handle())
 		writeError(w, http.StatusUnauthorized, "login_required")
 		return
 	}

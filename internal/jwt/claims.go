@@ -42,6 +42,10 @@ type Claims struct {
 	SessionID string
 	// ACR is acr (OIDC Core §2).
 	ACR string
+	// Events are the member names of events (RFC 8417 §2.2, a Security Event Token's events:
+	// a JSON object whose every member value is a JSON object), in the order sent; nil when
+	// absent. OIDC Back-Channel Logout 1.0 §2.4 names its event EventBackChannelLogout.
+	Events []string
 	// Expiry, IssuedAt, NotBefore and AuthTime are exp, iat, nbf and auth_time in UTC.
 	Expiry, IssuedAt, NotBefore, AuthTime time.Time
 
@@ -75,6 +79,7 @@ const (
 	ClaimIat
 	ClaimNbf
 	ClaimAuthTime
+	ClaimEvents
 )
 
 // Has reports whether the payload carries claim c.
@@ -119,7 +124,7 @@ func (c *Claims) Subset(names []string) ([]byte, error) {
 // value would not be the decoded one.
 var claimNames = [...]string{
 	"iss", "sub", "aud", "client_id", "azp", "token_use", "scope", "cognito:groups", "username",
-	"cognito:username", "jti", "nonce", "sid", "acr", "exp", "iat", "nbf", "auth_time",
+	"cognito:username", "jti", "nonce", "sid", "acr", "exp", "iat", "nbf", "auth_time", "events",
 }
 
 // claimID names a member without allocating (a switch on string(b) does not copy).
@@ -161,6 +166,8 @@ func claimID(b []byte) Claim {
 		return ClaimNbf
 	case "auth_time":
 		return ClaimAuthTime
+	case "events":
+		return ClaimEvents
 	}
 	return claimOther
 }
@@ -176,7 +183,8 @@ type claimsDecoder struct {
 // decodeClaims reads payload strictly into c: one JSON object, no duplicate member
 // (jsontext's default), valid UTF-8, no member equal to a read one but for case, string claims
 // as strings, aud a string or a non-empty array of strings, cognito:groups an array of strings,
-// exp/iat/nbf/auth_time numbers within 0..year 9999 (RFC 7519 §2 NumericDate: never a string).
+// exp/iat/nbf/auth_time numbers within 0..year 9999 (RFC 7519 §2 NumericDate: never a string),
+// events an object of objects (RFC 8417 §2.2).
 // intern returns a configured string equal to b, or "", so that iss, aud, client_id and
 // token_use cost no allocation when they match.
 func decodeClaims(c *Claims, payload []byte, intern func(b []byte) string) error {
@@ -260,6 +268,12 @@ func decodeClaims(c *Claims, payload []byte, intern func(b []byte) string) error
 				return err
 			}
 			c.Groups = list
+		case ClaimEvents:
+			events, err := cd.readEvents()
+			if err != nil {
+				return err
+			}
+			c.Events = events
 		case ClaimExp, ClaimIat, ClaimNbf, ClaimAuthTime:
 			t, err := cd.readNumericDate()
 			if err != nil {
@@ -365,6 +379,36 @@ func (cd *claimsDecoder) readStrings(intern func([]byte) string) ([]string, erro
 		return nil, ErrClaimsJSON
 	}
 	return list, nil
+}
+
+// readEvents reads a Security Event Token's events claim (RFC 8417 §2.2): a JSON object whose
+// members are event type URIs, each with a JSON object as its value (contents skipped). It
+// returns the member names, in order; {} gives an empty, non-nil list.
+func (cd *claimsDecoder) readEvents() ([]string, error) {
+	if cd.dec.PeekKind() != '{' {
+		return nil, ErrClaimType
+	}
+	if _, err := cd.dec.ReadToken(); err != nil {
+		return nil, ErrClaimsJSON
+	}
+	names := []string{}
+	for cd.dec.PeekKind() == '"' {
+		name, err := cd.readString(nil, false)
+		if err != nil {
+			return nil, err
+		}
+		if cd.dec.PeekKind() != '{' {
+			return nil, ErrClaimType
+		}
+		if err := cd.dec.SkipValue(); err != nil {
+			return nil, ErrClaimsJSON
+		}
+		names = append(names, name)
+	}
+	if tok, err := cd.dec.ReadToken(); err != nil || tok.Kind() != '}' {
+		return nil, ErrClaimsJSON
+	}
+	return names, nil
 }
 
 // maxNumericDate is the end of year 9999: beyond it a NumericDate is nonsense

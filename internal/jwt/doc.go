@@ -1,7 +1,7 @@
 // Package jwt is the module's one JWT verification core: every JWT awsauth accepts (ID tokens at
-// the login callback and after a refresh, bearer access and ID tokens of APIs, and the kinds to
-// come: logout tokens) and the AWS ALB's x-amzn-oidc-data is parsed, verified and checked here,
-// by profile.
+// the login callback and after a refresh, bearer access and ID tokens of APIs, back-channel
+// logout tokens) and the AWS ALB's x-amzn-oidc-data is parsed, verified and checked here, by
+// profile.
 //
 // The layers, each in one file:
 //
@@ -15,7 +15,8 @@
 //     lifetime bound, sub, then the Profile.
 //   - Profile: what differs between kinds of token: accepted typ values, token_use, the
 //     audience rule (IDToken: OIDC Core §3.1.3.7; AccessToken: Cognito and RFC 9068; ALB: the
-//     signer header), iat required or not, base64 padding (ALB only). A new kind of token is a
+//     signer header; LogoutToken: OIDC Back-Channel Logout 1.0, a Security Event Token with its
+//     event, no nonce, a jti, a recent iat), iat required or not, base64 padding (ALB only). A new kind of token is a
 //     new Profile constructor here, not a new verifier elsewhere.
 //
 // Errors form one sentinel set (errors.go): every refusal wraps ErrInvalid and one reason; a

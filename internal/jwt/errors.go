@@ -58,8 +58,13 @@ var (
 	ErrNotYetValid = fmt.Errorf("%w: not yet valid (nbf)", ErrInvalid)
 	ErrLifetime    = fmt.Errorf("%w: lifetime longer than the maximum", ErrInvalid)
 
-	// ErrSubject: sub is missing or empty.
+	// ErrSubject: sub is missing or empty (a logout token: and so is sid).
 	ErrSubject = fmt.Errorf("%w: sub missing", ErrInvalid)
+	// ErrNoID: jti is missing or empty where the profile requires it (logout tokens).
+	ErrNoID = fmt.Errorf("%w: jti missing", ErrInvalid)
+	// ErrEvent: events is missing or lacks the profile's event (a logout token's back-channel
+	// logout event, OIDC Back-Channel Logout 1.0 §2.4).
+	ErrEvent = fmt.Errorf("%w: event missing", ErrInvalid)
 	// ErrTokenUse: Cognito's token_use is not the profile's.
 	ErrTokenUse = fmt.Errorf("%w: wrong token_use", ErrInvalid)
 	// ErrClientID: client_id is not an accepted client.
@@ -68,7 +73,8 @@ var (
 	ErrAudience = fmt.Errorf("%w: aud not accepted", ErrInvalid)
 	// ErrAuthorizedParty: azp is missing with several audiences, or is not the client.
 	ErrAuthorizedParty = fmt.Errorf("%w: azp not accepted", ErrInvalid)
-	// ErrNonce: nonce is missing, or not the one the login sent (OIDC Core §3.1.3.7 step 11).
+	// ErrNonce: nonce is missing, or not the one the login sent (OIDC Core §3.1.3.7 step 11); or
+	// present in a token that must not carry one (a logout token).
 	ErrNonce = fmt.Errorf("%w: nonce mismatch", ErrInvalid)
 	// ErrAuthTime: auth_time is missing, or older than the max_age sent (OIDC Core §3.1.3.7
 	// step 13), or before a login that asked for a new authentication (prompt=login).

@@ -22,7 +22,8 @@ func FuzzClaims(f *testing.F) {
 		`{"iss":"https://idp","sub":"a","aud":["x","y"],"exp":1.5,"iat":0,"scope":"a b","cognito:groups":["g"]}`,
 		`{"nonce":"n","sid":"s","acr":"1","auth_time":12,"NONCE":"m"}`, `{"auth_time":"1"}`,
 		`{"iss":"a","iss":"b"}`, `{"ISS":"a"}`, `{"scope":"a","ſcope":"b"}`, `{"iss":"a","\u017fub":"b"}`, `{"iss":"\u0061"}`, `{"exp":"1"}`, `{"exp":1e400}`, `{"aud":[]}`,
-		`{"x":{"y":[1,2,{"z":null}]}}`, `{} `, `{"a":1}x`, "{\"sub\":\"\xff\"}", `{"sub":"a\u0000"}`, `[]`,
+		`{"x":{"y":[1,2,{"z":null}]}}`, `{"events":{"http://schemas.openid.net/event/backchannel-logout":{}}}`,
+		`{"events":{"a":{},"b":{"c":[1]}}}`, `{"events":{"a":1}}`, `{"events":[]}`, `{"EVENTS":{}}`, `{} `, `{"a":1}x`, "{\"sub\":\"\xff\"}", `{"sub":"a\u0000"}`, `[]`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -76,6 +77,20 @@ func FuzzClaims(f *testing.F) {
 			if d := got.Sub(time.Unix(0, 0)).Seconds() - f; d > 1e-3 || d < -1e-3 {
 				t.Fatalf("%s = %v, encoding/json %v", name, got, f)
 			}
+		}
+		// events: the member names, each value an object (RFC 8417 §2.2).
+		if raw, ok := m["events"]; ok {
+			var ev map[string]json.RawMessage
+			if err := json.Unmarshal(raw, &ev); err != nil || len(ev) != len(c.Events) {
+				t.Fatalf("events %v accepted from %s", c.Events, raw)
+			}
+			for _, name := range c.Events {
+				if v, ok := ev[name]; !ok || !strings.HasPrefix(strings.TrimLeft(string(v), " \t\r\n"), "{") {
+					t.Fatalf("events member %q not an object in %s", name, raw)
+				}
+			}
+		} else if c.Events != nil || c.Has(ClaimEvents) {
+			t.Fatal("events set without a member")
 		}
 		// Claims.Decode into a struct with the registered names sees the same values.
 		var viaJSON struct {
@@ -153,6 +168,8 @@ func FuzzVerify(f *testing.F) {
 	goodID := mint(f, 0, nil, idClaims())
 	goodAccess := mint(f, 0, nil, accessClaims())
 	goodTyped := mint(f, 0, map[string]any{"typ": "at+jwt"}, accessClaims())
+	logout := newVerifier(f, ks, LogoutToken([]string{testClient}, nil))
+	goodLogout := mint(f, 0, map[string]any{"typ": "logout+jwt"}, logoutClaims())
 	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		f.Fatal(err)
@@ -165,7 +182,7 @@ func FuzzVerify(f *testing.F) {
 	goodALB := mintALB(f, ec, nil, albClaims(), padded)
 	goodALBRawSig := strings.TrimRight(goodALB, "=") // the signature's padding is not signed
 	for _, s := range []string{goodID, goodAccess, goodTyped, goodID + "=", "a.b.c", strings.Repeat(".", 64),
-		"eyJhbGciOiJub25lIn0." + strings.Split(goodID, ".")[1] + ".", goodALB, strings.ReplaceAll(goodALB, "=", "")} {
+		"eyJhbGciOiJub25lIn0." + strings.Split(goodID, ".")[1] + ".", goodALB, strings.ReplaceAll(goodALB, "=", ""), goodLogout} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
@@ -173,7 +190,7 @@ func FuzzVerify(f *testing.F) {
 			v    *Verifier
 			good []string
 		}{"id": {id, []string{goodID}}, "access": {access, []string{goodAccess, goodTyped}}, "typed": {typed, []string{goodTyped}},
-			"alb": {alb, []string{goodALB, goodALBRawSig}}} {
+			"logout": {logout, []string{goodLogout}}, "alb": {alb, []string{goodALB, goodALBRawSig}}} {
 			claims, err := c.v.Verify(t.Context(), raw, Options{})
 			if err != nil {
 				if claims != nil || !errors.Is(err, ErrInvalid) {

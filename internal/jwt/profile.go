@@ -66,6 +66,32 @@ type Profile struct {
 	// other profile keeps RFC 7515's unpadded encoding, and Verify refuses padding for them
 	// (ErrPadding).
 	Padded bool
+
+	// Event, when set, makes the token a Security Event Token (RFC 8417) of this event: events
+	// must carry it (ErrEvent), nonce must be absent (ErrNonce: OIDC Back-Channel Logout 1.0
+	// §2.4 forbids it so that a logout token can't pass for an ID token), jti is required
+	// (ErrNoID), iat must be within the skew of now on either side (ErrIssuedAt), exp may be
+	// absent (checked when present), and sub may be absent when sid is present (ErrSubject when
+	// both are).
+	Event string
+}
+
+// EventBackChannelLogout is the events member of a logout token (OIDC Back-Channel Logout 1.0
+// §2.4).
+const EventBackChannelLogout = "http://schemas.openid.net/event/backchannel-logout"
+
+// LogoutToken is the profile of an OpenID Connect Back-Channel Logout 1.0 logout token for one
+// of clientIDs (§2.4, validated as §2.6 says): typ absent, JWT or logout+jwt (the explicit type
+// §2.3 recommends; at+jwt is refused, RFC 8725 §3.11); iss, aud (the ID-token audience rule of
+// OIDC Core §3.1.3.7, with trusted as the extra audiences), iat within the skew of now, exp
+// when present, the back-channel logout event, jti, sid and/or sub, and no nonce (see
+// Profile.Event).
+func LogoutToken(clientIDs, trusted []string) Profile {
+	return Profile{
+		Kind: "logout token", Types: []string{TypeNone, TypeJWT, TypeLogoutToken},
+		Audience: IDTokenAudience, ClientIDs: clientIDs, TrustedAudiences: trusted,
+		Event: EventBackChannelLogout,
+	}
 }
 
 // IDToken is the profile of an OpenID Connect ID token for one of clientIDs (OIDC Core
@@ -213,4 +239,20 @@ func containsAny(have, want []string) bool {
 		}
 	}
 	return false
+}
+
+// checkEvent applies Profile.Event: the event in events, no nonce, a jti. Other profiles have
+// no such rule.
+func (p *Profile) checkEvent(c *Claims) error {
+	switch {
+	case p.Event == "":
+		return nil
+	case !slices.Contains(c.Events, p.Event):
+		return ErrEvent
+	case c.Has(ClaimNonce):
+		return ErrNonce
+	case c.ID == "":
+		return ErrNoID
+	}
+	return nil
 }

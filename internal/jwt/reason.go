@@ -4,8 +4,8 @@ import "errors"
 
 // Reason names the class of a verification error in a small fixed set, for telemetry's
 // error.type (never free text): "malformed", "type", "issuer", "algorithm", "signer",
-// "signature", "expired", "not_yet_valid", "issued_at", "lifetime", "claims" (exp, iat or
-// sub missing), "token_use", "client_id", "audience", "authorized_party", "nonce",
+// "signature", "expired", "not_yet_valid", "issued_at", "lifetime", "claims" (exp, iat, sub or
+// a required jti missing), "event", "token_use", "client_id", "audience", "authorized_party", "nonce",
 // "auth_time", "acr", "key_set_unavailable", or "invalid" for another refusal. nil gives "".
 func Reason(err error) string {
 	if err == nil {
@@ -41,6 +41,8 @@ var reasons = []struct {
 	{ErrNoExpiry, "claims"},
 	{ErrNoIssuedAt, "claims"},
 	{ErrSubject, "claims"},
+	{ErrNoID, "claims"},
+	{ErrEvent, "event"},
 	{ErrNonce, "nonce"},
 	{ErrAuthTime, "auth_time"},
 	{ErrACR, "acr"},

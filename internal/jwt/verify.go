@@ -211,8 +211,8 @@ func (v *Verifier) Verify(ctx context.Context, raw string, o Options) (*Claims, 
 
 // VerifyParsed verifies a token from Parse: typ (RFC 8725 §3.11), iss, alg, the signature
 // with the issuer's key set (RFC 7515), exp, iat and nbf with the skew and the lifetime bound
-// (RFC 7519 §4.1), sub, token_use, the audience rule, then o (nonce, then auth_time and acr).
-// Errors wrap ErrInvalid and one
+// (RFC 7519 §4.1), sub, a Security Event Token's event, nonce and jti (Profile.Event),
+// token_use, the audience rule, then o (nonce, then auth_time and acr). Errors wrap ErrInvalid and one
 // reason, or ErrKeySetUnavailable.
 func (v *Verifier) VerifyParsed(ctx context.Context, t *Token, o Options) error {
 	p := &v.profile
@@ -238,8 +238,11 @@ func (v *Verifier) VerifyParsed(ctx context.Context, t *Token, o Options) error 
 	if err := v.checkTimes(c, o.IssuedAfter); err != nil {
 		return err
 	}
-	if c.Subject == "" {
+	if c.Subject == "" && (p.Event == "" || c.SessionID == "") {
 		return ErrSubject
+	}
+	if err := p.checkEvent(c); err != nil {
+		return err
 	}
 	if p.TokenUse != "" && c.TokenUse != p.TokenUse && (c.Has(ClaimTokenUse) || !p.TokenUseOptional) {
 		return ErrTokenUse
@@ -265,13 +268,15 @@ func (v *Verifier) verifySignature(ctx context.Context, t *Token, r jwks.Refetch
 	return v.keys.Verify(ctx, &jws, r)
 }
 
-// checkTimes applies RFC 7519 §4.1.4-6 with the skew, and the lifetime bound.
+// checkTimes applies RFC 7519 §4.1.4-6 with the skew, and the lifetime bound; for a profile
+// with an Event, iat is required within the skew of now on both sides and exp is optional.
 func (v *Verifier) checkTimes(c *Claims, issuedAfter time.Time) error {
 	now := v.now()
+	recent := v.profile.Event != "" // a Security Event Token: iat within the skew, exp optional
 	switch {
-	case !c.Has(ClaimExp):
+	case !c.Has(ClaimExp) && !recent:
 		return ErrNoExpiry
-	case !now.Before(c.Expiry.Add(v.skew)):
+	case c.Has(ClaimExp) && !now.Before(c.Expiry.Add(v.skew)):
 		return ErrExpired
 	case !c.Has(ClaimIat) && !v.profile.IssuedAtOptional:
 		return ErrNoIssuedAt
@@ -279,9 +284,11 @@ func (v *Verifier) checkTimes(c *Claims, issuedAfter time.Time) error {
 		return ErrIssuedAt
 	case !issuedAfter.IsZero() && c.IssuedAt.Before(issuedAfter.Add(-v.skew)):
 		return ErrIssuedAt
+	case recent && c.IssuedAt.Before(now.Add(-v.skew)):
+		return ErrIssuedAt
 	case c.Has(ClaimNbf) && c.NotBefore.After(now.Add(v.skew)):
 		return ErrNotYetValid
-	case c.Has(ClaimIat) && c.Expiry.Sub(c.IssuedAt) > v.maxLifetime, c.Expiry.Sub(now) > v.maxLifetime+v.skew:
+	case c.Has(ClaimExp) && (c.Has(ClaimIat) && c.Expiry.Sub(c.IssuedAt) > v.maxLifetime || c.Expiry.Sub(now) > v.maxLifetime+v.skew):
 		return ErrLifetime
 	}
 	return nil

@@ -53,6 +53,13 @@ type OIDCClient struct {
 	// A client_credentials request with resource=APIResource gets a JWT access
 	// token like Cognito's M2M tokens (token_use access, client_id, scope).
 	GrantTypes []string
+	// BackchannelLogoutURI, when set, is the client's backchannel_logout_uri
+	// (OpenID Connect Back-Channel Logout 1.0 §2.2): the provider POSTs a
+	// logout token there when the user signs out at its end-session endpoint.
+	// BackchannelLogoutSessionRequired makes the provider put sid in ID tokens
+	// and logout tokens.
+	BackchannelLogoutURI             string
+	BackchannelLogoutSessionRequired bool
 }
 
 // OIDCConfig configures StartOIDC.
@@ -141,6 +148,8 @@ type opClient struct {
 	PostLogoutRedirectURIs []string        `json:"post_logout_redirect_uris"`
 	JWKS                   json.RawMessage `json:"jwks,omitempty"`
 	GrantTypes             []string        `json:"grant_types,omitempty"`
+	BackchannelLogoutURI   string          `json:"backchannel_logout_uri,omitempty"`
+	BackchannelSessionReq  bool            `json:"backchannel_logout_session_required,omitempty"`
 }
 
 var opListening = regexp.MustCompile(`^oidc-provider listening on 127\.0\.0\.1:(\d+) `)
@@ -261,6 +270,8 @@ func opConfigFor(cfg OIDCConfig, issuer string) opConfig {
 			PostLogoutRedirectURIs: append([]string{}, cl.PostLogoutRedirectURIs...),
 			JWKS:                   cl.JWKS,
 			GrantTypes:             cl.GrantTypes,
+			BackchannelLogoutURI:   cl.BackchannelLogoutURI,
+			BackchannelSessionReq:  cl.BackchannelLogoutSessionRequired,
 		})
 	}
 	return c

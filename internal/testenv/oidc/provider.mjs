@@ -11,11 +11,15 @@
 //                         its path, if any, is where the provider is mounted
 //                         (a Cognito user pool issuer ends in the pool id)
 //   clients               [{client_id, client_secret?, redirect_uris,
-//                         post_logout_redirect_uris?, jwks?, grant_types?}]; no
+//                         post_logout_redirect_uris?, jwks?, grant_types?,
+//                         backchannel_logout_uri?,
+//                         backchannel_logout_session_required?}]; no
 //                         secret = public client; jwks = private_key_jwt with
 //                         those public keys; grant_types replaces
 //                         authorization_code + refresh_token (client_credentials
-//                         alone needs no redirect_uris)
+//                         alone needs no redirect_uris); backchannel_logout_uri
+//                         gets a logout token (OIDC Back-Channel Logout 1.0) when
+//                         the user signs out at the end-session endpoint
 //   ttl                   seconds: {AccessToken, IdToken, RefreshToken, Session,
 //                         Grant, Interaction}
 //   rotateRefreshToken    bool
@@ -75,6 +79,10 @@ const clients = cfg.clients.map((c) => {
     post_logout_redirect_uris: c.post_logout_redirect_uris || [],
     grant_types: grantTypes,
     response_types: code ? ['code'] : [],
+    ...(c.backchannel_logout_uri ? {
+      backchannel_logout_uri: c.backchannel_logout_uri,
+      backchannel_logout_session_required: !!c.backchannel_logout_session_required,
+    } : {}),
   };
 });
 
@@ -136,6 +144,13 @@ const provider = new Provider(cfg.issuer, {
   expiresWithSession: async () => false,
   rotateRefreshToken: !!cfg.rotateRefreshToken,
   ttl,
+  // oidc-provider's outgoing requests (back-channel logout tokens) refuse
+  // special-use addresses, loopback included, against SSRF; every peer of the
+  // tests is on loopback, so this provider drops that dispatcher.
+  fetch: (url, options) => {
+    const { dispatcher, ...rest } = options;
+    return globalThis.fetch(url, rest);
+  },
   features: {
     devInteractions: { enabled: true },
     clientCredentials: { enabled: true },
@@ -145,6 +160,9 @@ const provider = new Provider(cfg.issuer, {
     // (unsupported_token_type), opaque ones answered.
     introspection: { enabled: true },
     rpInitiatedLogout: { enabled: true, logoutSource },
+    // OIDC Back-Channel Logout 1.0: a logout token POSTed to each client's
+    // backchannel_logout_uri at sign-out (with sid when the client requires it).
+    backchannelLogout: { enabled: true },
     resourceIndicators: {
       enabled: true,
       // Only a client that sends resource= at the authorize endpoint gets the JWT
@@ -177,7 +195,8 @@ const provider = new Provider(cfg.issuer, {
 });
 
 // Errors go to stderr so the Go side can show them in a failing test's output.
-for (const event of ['server_error', 'grant.error', 'authorization.error', 'end_session.error', 'revocation.error']) {
+for (const event of ['server_error', 'grant.error', 'authorization.error', 'end_session.error', 'revocation.error',
+  'backchannel.error']) {
   provider.on(event, (ctx, err) => {
     console.error(`oidc-provider ${event}: ${err?.name}: ${err?.message} ${err?.error_description || ''}`);
   });
