@@ -206,6 +206,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (int, error) 
 		Expiry:        h.sessionExpiry(now, tok, ts),
 		IDTokenExpiry: idt.Expiry,
 		issued:        h.cfg.Now().UTC(),
+		LastUsed:      now.UTC(),
 		claims:        kept,
 		nonce:         f.Nonce,
 		tokens:        ts,
@@ -214,14 +215,14 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (int, error) 
 	if err != nil {
 		return http.StatusBadGateway, fmt.Errorf("%w: %w", ErrTokenResponse, err)
 	}
-	if err := h.cfg.Store.Set(ctx, storeKey(sess.ID), rec, sess.Expiry); err != nil {
+	if err := h.cfg.Store.Set(ctx, storeKey(sess.ID), rec, h.recordExpiry(sess)); err != nil {
 		return http.StatusServiceUnavailable, fmt.Errorf("authflow: storing session: %w", err)
 	}
 	// A session cookie from an earlier login in this browser is replaced;
-	// its server-side record goes too.
+	// its session ends (EndReplaced).
 	if old, ok := h.sessionCookie(r); ok {
-		if err := h.cfg.Store.Delete(ctx, storeKey(old)); err != nil {
-			h.cfg.Logger.Warn("authflow: deleting the replaced session failed", slogErr(err))
+		if err := h.endID(ctx, old, EndReplaced); err != nil {
+			h.cfg.Logger.Warn("authflow: ending the replaced session failed", slogErr(err))
 		}
 	}
 	h.setSessionCookie(w, sess)

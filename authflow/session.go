@@ -27,6 +27,11 @@ type Session struct {
 	// IDTokenExpiry is the current ID token's exp (UTC).
 	IDTokenExpiry time.Time
 
+	// LastUsed is when the session last served a request (UTC): the sign-in
+	// time, then, with Config.IdleTimeout set, a request through RequireLogin
+	// or Handler.Session, recorded to within IdleTimeout/10 (idle.go).
+	LastUsed time.Time
+
 	// issued is when the current tokens came from the token endpoint. It
 	// bounds the refresh window.
 	issued time.Time
@@ -83,10 +88,10 @@ func validSessionID(s string) bool {
 	return true
 }
 
-// The session record, version 3 (codec.go): Created, Expiry, IDTokenExpiry and
-// issued as times; Subject, the nonce and the kept claims; then the TokenSet.
+// The session record, version 4 (codec.go): Created, Expiry, IDTokenExpiry,
+// issued and LastUsed as times; Subject, the nonce and the kept claims; then the TokenSet.
 // Records of older versions are refused: their users sign in again.
-const sessionVersion = 3
+const sessionVersion = 4
 
 // maxSessionRecordLen bounds a session record. Real ones are a few KB (an ID
 // token with many groups perhaps tens of KB); anything near this is a fault.
@@ -95,11 +100,12 @@ const maxSessionRecordLen = 1 << 20
 
 // marshal encodes the session compactly: it is read on every request.
 func (s *Session) marshal() ([]byte, error) {
-	w := newRecordWriter(sessionVersion, 4*timeSize+3*lengthSize+len(s.Subject)+len(s.nonce)+len(s.claims)+s.tokens.size())
+	w := newRecordWriter(sessionVersion, 5*timeSize+3*lengthSize+len(s.Subject)+len(s.nonce)+len(s.claims)+s.tokens.size())
 	w.time(s.Created)
 	w.time(s.Expiry)
 	w.time(s.IDTokenExpiry)
 	w.time(s.issued)
+	w.time(s.LastUsed)
 	w.string(s.Subject)
 	w.string(s.nonce)
 	w.bytes(s.claims)
@@ -120,6 +126,7 @@ func (s *Session) unmarshal(b []byte) error {
 	d.Expiry = r.time()
 	d.IDTokenExpiry = r.time()
 	d.issued = r.time()
+	d.LastUsed = r.time()
 	d.Subject = r.string()
 	d.nonce = r.string()
 	d.claims = r.bytes()
