@@ -26,9 +26,15 @@
 //     server-side session and sets an opaque session cookie.
 //   - RequireLogin (middleware): loads the session, refreshes its tokens near
 //     expiry (once for all concurrent callers; across instances through the
-//     store's lease), and puts the Session in the request context.
+//     store's lease), ends it past Config.IdleTimeout or its lifetime, and
+//     puts the Session in the request context.
 //   - Logout (POST, CSRF-protected): deletes the session, revokes the refresh
-//     token (RFC 7009) and redirects through the provider's logout endpoint.
+//     token, or the access token when there is none (RFC 7009), and
+//     redirects through the provider's logout endpoint.
+//
+// However a session ends (EndReason: logout, idle, absolute lifetime, a
+// refused refresh, Handler.EndSession, ...), the end is logged with its
+// reason and Config.OnSessionEnd and OnSessionEndDetail run.
 //   - CSRFProtect (middleware) and CheckCSRF: the same CSRF check Logout
 //     makes (Origin and Fetch Metadata, then the session's CSRFToken), for
 //     the app's own state-changing forms and scripts.
