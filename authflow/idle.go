@@ -3,6 +3,7 @@ package authflow
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/pubauth/awsauth/tokenstore"
@@ -86,16 +87,20 @@ func (h *Handler) touchEvery() time.Duration { return h.cfg.IdleTimeout / idleSl
 
 // used records that s served a request now, when IdleTimeout is set and the
 // recorded use is touchEvery old. It returns the session to serve: s, or the
-// touched copy. A touch that fails (store error, the lease held by a refresh)
-// is logged at debug level and tried again by a later request: the request
-// is served either way, as s is live.
+// touched copy. A touch that fails (the lease held by a refresh: debug; a
+// store error: warning) is tried again by a later request: the request is
+// served either way, as s is live.
 func (h *Handler) used(ctx context.Context, s *Session) *Session {
 	if h.cfg.IdleTimeout <= 0 || h.cfg.Now().Sub(s.LastUsed) < h.touchEvery() {
 		return s
 	}
 	next, err := h.touch(ctx, s)
 	if err != nil {
-		h.cfg.Logger.Debug("authflow: last use not recorded; a later request tries again", slogErr(err))
+		level := slog.LevelWarn
+		if errors.Is(err, tokenstore.ErrLeaseHeld) || errors.Is(err, errNotQuiet) {
+			level = slog.LevelDebug
+		}
+		h.cfg.Logger.Log(ctx, level, "authflow: last use not recorded; a later request tries again", slogErr(err))
 		return s
 	}
 	return next

@@ -131,7 +131,7 @@ func TestIdleTouchNearRefreshKeepsRotatedTokens(t *testing.T) {
 	if s.IDTokenExpiry.Before(exp) {
 		exp = s.IDTokenExpiry
 	}
-	clock.set(exp.Add(-63 * time.Second).Sub(time.Now()))
+	clock.set(time.Until(exp.Add(-63 * time.Second)))
 	require.False(t, app.h.quiet(s))
 	require.False(t, app.h.expiresWithin(s, needAccess, true))
 
