@@ -156,22 +156,39 @@ func (app *testApp) sessionCookie(c *http.Client) *http.Cookie {
 	return nil
 }
 
-// countingStore counts writes so tests can prove a rejection stored nothing.
-// It passes the memory store's leases through, so refresh takes the
+// countingStore counts reads and writes so tests can prove a rejection stored
+// nothing. It passes the memory store's leases through, so refresh takes the
 // cross-instance path.
 type countingStore struct {
 	tokenstore.Store
 	*tokenstore.Memory
+	gets    atomic.Int64
 	sets    atomic.Int64
+	fenced  atomic.Int64 // SetFenced calls
 	deletes atomic.Int64
 	fail    atomic.Pointer[error] // when set, every call fails with it
+	// onAcquire, when set, runs before each Acquire.
+	onAcquire atomic.Pointer[func(name string)]
 }
 
 func (s *countingStore) Get(ctx context.Context, key string) ([]byte, error) {
 	if e := s.fail.Load(); e != nil {
 		return nil, *e
 	}
+	s.gets.Add(1)
 	return s.Store.Get(ctx, key)
+}
+
+func (s *countingStore) Acquire(ctx context.Context, name string, ttl time.Duration) (tokenstore.Lease, error) {
+	if f := s.onAcquire.Load(); f != nil {
+		(*f)(name)
+	}
+	return s.Memory.Acquire(ctx, name, ttl)
+}
+
+func (s *countingStore) SetFenced(ctx context.Context, l tokenstore.Lease, key string, v []byte, exp time.Time) error {
+	s.fenced.Add(1)
+	return s.Memory.SetFenced(ctx, l, key, v, exp)
 }
 
 func (s *countingStore) Set(ctx context.Context, key string, v []byte, exp time.Time) error {

@@ -57,7 +57,7 @@ func newLogoutTokenVerifier(cfg *Config, keys *jwks.KeySet, algs []string) (*jwt
 // same moment may both accept it), then ends the sessions it names (§2.7):
 // those of the provider session sid (of the user sub, when sub is sent too),
 // or, with sub alone, every session of the user. Each ends as at logout,
-// with reason "backchannel": its record is deleted, it leaves its indexes,
+// with reason EndBackChannel: its record is deleted, it leaves its indexes,
 // OnSessionEnd runs for it. The sessions may have been created on any
 // instance sharing the store; their browsers are signed out at their next
 // request.
@@ -143,7 +143,7 @@ func (h *Handler) backChannelLogout(w http.ResponseWriter, r *http.Request) (int
 // endNamed ends the sessions a verified logout token names (§2.7).
 func (h *Handler) endNamed(ctx context.Context, ix tokenstore.Indexer, c *jwt.Claims) (int, error) {
 	if c.SessionID == "" {
-		return h.endAll(ctx, c.Subject, endBackChannel)
+		return h.endAll(ctx, c.Subject, EndBackChannel)
 	}
 	handles, err := ix.Index(ctx, h.sidIndex(c.SessionID))
 	if err != nil {
@@ -160,7 +160,7 @@ func (h *Handler) endNamed(ctx context.Context, ix tokenstore.Indexer, c *jwt.Cl
 		case s.sid != c.SessionID || c.Subject != "" && s.Subject != c.Subject:
 			continue
 		}
-		if err := h.endStored(ctx, s.Subject, s.sid, handle, endBackChannel); err != nil {
+		if err := h.endStored(ctx, s.Subject, s.sid, handle, EndBackChannel, nil); err != nil {
 			return n, err
 		}
 		n++

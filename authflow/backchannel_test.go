@@ -265,7 +265,7 @@ func TestBackChannelLogoutEndsNamedSessions(t *testing.T) {
 	ended := c.endedOn(1)
 	assert.Len(t, ended, 3)
 	assert.Contains(t, ended, hb1)
-	assert.Contains(t, c.apps[1].logs.String(), "reason=backchannel")
+	assert.Contains(t, c.apps[1].logs.String(), "reason=back_channel")
 
 	infos, err := c.apps[0].h.Sessions(context.Background(), "bob")
 	require.NoError(t, err)

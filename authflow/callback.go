@@ -208,6 +208,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (int, error) 
 		Expiry:        h.sessionExpiry(now, tok, ts),
 		IDTokenExpiry: idt.Expiry,
 		issued:        h.cfg.Now().UTC(),
+		LastUsed:      now.UTC(),
 		claims:        kept,
 		nonce:         f.Nonce,
 		tokens:        ts,
@@ -227,7 +228,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (int, error) 
 	if err := h.index(ctx, sess); err != nil {
 		return http.StatusServiceUnavailable, err
 	}
-	if err := h.cfg.Store.Set(ctx, storeKey(sess.ID), rec, sess.Expiry); err != nil {
+	if err := h.cfg.Store.Set(ctx, storeKey(sess.ID), rec, h.recordExpiry(sess)); err != nil {
 		h.unindex(ctx, sess.Subject, sess.sid, sess.Handle())
 		return http.StatusServiceUnavailable, fmt.Errorf("authflow: storing session: %w", err)
 	}

@@ -21,6 +21,7 @@ func fullSession() *Session {
 		Expiry:        time.Date(2031, 7, 2, 11, 30, 45, 2, time.UTC),
 		IDTokenExpiry: time.Date(2031, 7, 1, 12, 30, 45, 3, time.UTC),
 		issued:        time.Date(2031, 7, 1, 11, 30, 44, 4, time.UTC),
+		LastUsed:      time.Date(2031, 7, 1, 11, 40, 44, 5, time.UTC),
 		claims:        []byte(`{"sub":"8f4c1a2e-0b7d-4c59-9e61-3f2a7d9c5b10","email":"alice@example.com"}`),
 		nonce:         strings.Repeat("n", 43),
 		tokens:        fullTokenSet(),
@@ -53,7 +54,7 @@ func assertSameSession(t *testing.T, want, got *Session) {
 	assert.Equal(t, want.sid, got.sid)
 	assert.Equal(t, want.device, got.device)
 	for _, p := range [][2]time.Time{
-		{want.Created, got.Created}, {want.Expiry, got.Expiry}, {want.AuthTime, got.AuthTime},
+		{want.Created, got.Created}, {want.Expiry, got.Expiry}, {want.AuthTime, got.AuthTime}, {want.LastUsed, got.LastUsed},
 		{want.IDTokenExpiry, got.IDTokenExpiry}, {want.issued, got.issued}, {want.tokens.Expiry, got.tokens.Expiry},
 	} {
 		assert.True(t, p[0].Equal(p[1]), "time %v, want %v", p[1], p[0])
@@ -91,12 +92,13 @@ func TestSessionRecordRoundTrip(t *testing.T) {
 	}
 }
 
-// TestSessionRecordLayout pins version 5. Changing the layout means a new
+// TestSessionRecordLayout pins version 6. Changing the layout means a new
 // version: a record of another version is refused, never misread.
 func TestSessionRecordLayout(t *testing.T) {
 	s := &Session{
 		Subject: "s", nonce: "n", claims: []byte("{}"), device: "d",
 		Created: time.Unix(1, 5), Expiry: time.Unix(300, 0), IDTokenExpiry: time.Unix(-1, 0), issued: time.Unix(2, 0),
+		LastUsed: time.Unix(3, 0),
 		tokens:   TokenSet{AccessToken: "at", TokenType: "Bearer", IDToken: "id", Expiry: time.Unix(1, 5)},
 		AuthTime: time.Unix(-2, 7), ACR: "a", sid: "si",
 	}
@@ -105,6 +107,7 @@ func TestSessionRecordLayout(t *testing.T) {
 		0xd8, 0x04, 0, // Expiry: varint 300
 		1, 0, // IDTokenExpiry: varint -1
 		4, 0, // issued: varint 2
+		6, 0, // LastUsed: varint 3
 		1, 's', 1, 'n', 2, '{', '}',
 		2, 'a', 't', 6, 'B', 'e', 'a', 'r', 'e', 'r', 0, 2, 'i', 'd',
 		2, 5,
@@ -116,7 +119,7 @@ func TestSessionRecordLayout(t *testing.T) {
 	var zero Session
 	z := binary.AppendVarint(nil, time.Time{}.Unix())
 	want = []byte{sessionVersion}
-	for range 4 {
+	for range 5 {
 		want = append(append(want, z...), 0)
 	}
 	want = append(want, 0, 0, 0, 0, 0, 0, 0)
@@ -152,11 +155,12 @@ func TestSessionRecordCorrupt(t *testing.T) {
 		{"version 2", append([]byte{2}, valid[1:]...)},
 		{"version 3", append([]byte{3}, valid[1:]...)},
 		{"version 4", append([]byte{4}, valid[1:]...)},
-		{"version 6", append([]byte{6}, valid[1:]...)},
+		{"version 5", append([]byte{5}, valid[1:]...)},
+		{"version 7", append([]byte{7}, valid[1:]...)},
 		{"JSON", []byte(`{"sub":"x","access_token":"y"}`)},
-		{"length overruns", []byte{sessionVersion, 0, 0, 0, 0, 0, 0, 0, 0, 5, 'a', 'b'}},
-		{"length 2^64-1", binary.AppendUvarint([]byte{sessionVersion, 0, 0, 0, 0, 0, 0, 0, 0}, math.MaxUint64)},
-		{"length varint overflows", []byte{sessionVersion, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}},
+		{"length overruns", []byte{sessionVersion, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 'a', 'b'}},
+		{"length 2^64-1", binary.AppendUvarint([]byte{sessionVersion, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, math.MaxUint64)},
+		{"length varint overflows", []byte{sessionVersion, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}},
 		{"time varint overflows", []byte{sessionVersion, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}},
 		{"a second of nanoseconds", binary.AppendUvarint([]byte{sessionVersion, 0}, uint64(time.Second))},
 		{"record over the limit", oversized},

@@ -1,6 +1,7 @@
 package authflow
 
 import (
+	"context"
 	"crypto"
 	"errors"
 	"fmt"
@@ -129,6 +130,17 @@ type Config struct {
 	// A provider's refresh_expires_in shortens it. Default 24h.
 	SessionLifetime time.Duration
 
+	// IdleTimeout, when positive, ends a session unused for that long
+	// (sliding): a use is a request served through RequireLogin or
+	// Handler.Session; Tokens and IDTokenFunc (background AWS calls) are not
+	// uses. The use is recorded in the session record itself, rewritten at
+	// most once per IdleTimeout/10 per session (under the store's refresh
+	// lease when the store is a tokenstore.Locker, so it never undoes a
+	// refresh), so a request still costs one store read. Precision: a session
+	// ends after between 0.9×IdleTimeout and IdleTimeout without a use, never
+	// later. Zero means no idle timeout. See idle.go for the reasoning.
+	IdleTimeout time.Duration
+
 	// RefreshWindow is how long before the access or ID token expires a
 	// refresh happens, at most half the token's lifetime as issued (from
 	// the token response to its expiry), so that short-lived tokens are not
@@ -158,17 +170,27 @@ type Config struct {
 	// preferred_username, cognito:username, cognito:groups.
 	ClaimsToKeep []string
 
-	// OnSessionEnd, when set, is called with the session's Handle after a
-	// session ends: at logout, when a refresh finds it can't go on
-	// (invalid_grant, a refreshed ID token that fails its checks), by
-	// EndUserSessions, EndSession or BackChannelLogout (which may end a
-	// session of another instance, knowing only its handle), when a new
-	// login replaces it in the same browser, or when the user's index
-	// evicts it (MaxSessionsPerUser). Use it to drop per-session state
-	// keyed by Session.Handle, such as cached AWS credentials
-	// (awscreds.UserCache.Evict). It runs on the goroutine that ended the
-	// session, on that instance only, and should be quick.
+	// OnSessionEnd, when set, is called with the session's Handle after
+	// authflow ends it, whatever the reason (EndReason lists them: logout,
+	// idle, absolute lifetime, a refused refresh, EndUserSessions,
+	// EndSession, BackChannelLogout — which may end a session of another
+	// instance, knowing only its handle —, a new sign-in replacing it, the
+	// user's index evicting it). Use it to drop per-session state keyed by
+	// Session.Handle, such as cached AWS credentials: OnSessionEnd:
+	// users.Evict (awscreds.UserCache.Evict). It runs on the goroutine that
+	// saw the end and should be quick. It runs once per end in a process;
+	// instances that see one session's end at the same moment may each run
+	// it, so it must be idempotent. A session whose user never returns after
+	// its idle or absolute end is dropped by the store silently once its
+	// record expires (a few minutes later): per-session caches must be
+	// bounded (awscreds.UserCache is).
 	OnSessionEnd func(handle string)
+
+	// OnSessionEndDetail, when set, is called right after OnSessionEnd, for
+	// the same ends, with the session's id, the user's sub and the reason:
+	// for the application's own clean-up or audit. It is a second hook so
+	// that OnSessionEnd keeps the shape of awscreds.UserCache.Evict.
+	OnSessionEndDetail func(ctx context.Context, end SessionEnd)
 
 	// Cognito, when set, supplies the logout and revocation endpoints that
 	// Cognito's discovery document lacks; with a user pool Issuer, New then
@@ -295,6 +317,7 @@ func (c Config) withDefaults() (Config, error) {
 		def  time.Duration
 	}{
 		{"SessionLifetime", &c.SessionLifetime, defaultSessionLifetime},
+		{"IdleTimeout", &c.IdleTimeout, 0},
 		{"RefreshWindow", &c.RefreshWindow, defaultRefreshWindow},
 		{"RefreshTimeout", &c.RefreshTimeout, defaultRefreshTimeout},
 		{"FlowLifetime", &c.FlowLifetime, defaultFlowLifetime},

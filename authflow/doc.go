@@ -26,15 +26,22 @@
 //     server-side session and sets an opaque session cookie.
 //   - RequireLogin (middleware): loads the session, refreshes its tokens near
 //     expiry (once for all concurrent callers; across instances through the
-//     store's lease), and puts the Session in the request context.
+//     store's lease), ends it past Config.IdleTimeout or its lifetime, and
+//     puts the Session in the request context.
 //   - Logout (POST, CSRF-protected): deletes the session, revokes the refresh
-//     token (RFC 7009) and redirects through the provider's logout endpoint.
+//     token, or the access token when there is none (RFC 7009), and
+//     redirects through the provider's logout endpoint.
 //   - BackChannelLogout (POST, from the provider): OpenID Connect
 //     Back-Channel Logout 1.0; verifies the logout token and ends the
 //     sessions it names, on every instance sharing the store.
 //   - EndUserSessions, Sessions and EndSession (calls): sign a user out
 //     everywhere, list their sessions, end one; every login is indexed per
 //     user in the store (tokenstore.Indexer).
+//
+// However a session ends (EndReason: logout, idle, absolute lifetime, a
+// refused refresh, back-channel logout, EndUserSessions, EndSession, ...),
+// the end is logged with its reason and Config.OnSessionEnd and
+// OnSessionEndDetail run.
 //   - CSRFProtect (middleware) and CheckCSRF: the same CSRF check Logout
 //     makes (Origin and Fetch Metadata, then the session's CSRFToken), for
 //     the app's own state-changing forms and scripts.

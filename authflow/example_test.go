@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"html/template"
 	"log"
+	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/pubauth/awsauth/authflow"
 )
@@ -146,4 +148,37 @@ func ExampleHandler_BackChannelLogout() {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	})
 	http.Handle("/app/", h.RequireLogin(h.CSRFProtect(app)))
+}
+
+// Sessions that end after 15 minutes without a request, clean-up that runs however a
+// session ends (its reason in OnSessionEndDetail), and an app that ends a session itself,
+// here when the user closes their account.
+func ExampleHandler_EndSession() {
+	ctx := context.Background()
+	h, err := authflow.New(ctx, authflow.Config{
+		Issuer:      "https://op.example.com",
+		ClientID:    "web",
+		RedirectURL: "https://app.example.com/callback",
+		CookieKeys:  [][]byte{[]byte("0123456789abcdef0123456789abcdef")}, // from your secret store
+		IdleTimeout: 15 * time.Minute,                                     // ends between 13.5 and 15 minutes after the last request
+		OnSessionEnd: func(handle string) {
+			// drop per-session caches: awscreds.UserCache.Evict fits here as is
+		},
+		OnSessionEndDetail: func(ctx context.Context, end authflow.SessionEnd) {
+			slog.InfoContext(ctx, "audit: session ended", "sub", end.Subject, "reason", end.Reason)
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	http.Handle("POST /account/close", h.RequireLogin(h.CSRFProtect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// ... close the account, then end this session (authflow.EndByApp): the hooks run,
+		// and its next request is signed out.
+		s := authflow.SessionFrom(r.Context())
+		if err := h.EndSession(r.Context(), s.Subject, s.Handle()); err != nil {
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+	}))))
 }

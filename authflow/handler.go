@@ -28,6 +28,7 @@ type Handler struct {
 	keySet        *jwks.KeySet // the provider's JWKS, shared through Handler.KeySet
 	source        providerSource
 	refresh       singleflight.Group
+	ending        singleflight.Group // endSession, by session id
 	tel           *flowTelemetry
 }
 

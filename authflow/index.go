@@ -44,16 +44,6 @@ const maxSessionsPerSID = 10
 // of this module implements it; a wrapper of your own must pass it through.
 var ErrNoIndex = errors.New("authflow: the store keeps no index of sessions (tokenstore.Indexer)")
 
-// The reasons a session ends, for logs and the session-end metric.
-const (
-	endLogout               = "logout"
-	endBackChannel          = "backchannel"
-	endSignedOutEverywhere  = "signed_out_everywhere"
-	endEndedByApp           = "ended_by_app"
-	endEvicted              = "evicted"
-	endReplacedByNewSession = "replaced"
-)
-
 // SessionInfo describes one of a user's sessions, for a "your devices" page.
 // It holds nothing secret.
 type SessionInfo struct {
@@ -116,7 +106,7 @@ func (h *Handler) index(ctx context.Context, s *Session) error {
 		}
 	}
 	for _, e := range evicted {
-		if _, err := h.endHandle(ctx, s.Subject, e, endEvicted); err != nil {
+		if _, err := h.endHandle(ctx, s.Subject, e, EndEvicted); err != nil {
 			h.cfg.Logger.Warn("authflow: ending an evicted session failed", slogErr(err))
 		}
 	}
@@ -141,18 +131,32 @@ func (h *Handler) unindex(ctx context.Context, sub, sid, handle string) {
 }
 
 // endStored is the one way a stored session ends: its record is deleted,
-// then it leaves its indexes, the end is logged and counted with reason, and
-// OnSessionEnd is called with its handle. A failed delete returns the error
-// and changes nothing else.
-func (h *Handler) endStored(ctx context.Context, sub, sid, handle, reason string) error {
-	if err := h.cfg.Store.Delete(ctx, handleKey(handle)); err != nil {
-		return fmt.Errorf("authflow: deleting the session: %w", err)
-	}
-	h.unindex(ctx, sub, sid, handle)
-	h.cfg.Logger.Info("authflow: session ended", "sub", sub, "reason", reason)
-	h.tel.sessionEnded(ctx, reason)
-	h.sessionEnded(handle)
-	return nil
+// then it leaves its indexes, the end is logged (with cause, when not nil) and
+// counted with reason, and Config.OnSessionEnd and OnSessionEndDetail run with
+// its handle; once for all concurrent enders of the session in this process
+// (their reason is the first one's). A failed delete returns the error and
+// changes nothing else.
+func (h *Handler) endStored(ctx context.Context, sub, sid, handle string, reason EndReason, cause error) error {
+	_, err, _ := h.ending.Do(handle, func() (any, error) {
+		if err := h.cfg.Store.Delete(ctx, handleKey(handle)); err != nil {
+			return nil, fmt.Errorf("authflow: deleting the session: %w", err)
+		}
+		h.unindex(ctx, sub, sid, handle)
+		attrs := []any{"sub", sub, "reason", string(reason)}
+		if cause != nil {
+			attrs = append(attrs, slogErr(cause))
+		}
+		h.cfg.Logger.Info("authflow: session ended", attrs...)
+		h.tel.sessionEnded(ctx, reason)
+		if h.cfg.OnSessionEnd != nil {
+			h.cfg.OnSessionEnd(handle)
+		}
+		if h.cfg.OnSessionEndDetail != nil {
+			h.cfg.OnSessionEndDetail(ctx, SessionEnd{Handle: handle, Subject: sub, Reason: reason})
+		}
+		return nil, nil
+	})
+	return err
 }
 
 // loadHandle reads the session a handle names. A missing, corrupt or
@@ -175,7 +179,7 @@ func (h *Handler) loadHandle(ctx context.Context, handle string) (*Session, erro
 // endHandle ends the session a handle in sub's index names, and reports
 // whether there was one: a member whose record is gone, expired, corrupt or
 // another user's only leaves sub's index.
-func (h *Handler) endHandle(ctx context.Context, sub, handle, reason string) (bool, error) {
+func (h *Handler) endHandle(ctx context.Context, sub, handle string, reason EndReason) (bool, error) {
 	s, err := h.loadHandle(ctx, handle)
 	switch {
 	case errors.Is(err, ErrSessionEnded), err == nil && s.Subject != sub:
@@ -184,7 +188,7 @@ func (h *Handler) endHandle(ctx context.Context, sub, handle, reason string) (bo
 	case err != nil:
 		return false, err
 	}
-	return true, h.endStored(ctx, s.Subject, s.sid, handle, reason)
+	return true, h.endStored(ctx, s.Subject, s.sid, handle, reason, nil)
 }
 
 // EndUserSessions ends every session of the user sub ("sign out
@@ -198,10 +202,10 @@ func (h *Handler) endHandle(ctx context.Context, sub, handle, reason string) (bo
 // first store error otherwise (the sessions not yet ended stay listed, so
 // calling it again finishes the work).
 func (h *Handler) EndUserSessions(ctx context.Context, sub string) (int, error) {
-	return h.endAll(ctx, sub, endSignedOutEverywhere)
+	return h.endAll(ctx, sub, EndSignedOutEverywhere)
 }
 
-func (h *Handler) endAll(ctx context.Context, sub, reason string) (int, error) {
+func (h *Handler) endAll(ctx context.Context, sub string, reason EndReason) (int, error) {
 	ix, err := h.indexer()
 	if err != nil {
 		return 0, err
@@ -245,16 +249,12 @@ func (h *Handler) Sessions(ctx context.Context, sub string) ([]SessionInfo, erro
 			return nil, err
 		}
 		out = append(out, SessionInfo{
-			Handle: handle, Created: s.Created, LastUsed: s.lastUsed(), Expiry: s.Expiry, Device: s.device,
+			Handle: handle, Created: s.Created, LastUsed: s.LastUsed, Expiry: s.Expiry, Device: s.device,
 		})
 	}
 	slices.SortStableFunc(out, func(a, b SessionInfo) int { return b.Created.Compare(a.Created) })
 	return out, nil
 }
-
-// lastUsed is when the session was last used, when its record says; zero
-// otherwise. (The record keeps no activity time yet.)
-func (s *Session) lastUsed() time.Time { return time.Time{} }
 
 // EndSession ends the session handle of the user sub (a "sign out this
 // device" button on the page Sessions feeds), on every instance: its record
@@ -275,7 +275,7 @@ func (h *Handler) EndSession(ctx context.Context, sub, handle string) error {
 	if !slices.Contains(handles, handle) {
 		return fmt.Errorf("%w: no such session of this user", ErrSessionEnded)
 	}
-	ended, err := h.endHandle(ctx, sub, handle, endEndedByApp)
+	ended, err := h.endHandle(ctx, sub, handle, EndByApp)
 	if err == nil && !ended {
 		err = fmt.Errorf("%w: the session has ended", ErrSessionEnded)
 	}
@@ -288,7 +288,7 @@ func (h *Handler) endReplaced(ctx context.Context, id string) {
 	s, err := h.load(ctx, id)
 	switch {
 	case err == nil:
-		err = h.endStored(ctx, s.Subject, s.sid, s.Handle(), endReplacedByNewSession)
+		err = h.endStored(ctx, s.Subject, s.sid, s.Handle(), EndReplaced, nil)
 	case errors.Is(err, ErrSessionEnded):
 		err = nil
 		if validSessionID(id) {

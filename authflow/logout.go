@@ -21,9 +21,11 @@ const revokeTimeout = 5 * time.Second
 // The request must pass CheckCSRF (its origin, then CSRFToken's value in
 // the csrf_token form field or the X-CSRF-Token header); otherwise 403,
 // logged as CSRFProtect logs. Without a session cookie it only clears the
-// cookie and redirects (303) to PostLogoutRedirectURL. Otherwise it deletes
-// the session, revokes the refresh token (RFC 7009; a failed revocation is
-// logged and does not stop the logout), clears the cookie, and redirects (303) to the provider's logout (Cognito's
+// cookie and redirects (303) to PostLogoutRedirectURL. Otherwise it ends
+// the session (EndLogout: deleted, Config.OnSessionEnd run), revokes the
+// refresh token, or the access token when there is none (RFC 7009; see
+// revokeAtLogout; a failed revocation is logged and does not stop the
+// logout), clears the cookie, and redirects (303) to the provider's logout (Cognito's
 // /logout, or OIDC RP-Initiated Logout's end_session_endpoint with
 // id_token_hint) which returns the browser to PostLogoutRedirectURL.
 func (h *Handler) Logout() http.Handler {
@@ -53,10 +55,10 @@ func (h *Handler) Logout() http.Handler {
 			httpError(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", "Please try again shortly.")
 			return
 		}
-		if s != nil {
-			err = h.endStored(ctx, s.Subject, s.sid, s.Handle(), endLogout)
-		} else {
-			err = h.cfg.Store.Delete(ctx, storeKey(id))
+		if s == nil {
+			err = h.cfg.Store.Delete(ctx, storeKey(id)) // a record that does not decode goes too
+		} else if err = h.endSession(ctx, s, EndLogout, nil); errors.Is(err, ErrSessionEnded) {
+			err = nil
 		}
 		if err != nil {
 			h.cfg.Logger.Error("authflow: logout could not delete the session", slogErr(err))
@@ -69,13 +71,10 @@ func (h *Handler) Logout() http.Handler {
 			// The session is gone already: an unavailable provider only
 			// skips the revocation and the provider's own logout.
 			p, err := h.provider(ctx)
-			switch {
-			case err != nil:
-				h.cfg.Logger.Warn("authflow: refresh token not revoked", "sub", s.Subject, slogErr(err))
-			case s.tokens.RefreshToken != "" && p.meta.RevocationEndpoint != "":
-				if err := h.revoke(ctx, p, s.tokens.RefreshToken); err != nil {
-					h.cfg.Logger.Warn("authflow: refresh token revocation failed", "sub", s.Subject, slogErr(err))
-				}
+			if err != nil {
+				h.cfg.Logger.Warn("authflow: tokens not revoked", "sub", s.Subject, slogErr(err))
+			} else {
+				h.revokeAtLogout(ctx, p, s)
 			}
 			target = h.logoutURL(p, s)
 		}
@@ -106,13 +105,37 @@ func (h *Handler) logoutURL(p *provider, s *Session) string {
 	return h.cfg.PostLogoutRedirectURL
 }
 
-// revoke asks the provider to revoke a refresh token (RFC 7009 §2.1), which
-// also ends the access tokens issued from it at providers that support it
-// (Cognito does). 200 means revoked or unknown; both are success.
-func (h *Handler) revoke(ctx context.Context, p *provider, refreshToken string) error {
+// revokeAtLogout revokes s's refresh token at p's revocation endpoint, if it
+// has one; without a refresh token it revokes the access token instead (RFC
+// 7009 §2.1 token_type_hint=access_token) while that is unexpired, except at
+// Amazon Cognito, whose /oauth2/revoke takes refresh tokens only
+// (https://docs.aws.amazon.com/cognito/latest/developerguide/revocation-endpoint.html).
+// A failure is logged: the local session is gone already (SECURITY.md F.27).
+func (h *Handler) revokeAtLogout(ctx context.Context, p *provider, s *Session) {
+	if p.meta.RevocationEndpoint == "" {
+		return
+	}
+	tok, hint := s.tokens.RefreshToken, "refresh_token"
+	if tok == "" {
+		if h.cfg.Cognito != nil || cognitoIssuer(h.cfg.Issuer) || s.tokens.AccessToken == "" ||
+			s.tokens.ExpiresWithin(h.cfg.Now(), 0) {
+			return
+		}
+		tok, hint = s.tokens.AccessToken, "access_token"
+	}
+	if err := h.revoke(ctx, p, tok, hint); err != nil {
+		h.cfg.Logger.Warn("authflow: token revocation failed", "sub", s.Subject, "token_type_hint", hint, slogErr(err))
+	}
+}
+
+// revoke asks the provider to revoke token, of the kind hint names
+// ("refresh_token" or "access_token"; RFC 7009 §2.1). Revoking a refresh
+// token also ends the access tokens issued from it at providers that support
+// it (Cognito does). 200 means revoked or unknown; both are success.
+func (h *Handler) revoke(ctx context.Context, p *provider, token, hint string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), revokeTimeout)
 	defer cancel()
-	form := url.Values{"token": {refreshToken}, "token_type_hint": {"refresh_token"}}
+	form := url.Values{"token": {token}, "token_type_hint": {hint}}
 	if h.cfg.ClientSecret == "" {
 		form.Set("client_id", h.cfg.ClientID)
 	}

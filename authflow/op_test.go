@@ -36,6 +36,7 @@ type testOP struct {
 	codes    map[string]*grant // authorization code → grant
 	refresh  map[string]*grant // refresh token → grant
 	revoked  []string
+	hints    []string // token_type_hint of each revocation request
 	lastAuth url.Values
 
 	tokenCalls     atomic.Int64
@@ -322,6 +323,7 @@ func (op *testOP) revoke(w http.ResponseWriter, r *http.Request) {
 	op.mu.Lock()
 	tok := r.PostForm.Get("token")
 	op.revoked = append(op.revoked, tok)
+	op.hints = append(op.hints, r.PostForm.Get("token_type_hint"))
 	delete(op.refresh, tok)
 	op.mu.Unlock()
 	w.WriteHeader(http.StatusOK)

@@ -27,8 +27,10 @@ var ErrRefreshFailed = errors.New("authflow: token refresh failed")
 // refresh race looks for the winner's result.
 const leasePollInterval = 25 * time.Millisecond
 
-// load reads and decodes a session. A missing, corrupt, or expired record is
-// ErrSessionEnded; a store failure is returned wrapped as it is.
+// load reads and decodes a session. A missing or corrupt record is
+// ErrSessionEnded; so is one past its lifetime or idle timeout, which load
+// ends (end: deleted, logged, hooks run). A store failure is returned
+// wrapped as it is.
 func (h *Handler) load(ctx context.Context, id string) (*Session, error) {
 	if !validSessionID(id) {
 		return nil, ErrSessionEnded
@@ -45,8 +47,8 @@ func (h *Handler) load(ctx context.Context, id string) (*Session, error) {
 		h.cfg.Logger.Warn("authflow: discarding a session record that does not decode", slogErr(err))
 		return nil, ErrSessionEnded
 	}
-	if !h.cfg.Now().Before(s.Expiry) {
-		return nil, ErrSessionEnded
+	if reason := h.over(s); reason != "" {
+		return nil, h.end(ctx, s, reason, nil)
 	}
 	return s, nil
 }
@@ -91,7 +93,7 @@ func (h *Handler) refreshWithLease(ctx context.Context, id string) (*Session, er
 		}
 		return h.redeem(ctx, s, nil, nil)
 	}
-	name := "awsauth/refresh/" + storeKey(id)
+	name := refreshLeaseName(id)
 	for {
 		lease, err := locker.Acquire(ctx, name, h.cfg.RefreshTimeout)
 		switch {
@@ -125,14 +127,21 @@ func (h *Handler) refreshWithLease(ctx context.Context, id string) (*Session, er
 	}
 }
 
+// refreshLeaseName names session id's lease in a tokenstore.Locker: refresh
+// and touch (idle.go) hold it to write the session's record.
+func refreshLeaseName(id string) string { return "awsauth/refresh/" + storeKey(id) }
+
 // redeem uses the refresh token (RFC 6749 §6) and stores the result, fenced
-// by lease when there is one.
+// by lease when there is one. Its callers pass only a session that was stale
+// when loaded (under the lease): touch (idle.go) relies on that. The stored
+// record keeps s.LastUsed: a refresh is not a use (IDTokenFunc refreshes
+// for background AWS calls too).
 func (h *Handler) redeem(ctx context.Context, s *Session, locker tokenstore.Locker, lease *tokenstore.Lease) (*Session, error) {
 	if s.tokens.RefreshToken == "" {
 		if h.cfg.Now().Before(s.tokens.Expiry) {
 			return s, nil // nothing to refresh with, but still usable
 		}
-		return nil, h.end(ctx, s, "no refresh token")
+		return nil, h.end(ctx, s, EndNoRefreshToken, nil)
 	}
 	p, err := h.provider(ctx)
 	if err != nil {
@@ -151,7 +160,7 @@ func (h *Handler) redeem(ctx context.Context, s *Session, locker tokenstore.Lock
 				h.cfg.Logger.Info("authflow: refresh token already rotated elsewhere; adopting the stored tokens", "sub", s.Subject)
 				return cur, nil
 			}
-			return nil, h.end(ctx, s, "refresh token rejected (invalid_grant)")
+			return nil, h.end(ctx, s, EndInvalidGrant, nil)
 		}
 		return nil, fmt.Errorf("%w: %s", ErrRefreshFailed, describeTokenErr(err))
 	}
@@ -173,12 +182,12 @@ func (h *Handler) redeem(ctx context.Context, s *Session, locker tokenstore.Lock
 	if rawID, _ := tok.Extra("id_token").(string); rawID != "" {
 		idt, err := h.verifyRefreshedIDToken(ctx, p, s, rawID)
 		if err != nil {
-			return nil, h.end(ctx, s, err.Error())
+			return nil, h.end(ctx, s, EndIDTokenRefused, err)
 		}
 		next.tokens.IDToken = rawID
 		kept, err := idt.Subset(h.cfg.ClaimsToKeep)
 		if err != nil {
-			return nil, h.end(ctx, s, err.Error())
+			return nil, h.end(ctx, s, EndIDTokenRefused, err)
 		}
 		next.IDTokenExpiry = idt.Expiry
 		next.claims = kept
@@ -188,9 +197,9 @@ func (h *Handler) redeem(ctx context.Context, s *Session, locker tokenstore.Lock
 		return nil, fmt.Errorf("%w: %w: %w", ErrRefreshFailed, ErrTokenResponse, err)
 	}
 	if lease != nil {
-		err = locker.SetFenced(ctx, *lease, storeKey(s.ID), b, s.Expiry)
+		err = locker.SetFenced(ctx, *lease, storeKey(s.ID), b, h.recordExpiry(&next))
 	} else {
-		err = h.cfg.Store.Set(ctx, storeKey(s.ID), b, s.Expiry)
+		err = h.cfg.Store.Set(ctx, storeKey(s.ID), b, h.recordExpiry(&next))
 	}
 	if err != nil {
 		// With rotating refresh tokens the stored one is now spent: this
@@ -200,19 +209,4 @@ func (h *Handler) redeem(ctx context.Context, s *Session, locker tokenstore.Lock
 	}
 	h.cfg.Logger.Debug("authflow: tokens refreshed", "sub", s.Subject)
 	return &next, nil
-}
-
-// end ends the session (endStored) and returns ErrSessionEnded with the
-// reason. When the delete fails the session stays, and ends at its next use.
-func (h *Handler) end(ctx context.Context, s *Session, reason string) error {
-	if err := h.endStored(ctx, s.Subject, s.sid, s.Handle(), reason); err != nil {
-		h.cfg.Logger.Warn("authflow: deleting an ended session failed", slogErr(err))
-	}
-	return fmt.Errorf("%w: %s", ErrSessionEnded, reason)
-}
-
-func (h *Handler) sessionEnded(handle string) {
-	if h.cfg.OnSessionEnd != nil {
-		h.cfg.OnSessionEnd(handle)
-	}
 }

@@ -13,7 +13,9 @@ import (
 // it is refreshed first, once for all concurrent requests. If the provider rejects the
 // refresh token (invalid_grant) the session ends. If the refresh fails for a
 // transient reason the request is served while the access token is still
-// valid, and gets 503 otherwise; the session is kept either way.
+// valid, and gets 503 otherwise; the session is kept either way. With
+// Config.IdleTimeout set, a request is a use of the session (idle.go); a
+// session past its idle timeout or lifetime ends (Config.OnSessionEnd).
 //
 // Without a session, browsers navigating with GET or HEAD are redirected
 // (302) to Config.LoginPath with return_to set to the requested path; other
@@ -30,6 +32,7 @@ func (h *Handler) RequireLogin(next http.Handler) http.Handler {
 		s, err := h.fresh(r.Context(), c.Value, needAccess)
 		switch {
 		case err == nil:
+			s = h.used(r.Context(), s) // Config.IdleTimeout (idle.go)
 			next.ServeHTTP(w, r.WithContext(withSession(r.Context(), s)))
 		case errors.Is(err, ErrSessionEnded):
 			h.clearSessionCookie(w)
@@ -53,7 +56,11 @@ func (h *Handler) Session(r *http.Request) (*Session, error) {
 	if err != nil {
 		return nil, ErrSessionEnded
 	}
-	return h.fresh(r.Context(), c.Value, needAccess)
+	s, err := h.fresh(r.Context(), c.Value, needAccess)
+	if err != nil {
+		return nil, err
+	}
+	return h.used(r.Context(), s), nil // Config.IdleTimeout (idle.go)
 }
 
 func (h *Handler) unauthenticated(w http.ResponseWriter, r *http.Request) {

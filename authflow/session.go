@@ -35,6 +35,11 @@ type Session struct {
 	AuthTime time.Time
 	ACR      string
 
+	// LastUsed is when the session last served a request (UTC): the sign-in
+	// time, then, with Config.IdleTimeout set, a request through RequireLogin
+	// or Handler.Session, recorded to within IdleTimeout/10 (idle.go).
+	LastUsed time.Time
+
 	// issued is when the current tokens came from the token endpoint. It
 	// bounds the refresh window.
 	issued time.Time
@@ -107,11 +112,11 @@ func validSessionID(s string) bool {
 	return true
 }
 
-// The session record, version 5 (codec.go): Created, Expiry, IDTokenExpiry and
-// issued as times; Subject, the nonce and the kept claims; then the TokenSet;
-// then AuthTime, ACR, sid and the user agent's family. Records of older
-// versions are refused: their users sign in again.
-const sessionVersion = 5
+// The session record, version 6 (codec.go): Created, Expiry, IDTokenExpiry,
+// issued and LastUsed as times; Subject, the nonce and the kept claims; then
+// the TokenSet; then AuthTime, ACR, sid and the user agent's family. Records
+// of older versions are refused: their users sign in again.
+const sessionVersion = 6
 
 // maxSessionRecordLen bounds a session record. Real ones are a few KB (an ID
 // token with many groups perhaps tens of KB); anything near this is a fault.
@@ -120,12 +125,13 @@ const maxSessionRecordLen = 1 << 20
 
 // marshal encodes the session compactly: it is read on every request.
 func (s *Session) marshal() ([]byte, error) {
-	w := newRecordWriter(sessionVersion, 5*timeSize+6*lengthSize+len(s.Subject)+len(s.nonce)+len(s.claims)+s.tokens.size()+
+	w := newRecordWriter(sessionVersion, 6*timeSize+6*lengthSize+len(s.Subject)+len(s.nonce)+len(s.claims)+s.tokens.size()+
 		len(s.ACR)+len(s.sid)+len(s.device))
 	w.time(s.Created)
 	w.time(s.Expiry)
 	w.time(s.IDTokenExpiry)
 	w.time(s.issued)
+	w.time(s.LastUsed)
 	w.string(s.Subject)
 	w.string(s.nonce)
 	w.bytes(s.claims)
@@ -150,6 +156,7 @@ func (s *Session) unmarshal(b []byte) error {
 	d.Expiry = r.time()
 	d.IDTokenExpiry = r.time()
 	d.issued = r.time()
+	d.LastUsed = r.time()
 	d.Subject = r.string()
 	d.nonce = r.string()
 	d.claims = r.bytes()

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -211,22 +210,9 @@ func (t *flowTelemetry) leaseWait(ctx context.Context) {
 	}
 }
 
-// sessionEnded counts a session's end; reason is one of index.go's end reasons ("logout",
-// "backchannel", "signed_out_everywhere", "ended_by_app", "evicted", "replaced") or the text
-// Handler.end was given, sorted into "no_refresh_token", "invalid_grant" or "id_token_refused".
-func (t *flowTelemetry) sessionEnded(ctx context.Context, reason string) {
-	if t == nil {
-		return
+// sessionEnded counts a session's end, by its reason (sessionend.go: the one set of reasons).
+func (t *flowTelemetry) sessionEnded(ctx context.Context, reason EndReason) {
+	if t != nil {
+		t.ends.Add(ctx, 1, metric.WithAttributes(endReason.String(string(reason))))
 	}
-	switch {
-	case reason == endLogout, reason == endBackChannel, reason == endSignedOutEverywhere,
-		reason == endEndedByApp, reason == endEvicted, reason == endReplacedByNewSession:
-	case reason == "no refresh token":
-		reason = "no_refresh_token"
-	case strings.Contains(reason, "invalid_grant"):
-		reason = "invalid_grant"
-	default:
-		reason = "id_token_refused"
-	}
-	t.ends.Add(ctx, 1, metric.WithAttributes(endReason.String(reason)))
 }

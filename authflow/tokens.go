@@ -53,7 +53,11 @@ const (
 // expiresWithin reports whether a needed token of s has expired, or, with
 // early, is within its refresh window.
 func (h *Handler) expiresWithin(s *Session, n need, early bool) bool {
-	now := h.cfg.Now()
+	return h.expiresWithinAt(s, n, early, h.cfg.Now())
+}
+
+// expiresWithinAt is expiresWithin as of now.
+func (h *Handler) expiresWithinAt(s *Session, n need, early bool, now time.Time) bool {
 	window := func(exp time.Time) time.Duration {
 		if !early {
 			return 0

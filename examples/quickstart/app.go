@@ -31,7 +31,8 @@ type config struct {
 	PathStyle           bool
 	CredentialsDuration time.Duration
 
-	now func() time.Time // tests move the clock; nil = time.Now
+	now         func() time.Time // tests move the clock; nil = time.Now
+	idleTimeout time.Duration    // tests set it; zero: no idle timeout
 }
 
 type app struct {
@@ -96,6 +97,8 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err e
 		OnSessionEnd: users.Evict,
 		Logger:       logger,
 		Now:          cfg.now,
+		// A session unused this long ends (zero: only its lifetime ends it).
+		IdleTimeout: cfg.idleTimeout,
 		// Logins, refreshes, session ends, store and JWKS latency.
 		MeterProvider: meters,
 	}

@@ -65,6 +65,11 @@ type e2e struct {
 }
 
 func startE2E(t *testing.T, mods ...func(*testenv.OIDCConfig)) *e2e {
+	return startE2EApp(t, nil, mods...)
+}
+
+// startE2EApp is startE2E with appMod editing the app's config.
+func startE2EApp(t *testing.T, appMod func(*config), mods ...func(*testenv.OIDCConfig)) *e2e {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -91,6 +96,9 @@ func startE2E(t *testing.T, mods ...func(*testenv.OIDCConfig)) *e2e {
 	require.NoError(t, err)
 	clock := &testClock{}
 	cfg.now = clock.Now
+	if appMod != nil {
+		appMod(&cfg)
+	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		logger = slog.Default()
