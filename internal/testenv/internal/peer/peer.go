@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -181,14 +182,28 @@ func Start(name string, cmd *exec.Cmd, out *Output) (*Process, error) {
 	// A grandchild that keeps the pipe open must not hang Wait forever.
 	cmd.WaitDelay = stopGrace
 	setProcessGroup(cmd)
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("testenv: start %s: %w", name, err)
-	}
 	p := &Process{name: name, cmd: cmd, out: out, done: make(chan struct{})}
+	// The peer is started, and waited for, by a goroutine locked to its OS
+	// thread until the peer exits, so no other goroutine runs on that thread.
+	// On Linux the peer's parent-death signal (proc_linux.go) fires when the
+	// thread that forked it ends, not the process, and the runtime ends a
+	// thread when a goroutine locked to it exits: any caller or library doing
+	// that on the forking thread would kill the peer mid-test (golang/go#27505).
+	started := make(chan error, 1)
 	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
 		p.waitErr = cmd.Wait()
 		close(p.done)
 	}()
+	if err := <-started; err != nil {
+		return nil, fmt.Errorf("testenv: start %s: %w", name, err)
+	}
 	return p, nil
 }
 
