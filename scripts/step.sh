@@ -3,7 +3,7 @@
 #
 #   bash scripts/step.sh NAME CMD...
 #
-# prints "== NAME: CMD" before, and when CMD fails, after its own output,
+# prints "== NAME: CMD" before and "== NAME ok (Ns)" after, or when CMD fails,
 # "== NAME FAILED after Ns: exit status N" (or "killed by signal SIG", which
 # is how an out-of-memory kill or a stray kill of the process group shows).
 # A go test step ("go test ..." as CMD) also ends a failure with the lines
@@ -30,9 +30,11 @@ else
 	"$@"
 	status=$?
 fi
-[ "$status" = 0 ] && exit 0
-
 took=$((SECONDS - start))
+if [ "$status" = 0 ]; then
+	echo "== $name ok (${took}s)"
+	exit 0
+fi
 if [ "$status" -gt 128 ]; then
 	how="killed by signal $(kill -l $((status - 128)) 2>/dev/null || echo $((status - 128)))"
 else
