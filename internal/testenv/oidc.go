@@ -1,7 +1,9 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -122,8 +124,12 @@ type OIDCProvider struct {
 	proc          *peer.Process
 	server        *http.Server
 	tokenRequests atomic.Int64
-	stopOnce      sync.Once
-	stopErr       error
+
+	redeemMu sync.Mutex
+	redeemed map[[32]byte]int // refresh_token grants by SHA-256 of the token
+	reuses   int64            // refresh_token grants of a token already presented
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // opConfig is what provider.mjs reads (see its header).
@@ -295,6 +301,10 @@ func (p *OIDCProvider) proxy(target *url.URL) http.Handler {
 		// oidc-provider's default token route.
 		if r.Method == http.MethodPost && r.URL.Path == p.public.Path+"/token" {
 			p.tokenRequests.Add(1)
+			if err := p.countRefresh(r); err != nil {
+				http.Error(w, "testenv proxy: "+err.Error(), http.StatusBadRequest)
+				return
+			}
 		}
 		rp.ServeHTTP(w, r)
 	})
@@ -319,6 +329,52 @@ func oidcDir() (string, error) {
 
 // TokenRequests returns how many POSTs reached the token endpoint so far.
 func (p *OIDCProvider) TokenRequests() int64 { return p.tokenRequests.Load() }
+
+// maxTokenRequest bounds the token request bodies the proxy reads to count
+// refresh tokens; real ones are a few kilobytes.
+const maxTokenRequest = 64 << 10
+
+// countRefresh reads a token request's form, counts a refresh_token grant
+// under the token's hash, and puts the body back for the provider.
+func (p *OIDCProvider) countRefresh(r *http.Request) error {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxTokenRequest+1))
+	r.Body.Close()
+	if err != nil {
+		return err
+	}
+	if len(body) > maxTokenRequest {
+		return errors.New("token request body too large")
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	form, err := url.ParseQuery(string(body))
+	if err != nil || form.Get("grant_type") != "refresh_token" {
+		return nil // the provider answers what it makes of it
+	}
+	h := sha256.Sum256([]byte(form.Get("refresh_token")))
+	p.redeemMu.Lock()
+	defer p.redeemMu.Unlock()
+	if p.redeemed == nil {
+		p.redeemed = make(map[[32]byte]int)
+	}
+	p.redeemed[h]++
+	if p.redeemed[h] > 1 {
+		p.reuses++
+	}
+	return nil
+}
+
+// RefreshRedeems returns how many refresh_token grants reached the token
+// endpoint so far, and how many of them presented a refresh token that an
+// earlier grant had already presented: a double redeem, which with
+// OIDCConfig.RotateRefreshToken revokes the whole grant (RFC 9700 §4.14.2).
+func (p *OIDCProvider) RefreshRedeems() (total, reused int64) {
+	p.redeemMu.Lock()
+	defer p.redeemMu.Unlock()
+	for _, n := range p.redeemed {
+		total += int64(n)
+	}
+	return total, p.reuses
+}
 
 // Logs returns the tail of the provider's output (errors land there).
 func (p *OIDCProvider) Logs() string { return p.proc.Logs() }
