@@ -58,7 +58,12 @@ const groups = cfg.groups || { alice: ['admin'] };
 
 // A fresh signing key per start, with a kid, so key-set caching and kid lookup are
 // exercised as with a real OP (oidc-provider's built-in dev key has a fixed kid).
+// Each start-up phase prints how long it took, so that a start that times out
+// shows in its output tail where node was.
+const keygenStart = performance.now();
+console.log(`oidc-provider: modules loaded after ${Math.round(keygenStart)} ms`);
 const jwk = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+console.log(`oidc-provider: signing key generated in ${Math.round(performance.now() - keygenStart)} ms`);
 jwk.kid = `k-${crypto.randomBytes(6).toString('hex')}`;
 jwk.alg = 'RS256';
 jwk.use = 'sig';

@@ -1,11 +1,13 @@
 package peer
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -114,4 +116,29 @@ func dying(pid int) string {
 		}
 	}
 	return ""
+}
+
+// A start that times out says whether the peer was busy or waiting.
+func TestProcStateOfASleepingPeer(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal("no sleep binary:", err)
+	}
+	p, err := Start("sleep", exec.Command(sleep, "60"), NewOutput(regexp.MustCompile("never printed")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Stop() })
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	_, err = p.WaitLine(ctx, 0)
+	if err == nil {
+		t.Fatal("sleep printed no line, yet WaitLine returned")
+	}
+	if !strings.Contains(err.Error(), "process state S, cpu user ") {
+		t.Errorf("timeout error = %q, want the sleeping process's /proc state", err)
+	}
+	if got := procState(-1); !strings.HasPrefix(got, "no /proc state") {
+		t.Errorf("procState(-1) = %q", got)
+	}
 }

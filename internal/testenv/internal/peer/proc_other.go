@@ -10,3 +10,5 @@ func setProcessGroup(*exec.Cmd) {}
 func signalGroup(cmd *exec.Cmd, _ bool) {
 	_ = cmd.Process.Kill()
 }
+
+func procState(int) string { return "" }

@@ -5,3 +5,5 @@ package peer
 import "syscall"
 
 func setParentDeathSignal(*syscall.SysProcAttr) {}
+
+func procState(int) string { return "" }
