@@ -24,8 +24,10 @@ import (
 
 const (
 	// StartTimeout bounds each peer's start on top of the caller's context: a
-	// peer that is not up by then is broken, not slow.
-	StartTimeout = 30 * time.Second
+	// peer that is not up by then is broken, not slow. Peers start in well
+	// under 5 s here; the margin is for a 2-core machine running the whole
+	// suite under -race, where packages start their peers at the same time.
+	StartTimeout = 60 * time.Second
 	// PollInterval is how often a readiness probe is retried.
 	PollInterval = 50 * time.Millisecond
 	// stopGrace is how long a peer gets to exit on SIGTERM before SIGKILL.
