@@ -182,7 +182,8 @@ func (o outcome) slow() bool {
 }
 
 // traffic runs every user's requests, round robin over the instances, each
-// user pausing failoverPace between requests, until stop is closed.
+// user pausing failoverPace between requests, until stop is closed or the
+// user's session has ended.
 type traffic struct {
 	mu       sync.Mutex
 	outcomes []outcome
@@ -221,6 +222,9 @@ func (f *fleet) run(users []*user) *traffic {
 				tr.mu.Lock()
 				tr.outcomes = append(tr.outcomes, o)
 				tr.mu.Unlock()
+				if o.status == http.StatusUnauthorized || o.status == http.StatusFound {
+					return // signed out: a person would sign in again, this one stops
+				}
 			}
 		})
 	}
@@ -295,6 +299,77 @@ func judge(bad []outcome, from, back time.Time, grace time.Duration) verdict {
 		v.window = v.lastE.Sub(from)
 	}
 	return v
+}
+
+// write is one Set or SetFenced the recorder saw.
+type write struct {
+	start, acked time.Time // acked: zero when it failed
+	value        [8]byte
+}
+
+// lockingStore is what every store here is.
+type lockingStore interface {
+	tokenstore.Store
+	tokenstore.Locker
+	tokenstore.Indexer
+}
+
+// recorder is a store that remembers every session write, so that after a
+// fault each record can be checked against what had been acknowledged
+// before it, and failed writes counted.
+type recorder struct {
+	lockingStore
+	mu     sync.Mutex
+	writes map[string][]write
+}
+
+// begin records a write about to be sent (before it can land, so that a
+// check of the store never sees a value it does not know); done records its
+// answer.
+func (r *recorder) begin(key string, value []byte) (done func(error)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	i := len(r.writes[key])
+	r.writes[key] = append(r.writes[key], write{start: time.Now(), value: digest(value)})
+	return func(err error) {
+		if err != nil {
+			return
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.writes[key][i].acked = time.Now()
+	}
+}
+
+func (r *recorder) Set(ctx context.Context, key string, value []byte, expiry time.Time) error {
+	done := r.begin(key, value)
+	err := r.lockingStore.Set(ctx, key, value, expiry)
+	done(err)
+	return err
+}
+
+func (r *recorder) SetFenced(ctx context.Context, lease tokenstore.Lease, key string, value []byte, expiry time.Time) error {
+	done := r.begin(key, value)
+	err := r.lockingStore.SetFenced(ctx, lease, key, value, expiry)
+	done(err)
+	return err
+}
+
+// failedWrites counts the session writes that returned an error.
+func failedWrites(recs []*recorder) int {
+	n := 0
+	for _, r := range recs {
+		r.mu.Lock()
+		for _, ws := range r.writes {
+			for _, w := range ws {
+				if w.acked.IsZero() {
+					n++
+				}
+			}
+		}
+		r.mu.Unlock()
+	}
+	return n
 }
 
 // digest names a stored value without showing it (it holds tokens).

@@ -2,7 +2,6 @@ package faults
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,45 +30,6 @@ func failoverOptions(s *testenv.RedisSentinel) *redis.FailoverOptions {
 		MinRetryBackoff: 100 * time.Millisecond,
 		MaxRetryBackoff: 400 * time.Millisecond,
 	}
-}
-
-// write is one Set or SetFenced the recorder saw.
-type write struct {
-	start, acked time.Time // acked: zero when it failed
-	value        [8]byte
-}
-
-// recorder is a redisstore.Store that remembers every session write, so
-// that after a failover each record can be checked against what had been
-// acknowledged before the kill.
-type recorder struct {
-	*redisstore.Store
-	mu     sync.Mutex
-	writes map[string][]write
-}
-
-func (r *recorder) note(key string, value []byte, start time.Time, err error) {
-	w := write{start: start, value: digest(value)}
-	if err == nil {
-		w.acked = time.Now()
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.writes[key] = append(r.writes[key], w)
-}
-
-func (r *recorder) Set(ctx context.Context, key string, value []byte, expiry time.Time) error {
-	start := time.Now()
-	err := r.Store.Set(ctx, key, value, expiry)
-	r.note(key, value, start, err)
-	return err
-}
-
-func (r *recorder) SetFenced(ctx context.Context, lease tokenstore.Lease, key string, value []byte, expiry time.Time) error {
-	start := time.Now()
-	err := r.Store.SetFenced(ctx, lease, key, value, expiry)
-	r.note(key, value, start, err)
-	return err
 }
 
 // lostAcked returns how many keys the store at addr holds with a value
@@ -165,7 +125,7 @@ func redisFailover(t *testing.T, waitReplicas int, strict bool) {
 		t.Cleanup(func() { fc.Close() })
 		s, err := redisstore.New(fc, func(o *redisstore.Options) { o.WaitReplicas = waitReplicas })
 		require.NoError(t, err)
-		r := &recorder{Store: s, writes: map[string][]write{}}
+		r := &recorder{lockingStore: s, writes: map[string][]write{}}
 		recs = append(recs, r)
 		return r
 	})
