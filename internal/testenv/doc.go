@@ -1,7 +1,7 @@
 // Package testenv starts the real local peers that awsauth's tests and demo talk
 // to: an OpenID provider (node oidc-provider, StartOIDC), moto server (Cognito
 // identity, STS and Glue, StartMoto), dynalite (DynamoDB, StartDynamoDB), Redis
-// (StartRedis, StartRedisSentinel, StartRedisCluster) and PostgreSQL
+// (StartRedis, StartRedisSentinel, StartRedisReplicated, StartRedisCluster) and PostgreSQL
 // (StartPostgres).
 //
 // Every Start function picks a free loopback port (unless told one), waits until

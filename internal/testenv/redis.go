@@ -38,17 +38,7 @@ type Redis struct {
 // StartRedis starts redis-server on a free loopback port with no persistence
 // and returns once it answers PING. ctx bounds the start only.
 func StartRedis(ctx context.Context) (*Redis, error) {
-	dir, err := os.MkdirTemp("", "awsauth-redis-")
-	if err != nil {
-		return nil, err
-	}
-	r, err := runRedis(ctx, dir, false, nil)
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	r.proc.Cleanup = func() error { return os.RemoveAll(dir) }
-	return r, nil
+	return startRedisWith(ctx)
 }
 
 // StartRedisAt is StartRedis with an append-only file (fsync on every write)
@@ -152,6 +142,11 @@ func dirPort(dir string) (int, error) {
 
 // Logs returns the tail of the server's output.
 func (r *Redis) Logs() string { return r.proc.Logs() }
+
+// Kill kills the server with SIGKILL (no shutdown, no final write) and
+// returns once it has exited. Stop still removes its data and does not report
+// the kill.
+func (r *Redis) Kill(ctx context.Context) error { return r.proc.Kill(ctx) }
 
 // Stop stops the server; a server from StartRedis also loses its data. Safe
 // to call more than once.
@@ -259,17 +254,39 @@ func (c *RedisCluster) Stop() error {
 // SentinelMasterName is the name a RedisSentinel monitors its master under.
 const SentinelMasterName = "awsauth"
 
-// RedisSentinel is a Redis master (no persistence) watched by one Sentinel,
-// both on loopback: enough for a client that finds the master through
-// Sentinel (redis.NewFailoverClient), not for failover tests.
+// Sentinel timings of StartRedisReplicated, short enough for a failover test:
+// the master is deemed down after FailoverDownAfter without an answer, and a
+// failover that stalls is abandoned (and retried) after twice
+// failoverTimeout. From a kill to a new master takes about
+// FailoverDownAfter, plus up to 1 s (Sentinel delays a failover's start by a
+// random part of a second), plus a second or two for the promotion.
+const (
+	FailoverDownAfter = time.Second
+	failoverTimeout   = 5 * time.Second
+)
+
+// RedisSentinel is a Redis master (no persistence), optionally with replicas,
+// watched by one Sentinel, all on loopback. From StartRedisSentinel (no
+// replicas, master deemed down after 5 s) it is enough for a client that finds
+// the master through Sentinel (redis.NewFailoverClient); from
+// StartRedisReplicated it fails over: see KillMaster and WaitFailover.
+//
+// One Sentinel with quorum 1 decides alone, so it fails over on its own view:
+// a production deployment runs three or more, on separate hosts, so that one
+// Sentinel cut off from the master cannot promote a replica. On loopback
+// there is no partition to guard against, and the failover itself (the
+// replica promoted, clients switched by +switch-master) is the same.
 type RedisSentinel struct {
 	// MasterName is SentinelMasterName.
 	MasterName string
 	// SentinelAddr is the Sentinel's host:port, for
 	// redis.FailoverOptions.SentinelAddrs.
 	SentinelAddr string
-	// Master is the monitored server.
+	// Master is the server that was master at the start.
 	Master *Redis
+	// Replicas are the servers that replicated Master at the start
+	// (replicaof), all in sync with it when StartRedisReplicated returned.
+	Replicas []*Redis
 
 	sentinel *peer.Process
 }
@@ -277,7 +294,26 @@ type RedisSentinel struct {
 // StartRedisSentinel starts a master and a Sentinel (redis-server --sentinel,
 // with its config in a temporary directory) and returns once the Sentinel
 // names the master. ctx bounds the start only.
-func StartRedisSentinel(ctx context.Context) (_ *RedisSentinel, err error) {
+func StartRedisSentinel(ctx context.Context) (*RedisSentinel, error) {
+	return startRedisSentinel(ctx, 0, 5*time.Second)
+}
+
+// StartRedisReplicated is StartRedisSentinel with replicas (at least 1)
+// replicating the master, and a Sentinel that deems the master down after
+// FailoverDownAfter and then promotes a replica. It returns once every
+// replica's link to the master is up and the Sentinel knows them all. Each
+// server keeps its data in memory only (no persistence), so a killed server
+// loses what it had not yet sent to a replica: Redis replication is
+// asynchronous (WAIT makes a client wait for replicas' acknowledgements).
+// ctx bounds the start only.
+func StartRedisReplicated(ctx context.Context, replicas int) (*RedisSentinel, error) {
+	if replicas < 1 {
+		return nil, errors.New("testenv: StartRedisReplicated needs at least one replica")
+	}
+	return startRedisSentinel(ctx, replicas, FailoverDownAfter)
+}
+
+func startRedisSentinel(ctx context.Context, replicas int, downAfter time.Duration) (_ *RedisSentinel, err error) {
 	master, err := StartRedis(ctx)
 	if err != nil {
 		return nil, err
@@ -288,6 +324,16 @@ func StartRedisSentinel(ctx context.Context) (_ *RedisSentinel, err error) {
 			s.Stop()
 		}
 	}()
+	host, mport, _ := net.SplitHostPort(master.Addr)
+	for range replicas {
+		r, err := startRedisWith(ctx, "--replicaof", host, mport,
+			// A replica syncs straight from the master's memory.
+			"--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0")
+		if err != nil {
+			return nil, err
+		}
+		s.Replicas = append(s.Replicas, r)
+	}
 	bin, err := peer.FindBinary("AWSAUTH_REDIS", "", "redis-server")
 	if err != nil {
 		return nil, err
@@ -302,10 +348,17 @@ func StartRedisSentinel(ctx context.Context) (_ *RedisSentinel, err error) {
 		return nil, err
 	}
 	s.SentinelAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	host, mport, _ := net.SplitHostPort(master.Addr)
 	// Sentinel rewrites its config file, so it must be its own, writable.
-	conf := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor %s %s %s 1\nsentinel down-after-milliseconds %s 5000\n",
-		port, dir, SentinelMasterName, host, mport, SentinelMasterName)
+	conf := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\n"+
+		"sentinel monitor %s %s %s 1\n"+
+		"sentinel down-after-milliseconds %s %d\n"+
+		"sentinel failover-timeout %s %d\n"+
+		"sentinel parallel-syncs %s %d\n",
+		port, dir,
+		SentinelMasterName, host, mport,
+		SentinelMasterName, downAfter.Milliseconds(),
+		SentinelMasterName, failoverTimeout.Milliseconds(),
+		SentinelMasterName, max(replicas, 1))
 	confPath := filepath.Join(dir, "sentinel.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		os.RemoveAll(dir)
@@ -333,6 +386,24 @@ func StartRedisSentinel(ctx context.Context) (_ *RedisSentinel, err error) {
 		if len(addr) != 2 || net.JoinHostPort(addr[0], addr[1]) != master.Addr {
 			return fmt.Errorf("sentinel names master %v, want %s", addr, master.Addr)
 		}
+		if len(s.Replicas) == 0 {
+			return nil
+		}
+		// The Sentinel learns replicas from the master's INFO (every 10 s
+		// at first): only a replica it knows can be promoted.
+		known, err := sc.Replicas(ctx, SentinelMasterName).Result()
+		if err != nil {
+			return err
+		}
+		up := 0
+		for _, r := range known {
+			if r["master-link-status"] == "ok" && !strings.Contains(r["flags"], "down") {
+				up++
+			}
+		}
+		if up < len(s.Replicas) {
+			return fmt.Errorf("sentinel knows %d replicas in sync, want %d", up, len(s.Replicas))
+		}
 		return nil
 	})
 	if err != nil {
@@ -341,12 +412,108 @@ func StartRedisSentinel(ctx context.Context) (_ *RedisSentinel, err error) {
 	return s, nil
 }
 
-// Stop stops the Sentinel and the master. Safe to call more than once.
+// startRedisWith is StartRedis with extra redis-server arguments.
+func startRedisWith(ctx context.Context, extra ...string) (*Redis, error) {
+	dir, err := os.MkdirTemp("", "awsauth-redis-")
+	if err != nil {
+		return nil, err
+	}
+	r, err := runRedis(ctx, dir, false, extra)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	r.proc.Cleanup = func() error { return os.RemoveAll(dir) }
+	return r, nil
+}
+
+// MasterAddr returns the host:port the Sentinel names as the master now.
+func (s *RedisSentinel) MasterAddr(ctx context.Context) (string, error) {
+	sc := redis.NewSentinelClient(&redis.Options{Addr: s.SentinelAddr, MaxRetries: -1})
+	defer sc.Close()
+	addr, err := sc.GetMasterAddrByName(ctx, s.MasterName).Result()
+	if err != nil {
+		return "", fmt.Errorf("testenv: ask the sentinel for the master: %w", err)
+	}
+	if len(addr) != 2 {
+		return "", fmt.Errorf("testenv: the sentinel names master %q", addr)
+	}
+	return net.JoinHostPort(addr[0], addr[1]), nil
+}
+
+// servers returns the master and the replicas of the start.
+func (s *RedisSentinel) servers() []*Redis { return append([]*Redis{s.Master}, s.Replicas...) }
+
+// KillMaster kills the server the Sentinel names as the master now with
+// SIGKILL (no shutdown: what it had not sent to a replica is lost) and
+// returns its address once it has exited. The Sentinel notices after
+// FailoverDownAfter; WaitFailover waits for the new master.
+func (s *RedisSentinel) KillMaster(ctx context.Context) (string, error) {
+	addr, err := s.MasterAddr(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, r := range s.servers() {
+		if r.Addr == addr {
+			return addr, r.Kill(ctx)
+		}
+	}
+	return "", fmt.Errorf("testenv: the sentinel names master %s, none of this set's servers", addr)
+}
+
+// WaitFailover waits until the Sentinel names a master other than old and
+// that server answers ROLE as a master, and returns its address. It fails
+// when ctx ends first (a failover takes a few seconds: see
+// FailoverDownAfter).
+func (s *RedisSentinel) WaitFailover(ctx context.Context, old string) (string, error) {
+	var addr string
+	err := s.sentinel.WaitReady(ctx, func(ctx context.Context) error {
+		var err error
+		addr, err = s.MasterAddr(ctx)
+		if err != nil {
+			return err
+		}
+		if addr == old {
+			return fmt.Errorf("the sentinel still names %s", old)
+		}
+		c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+		defer c.Close()
+		role, err := c.Do(ctx, "ROLE").Slice()
+		if err != nil {
+			return err
+		}
+		if len(role) == 0 || role[0] != "master" {
+			return fmt.Errorf("%s is not a master yet: ROLE %v", addr, role)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return addr, nil
+}
+
+// Logs returns the tail of the Sentinel's and every server's output.
+func (s *RedisSentinel) Logs() string {
+	var b strings.Builder
+	if s.sentinel != nil {
+		fmt.Fprintf(&b, "--- sentinel (%s) ---\n%s", s.SentinelAddr, s.sentinel.Logs())
+	}
+	for _, r := range s.servers() {
+		fmt.Fprintf(&b, "--- server %s ---\n%s", r.Addr, r.Logs())
+	}
+	return b.String()
+}
+
+// Stop stops the Sentinel and every server, a killed one included. Safe to
+// call more than once.
 func (s *RedisSentinel) Stop() error {
 	var errs []error
 	if s.sentinel != nil {
 		errs = append(errs, s.sentinel.Stop())
 	}
-	errs = append(errs, s.Master.Stop())
+	for _, r := range s.servers() {
+		errs = append(errs, r.Stop())
+	}
 	return errors.Join(errs...)
 }

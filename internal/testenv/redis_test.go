@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -196,5 +197,75 @@ func TestRedisSentinel(t *testing.T) {
 	}
 	if err := redisPing(ctx, s.SentinelAddr); err == nil {
 		t.Error("sentinel still answers after Stop")
+	}
+}
+
+// A master with a replica under a Sentinel: a write the replica acknowledged
+// (WAIT) survives the master's SIGKILL, the Sentinel promotes the replica
+// within a bounded time, and a failover client writes to the new master.
+func TestRedisReplicatedFailover(t *testing.T) {
+	ctx := t.Context()
+	s, err := StartRedisReplicated(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	if len(s.Replicas) != 1 {
+		t.Fatalf("Replicas = %v", s.Replicas)
+	}
+	fc := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: s.MasterName, SentinelAddrs: []string{s.SentinelAddr}})
+	defer fc.Close()
+	var set *redis.StatusCmd
+	var wait *redis.Cmd
+	if _, err := fc.Pipelined(ctx, func(p redis.Pipeliner) error {
+		set = p.Set(ctx, "k", "v", 0)
+		wait = p.Do(ctx, "WAIT", 1, 2000) // on the SET's connection: a pipeline
+		return nil
+	}); err != nil || set.Err() != nil || wait.Val() != int64(1) {
+		t.Fatalf("SET + WAIT 1: %v, %v, %d acks", err, set.Err(), wait.Val())
+	}
+	if got, err := redisClient(t, s.Replicas[0]).Get(ctx, "k").Result(); err != nil || got != "v" {
+		t.Fatalf("GET on the replica = %q, %v", got, err)
+	}
+
+	old, err := s.KillMaster(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old != s.Master.Addr {
+		t.Errorf("killed %s, want the first master %s", old, s.Master.Addr)
+	}
+	killed := time.Now()
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	addr, err := s.WaitFailover(wctx, old)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, s.Logs())
+	}
+	t.Logf("failover: the sentinel named %s %v after the kill", addr, time.Since(killed).Round(time.Millisecond))
+	if addr != s.Replicas[0].Addr {
+		t.Errorf("new master %s, want the replica %s", addr, s.Replicas[0].Addr)
+	}
+	if got, err := fc.Get(ctx, "k").Result(); err != nil || got != "v" {
+		t.Errorf("GET through the failover client after the failover = %q, %v", got, err)
+	}
+	if err := fc.Set(ctx, "k2", "v2", 0).Err(); err != nil {
+		t.Errorf("SET after the failover: %v", err)
+	}
+	if got, err := redisClient(t, s.Replicas[0]).Get(ctx, "k2").Result(); err != nil || got != "v2" {
+		t.Errorf("GET k2 on the new master = %q, %v", got, err)
+	}
+	if now, err := s.MasterAddr(ctx); err != nil || now != addr {
+		t.Errorf("MasterAddr = %s, %v; want %s", now, err, addr)
+	}
+}
+
+func TestRedisReplicatedNeedsAReplica(t *testing.T) {
+	if _, err := StartRedisReplicated(t.Context(), 0); err == nil {
+		t.Error("StartRedisReplicated(0) succeeded")
 	}
 }

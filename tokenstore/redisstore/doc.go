@@ -47,6 +47,16 @@
 // now; RemoveFromIndex is a ZREM. Each touches one key, so an index works on
 // a Cluster whatever its name.
 //
+// # Replication
+//
+// Redis replicates asynchronously: a write acknowledged by a master that is
+// then killed may be missing on the replica Sentinel or Cluster promotes.
+// Options.WaitReplicas makes every write wait for replicas (WAIT) and fail
+// with ErrNotReplicated when too few acknowledge; it is off by default. Give
+// the client retries that span a failover (go-redis FailoverOptions
+// MaxRetries and MaxRetryBackoff; each call stays bounded by its ctx), so
+// that a write begun just before the master died lands on the new one.
+//
 // Entries expire by Redis's own key expiry (millisecond resolution); Redis
 // frees expired keys itself, so nothing needs purging.
 package redisstore

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/pubauth/awsauth/tokenstore/internal/indexrule"
 )
 
@@ -70,8 +72,9 @@ func (s *Store) AddToIndex(ctx context.Context, index, member string, expiry tim
 	if !expiry.IsZero() {
 		at = max(expiry.UnixMilli(), 1) // 0 means none; 1 ms after 1970 is long past
 	}
-	evicted, err := s.scripts.addToIndex.Run(ctx, s.client, []string{s.indexKey(index)}, member, at, limit).StringSlice()
-	if err != nil {
+	cmd, werr := s.script(ctx, s.scripts.addToIndex, []string{s.indexKey(index)}, member, at, limit)
+	evicted, err := cmd.StringSlice()
+	if err := cmp(err, werr); err != nil {
 		return nil, fmt.Errorf("redisstore: add to index: %w", err)
 	}
 	if len(evicted) == 0 {
@@ -86,7 +89,9 @@ func (s *Store) RemoveFromIndex(ctx context.Context, index, member string) error
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := s.client.ZRem(ctx, s.indexKey(index), member).Err(); err != nil {
+	k := s.indexKey(index)
+	cmd, werr := s.run(ctx, k, func(c commander, _ bool) redis.Cmder { return c.ZRem(ctx, k, member) })
+	if err := cmp(cmd.Err(), werr); err != nil {
 		return fmt.Errorf("redisstore: remove from index: %w", err)
 	}
 	return nil

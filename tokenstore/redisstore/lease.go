@@ -111,9 +111,16 @@ func (s *Store) Acquire(ctx context.Context, name string, ttl time.Duration) (to
 	if err != nil {
 		return tokenstore.Lease{}, err
 	}
-	res, err := s.scripts.acquire.Run(ctx, s.client, []string{s.leaseKey(name)}, us).StringSlice()
+	cmd, werr := s.script(ctx, s.scripts.acquire, []string{s.leaseKey(name)}, us)
+	res, err := cmd.StringSlice()
 	if errors.Is(err, redis.Nil) {
 		return tokenstore.Lease{}, tokenstore.ErrLeaseHeld
+	}
+	if err == nil && werr != nil && len(res) == 2 {
+		// Granted on the master only: a failover could hand the name to
+		// someone else, so give it back rather than act under it.
+		_, _ = s.script(context.WithoutCancel(ctx), s.scripts.release, []string{s.leaseKey(name)}, res[0])
+		err = werr
 	}
 	if err != nil {
 		return tokenstore.Lease{}, fmt.Errorf("redisstore: acquire: %w", err)
@@ -139,12 +146,13 @@ func (s *Store) Extend(ctx context.Context, lease tokenstore.Lease, ttl time.Dur
 	if err != nil {
 		return tokenstore.Lease{}, err
 	}
-	res, err := s.scripts.extend.Run(ctx, s.client, []string{s.leaseKey(lease.Name)},
-		strconv.FormatUint(lease.Token, 10), us).Text()
+	cmd, werr := s.script(ctx, s.scripts.extend, []string{s.leaseKey(lease.Name)},
+		strconv.FormatUint(lease.Token, 10), us)
+	res, err := cmd.Text()
 	if errors.Is(err, redis.Nil) {
 		return tokenstore.Lease{}, tokenstore.ErrLeaseLost
 	}
-	if err != nil {
+	if err := cmp(err, werr); err != nil {
 		return tokenstore.Lease{}, fmt.Errorf("redisstore: extend: %w", err)
 	}
 	exp, err := strconv.ParseInt(res, 10, 64)
@@ -161,9 +169,9 @@ func (s *Store) Release(ctx context.Context, lease tokenstore.Lease) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := s.scripts.release.Run(ctx, s.client, []string{s.leaseKey(lease.Name)},
-		strconv.FormatUint(lease.Token, 10)).Err()
-	if err != nil {
+	cmd, werr := s.script(ctx, s.scripts.release, []string{s.leaseKey(lease.Name)},
+		strconv.FormatUint(lease.Token, 10))
+	if err := cmp(cmd.Err(), werr); err != nil {
 		return fmt.Errorf("redisstore: release: %w", err)
 	}
 	return nil
@@ -180,14 +188,18 @@ func (s *Store) SetFenced(ctx context.Context, lease tokenstore.Lease, key strin
 	if !expiry.IsZero() {
 		at = max(expiry.UnixMilli(), 1) // 0 means none; 1 ms after 1970 is long past
 	}
-	n, err := s.scripts.setFenced.Run(ctx, s.client,
+	cmd, werr := s.script(ctx, s.scripts.setFenced,
 		[]string{s.leaseKey(lease.Name), s.entryKey(key)},
-		strconv.FormatUint(lease.Token, 10), value, at).Int()
+		strconv.FormatUint(lease.Token, 10), value, at)
+	n, err := cmd.Int()
 	if err != nil {
 		return fmt.Errorf("redisstore: set fenced: %w", err)
 	}
 	if n != 1 {
 		return tokenstore.ErrLeaseLost
+	}
+	if werr != nil {
+		return fmt.Errorf("redisstore: set fenced: %w", werr)
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -175,6 +176,7 @@ type Process struct {
 
 	stopOnce sync.Once
 	stopErr  error
+	killed   atomic.Bool // Kill ended it: Stop does not report its exit
 }
 
 // Start starts cmd in its own process group with its output captured.
@@ -216,7 +218,9 @@ func (p *Process) Stop() error {
 		var errs []error
 		select {
 		case <-p.done:
-			errs = append(errs, p.Fail(fmt.Errorf("exited before Stop: %v", p.waitErr)))
+			if !p.killed.Load() {
+				errs = append(errs, p.Fail(fmt.Errorf("exited before Stop: %v", p.waitErr)))
+			}
 		default:
 			signalGroup(p.cmd, false)
 			select {
@@ -241,6 +245,26 @@ func (p *Process) state() string {
 		return "; " + s
 	}
 	return ""
+}
+
+// Kill sends SIGKILL to the process group, as a crash or an OOM kill would
+// (no shutdown, no final write), and returns once the process has exited or
+// ctx ends. Stop still runs the cleanup afterwards and does not report the
+// exit.
+func (p *Process) Kill(ctx context.Context) error {
+	p.killed.Store(true)
+	select {
+	case <-p.done:
+		return nil
+	default:
+	}
+	signalGroup(p.cmd, true)
+	select {
+	case <-p.done:
+		return nil
+	case <-ctx.Done():
+		return p.Fail(fmt.Errorf("not dead after SIGKILL: %w", context.Cause(ctx)))
+	}
 }
 
 // Fail wraps err with the peer's name and the tail of its output.
