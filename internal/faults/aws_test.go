@@ -99,13 +99,25 @@ const rideOutLog = "serving the previous credentials"
 // stsDuration is the AssumeRole credentials' lifetime (DurationSeconds).
 const stsDuration = 15 * time.Minute
 
-func TestAWSFaults(t *testing.T) {
+// TestPeerFaults runs the provider's and moto's cells as subtests, all at
+// once (they wait on timeouts and latencies, not on the CPU, so -parallel's
+// GOMAXPROCS bound would only serialize them): the wall time is about the
+// slowest cell's. Then it checks that no goroutine outlived them.
+func TestPeerFaults(t *testing.T) {
 	noGoroutineLeak(t, 10)
+	var wg sync.WaitGroup
+	run := func(name string, f func(*testing.T)) { wg.Go(func() { t.Run(name, f) }) }
+	providerCells(t, run)
+	awsCells(t, run)
+	wg.Wait()
+}
+
+// awsCells runs moto's cells as subtests of t, all at once (run).
+func awsCells(t *testing.T, run func(string, func(*testing.T))) {
 	m, poolID := startMoto(t)
 
 	for _, peer := range []string{"cognito", "sts"} {
-		t.Run(peer+"/latency_2s", func(t *testing.T) {
-			t.Parallel()
+		run(peer+"/latency_2s", func(t *testing.T) {
 			ap := newAWSPeer(t, m, poolID, peer)
 			cache := ap.newCache()
 			_, err := cache.Retrieve(t.Context()) // GetId (cognito) before the fault
@@ -124,7 +136,6 @@ func TestAWSFaults(t *testing.T) {
 		// the provider's Timeout; recovery after Heal.
 		transient := func(f toxi.Fault, maxTime time.Duration, errLike string) func(t *testing.T) {
 			return func(t *testing.T) {
-				t.Parallel()
 				ap := newAWSPeer(t, m, poolID, peer)
 				cache := ap.newCache()
 				first, err := cache.Retrieve(t.Context())
@@ -161,13 +172,12 @@ func TestAWSFaults(t *testing.T) {
 				assert.True(t, creds.HasKeys())
 			}
 		}
-		t.Run(peer+"/latency_beyond_timeout", transient(toxi.Latency(awsBeyond), awsTimeout+slack, `deadline exceeded|timeout`))
-		t.Run(peer+"/reset", transient(toxi.ResetResponse(), slack+2*time.Second, `reset|EOF|closed`))
-		t.Run(peer+"/blackhole", transient(toxi.Blackhole(), awsTimeout+slack, `deadline exceeded|timeout`))
+		run(peer+"/latency_beyond_timeout", transient(toxi.Latency(awsBeyond), awsTimeout+slack, `deadline exceeded|timeout`))
+		run(peer+"/reset", transient(toxi.ResetResponse(), slack+2*time.Second, `reset|EOF|closed`))
+		run(peer+"/blackhole", transient(toxi.Blackhole(), awsTimeout+slack, `deadline exceeded|timeout`))
 	}
 
-	t.Run("cognito/restart", func(t *testing.T) {
-		t.Parallel()
+	run("cognito/restart", func(t *testing.T) {
 		m, poolID := startMoto(t)
 		ap := newAWSPeer(t, m, poolID, "cognito")
 		cache := ap.newCache()
@@ -186,8 +196,7 @@ func TestAWSFaults(t *testing.T) {
 		require.Error(t, err)
 		assert.Regexp(t, `GetId.*StatusCode: 500`, err.Error())
 	})
-	t.Run("sts/restart", func(t *testing.T) {
-		t.Parallel()
+	run("sts/restart", func(t *testing.T) {
 		m, poolID := startMoto(t)
 		ap := newAWSPeer(t, m, poolID, "sts")
 		cache := ap.newCache()

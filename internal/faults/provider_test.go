@@ -217,13 +217,13 @@ func refreshWorks(t *testing.T, op *testenv.OIDCProvider, rt string) bool {
 	return err == nil
 }
 
-func TestProviderFaults(t *testing.T) {
-	noGoroutineLeak(t, 10)
+// providerCells runs the token endpoint's cells as subtests of t, all at
+// once (run).
+func providerCells(t *testing.T, run func(string, func(*testing.T))) {
 	op := startProvider(t)
 
 	exchange := func(f toxi.Fault, want int, maxTime time.Duration) func(t *testing.T) {
 		return func(t *testing.T) {
-			t.Parallel()
 			a := newFaultApp(t, op)
 			a.login() // discovery and the key set fetched before the fault
 			b, cb := a.startLogin()
@@ -243,17 +243,16 @@ func TestProviderFaults(t *testing.T) {
 			assert.Equal(t, http.StatusOK, status)
 		}
 	}
-	t.Run("token.exchange/latency_2s", exchange(toxi.Latency(latency2s), http.StatusSeeOther, reqTimeout))
-	t.Run("token.exchange/latency_beyond_timeout", exchange(toxi.Latency(latencyBeyond), http.StatusBadGateway, reqTimeout+slack))
-	t.Run("token.exchange/reset", exchange(toxi.ResetResponse(), http.StatusBadGateway, slack))
-	t.Run("token.exchange/blackhole", exchange(toxi.Blackhole(), http.StatusBadGateway, reqTimeout+slack))
+	run("token.exchange/latency_2s", exchange(toxi.Latency(latency2s), http.StatusSeeOther, reqTimeout))
+	run("token.exchange/latency_beyond_timeout", exchange(toxi.Latency(latencyBeyond), http.StatusBadGateway, reqTimeout+slack))
+	run("token.exchange/reset", exchange(toxi.ResetResponse(), http.StatusBadGateway, slack))
+	run("token.exchange/blackhole", exchange(toxi.Blackhole(), http.StatusBadGateway, reqTimeout+slack))
 
 	// A refresh whose answer does not come back: served now with the valid
 	// tokens, the refresh token never presented again, the session ended at
 	// expiry.
 	unknown := func(f toxi.Fault, maxTime time.Duration) func(t *testing.T) {
 		return func(t *testing.T) {
-			t.Parallel()
 			a := newFaultApp(t, op)
 			b := a.login()
 			a.offset.Store(int64(stale))
@@ -276,8 +275,7 @@ func TestProviderFaults(t *testing.T) {
 			assert.EqualValues(t, 1, a.tokens.Load()-before)
 		}
 	}
-	t.Run("token.refresh/latency_2s", func(t *testing.T) {
-		t.Parallel()
+	run("token.refresh/latency_2s", func(t *testing.T) {
 		a := newFaultApp(t, op)
 		b := a.login()
 		a.offset.Store(int64(stale))
@@ -293,11 +291,10 @@ func TestProviderFaults(t *testing.T) {
 		assert.Equal(t, http.StatusOK, status)
 		assert.EqualValues(t, 1, a.tokens.Load()-before, "the tokens were renewed")
 	})
-	t.Run("token.refresh/latency_beyond_timeout", unknown(toxi.Latency(latencyBeyond), reqTimeout+slack))
-	t.Run("token.refresh/reset", unknown(toxi.ResetResponse(), slack))
-	t.Run("token.refresh/blackhole", unknown(toxi.Blackhole(), reqTimeout+slack))
-	t.Run("token.refresh/down", func(t *testing.T) {
-		t.Parallel()
+	run("token.refresh/latency_beyond_timeout", unknown(toxi.Latency(latencyBeyond), reqTimeout+slack))
+	run("token.refresh/reset", unknown(toxi.ResetResponse(), slack))
+	run("token.refresh/blackhole", unknown(toxi.Blackhole(), reqTimeout+slack))
+	run("token.refresh/down", func(t *testing.T) {
 		a := newFaultApp(t, op)
 		b := a.login()
 		a.offset.Store(int64(stale))
@@ -324,7 +321,6 @@ func TestProviderFaults(t *testing.T) {
 	// is delivered when the toxic goes, so the provider acts late).
 	revoke := func(f toxi.Fault, revoked string, maxTime time.Duration) func(t *testing.T) {
 		return func(t *testing.T) {
-			t.Parallel()
 			a := newFaultApp(t, op)
 			b := a.login()
 			tok, err := a.h.Tokens(t.Context(), a.sessionID(b))
@@ -347,14 +343,13 @@ func TestProviderFaults(t *testing.T) {
 			}
 		}
 	}
-	t.Run("token.revoke/latency_2s", revoke(toxi.Latency(latency2s), "revoked", reqTimeout))
-	t.Run("token.revoke/latency_beyond_timeout", revoke(toxi.Latency(latencyBeyond), "", reqTimeout+slack))
-	t.Run("token.revoke/reset", revoke(toxi.ResetResponse(), "revoked", slack))
-	t.Run("token.revoke/blackhole", revoke(toxi.Blackhole(), "not revoked", reqTimeout+slack))
+	run("token.revoke/latency_2s", revoke(toxi.Latency(latency2s), "revoked", reqTimeout))
+	run("token.revoke/latency_beyond_timeout", revoke(toxi.Latency(latencyBeyond), "", reqTimeout+slack))
+	run("token.revoke/reset", revoke(toxi.ResetResponse(), "revoked", slack))
+	run("token.revoke/blackhole", revoke(toxi.Blackhole(), "not revoked", reqTimeout+slack))
 
 	// Restarts: each cell has its own provider, restarted for real.
-	t.Run("token.exchange/restart", func(t *testing.T) {
-		t.Parallel()
+	run("token.exchange/restart", func(t *testing.T) {
 		op := startProvider(t)
 		a := newFaultApp(t, op)
 		a.login()
@@ -366,8 +361,7 @@ func TestProviderFaults(t *testing.T) {
 		status, _ := a.me(b)
 		assert.Equal(t, http.StatusOK, status)
 	})
-	t.Run("token.refresh/restart", func(t *testing.T) {
-		t.Parallel()
+	run("token.refresh/restart", func(t *testing.T) {
 		op := startProvider(t)
 		a := newFaultApp(t, op)
 		b := a.login()
@@ -381,8 +375,7 @@ func TestProviderFaults(t *testing.T) {
 		status, _ = a.me(b)
 		assert.Equal(t, http.StatusOK, status)
 	})
-	t.Run("token.revoke/restart", func(t *testing.T) {
-		t.Parallel()
+	run("token.revoke/restart", func(t *testing.T) {
 		op := startProvider(t)
 		a := newFaultApp(t, op)
 		b := a.login()
