@@ -29,6 +29,8 @@ func fullSession() *Session {
 		ACR:           "urn:example:mfa",
 		sid:           "op-session-1",
 		device:        "Firefox on Linux",
+
+		refreshUnknown: true,
 	}
 }
 
@@ -53,6 +55,7 @@ func assertSameSession(t *testing.T, want, got *Session) {
 	assert.Equal(t, want.ACR, got.ACR)
 	assert.Equal(t, want.sid, got.sid)
 	assert.Equal(t, want.device, got.device)
+	assert.Equal(t, want.refreshUnknown, got.refreshUnknown)
 	for _, p := range [][2]time.Time{
 		{want.Created, got.Created}, {want.Expiry, got.Expiry}, {want.AuthTime, got.AuthTime}, {want.LastUsed, got.LastUsed},
 		{want.IDTokenExpiry, got.IDTokenExpiry}, {want.issued, got.issued}, {want.tokens.Expiry, got.tokens.Expiry},
@@ -92,7 +95,7 @@ func TestSessionRecordRoundTrip(t *testing.T) {
 	}
 }
 
-// TestSessionRecordLayout pins version 6. Changing the layout means a new
+// TestSessionRecordLayout pins version 7. Changing the layout means a new
 // version: a record of another version is refused, never misread.
 func TestSessionRecordLayout(t *testing.T) {
 	s := &Session{
@@ -100,7 +103,7 @@ func TestSessionRecordLayout(t *testing.T) {
 		Created: time.Unix(1, 5), Expiry: time.Unix(300, 0), IDTokenExpiry: time.Unix(-1, 0), issued: time.Unix(2, 0),
 		LastUsed: time.Unix(3, 0),
 		tokens:   TokenSet{AccessToken: "at", TokenType: "Bearer", IDToken: "id", Expiry: time.Unix(1, 5)},
-		AuthTime: time.Unix(-2, 7), ACR: "a", sid: "si",
+		AuthTime: time.Unix(-2, 7), ACR: "a", sid: "si", refreshUnknown: true,
 	}
 	want := []byte{sessionVersion,
 		2, 5, // Created: varint 1, uvarint 5
@@ -113,6 +116,7 @@ func TestSessionRecordLayout(t *testing.T) {
 		2, 5,
 		3, 7, // AuthTime: varint -2, uvarint 7
 		1, 'a', 2, 's', 'i', 1, 'd', // ACR, sid, device
+		1, // flags: refreshUnknown
 	}
 	assert.Equal(t, want, mustMarshalSession(t, s))
 
@@ -124,7 +128,7 @@ func TestSessionRecordLayout(t *testing.T) {
 	}
 	want = append(want, 0, 0, 0, 0, 0, 0, 0)
 	want = append(append(want, z...), 0)
-	want = append(append(want, z...), 0, 0, 0, 0) // AuthTime, ACR, sid, device
+	want = append(append(want, z...), 0, 0, 0, 0, 0) // AuthTime, ACR, sid, device, flags
 	assert.Equal(t, want, mustMarshalSession(t, &zero), "zero times are year 1, not the Unix epoch")
 }
 
@@ -156,7 +160,9 @@ func TestSessionRecordCorrupt(t *testing.T) {
 		{"version 3", append([]byte{3}, valid[1:]...)},
 		{"version 4", append([]byte{4}, valid[1:]...)},
 		{"version 5", append([]byte{5}, valid[1:]...)},
-		{"version 7", append([]byte{7}, valid[1:]...)},
+		{"version 6", append([]byte{6}, valid[1:]...)},
+		{"version 8", append([]byte{8}, valid[1:]...)},
+		{"unknown flag", append(bytes.Clone(valid[:len(valid)-1]), 2)},
 		{"JSON", []byte(`{"sub":"x","access_token":"y"}`)},
 		{"length overruns", []byte{sessionVersion, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 'a', 'b'}},
 		{"length 2^64-1", binary.AppendUvarint([]byte{sessionVersion, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, math.MaxUint64)},

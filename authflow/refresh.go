@@ -137,20 +137,28 @@ func refreshLeaseName(id string) string { return "awsauth/refresh/" + storeKey(i
 // record keeps s.LastUsed: a refresh is not a use (IDTokenFunc refreshes
 // for background AWS calls too).
 func (h *Handler) redeem(ctx context.Context, s *Session, locker tokenstore.Locker, lease *tokenstore.Lease) (*Session, error) {
-	if s.tokens.RefreshToken == "" {
+	if s.tokens.RefreshToken == "" || s.refreshUnknown {
 		if h.cfg.Now().Before(s.tokens.Expiry) {
 			return s, nil // nothing to refresh with, but still usable
 		}
-		return nil, h.end(ctx, s, EndNoRefreshToken, nil)
+		reason := EndNoRefreshToken
+		if s.refreshUnknown {
+			reason = EndRefreshUnknown // refreshlost.go
+		}
+		return nil, h.end(ctx, s, reason, nil)
 	}
 	p, err := h.provider(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrRefreshFailed, err)
 	}
 	tctx, span := h.tel.tokenRequest(ctx, "awsauth.token.refresh", p.oauth.Endpoint.TokenURL)
+	tctx, wrote := traceWrite(tctx)
 	src := p.oauth.TokenSource(p.clientContext(tctx), &oauth2.Token{RefreshToken: s.tokens.RefreshToken})
 	tok, err := src.Token()
 	h.tel.tokenDone(span, err)
+	if err != nil && outcomeUnknown(err, wrote.Load()) {
+		return nil, h.refreshLost(ctx, s, locker, lease, describeTokenErr(err))
+	}
 	if err != nil {
 		if errorCode(err) == "invalid_grant" {
 			// Another instance may have redeemed and rotated this refresh
@@ -165,7 +173,8 @@ func (h *Handler) redeem(ctx context.Context, s *Session, locker tokenstore.Lock
 		return nil, fmt.Errorf("%w: %s", ErrRefreshFailed, describeTokenErr(err))
 	}
 	if !strings.EqualFold(tok.TokenType, "bearer") {
-		return nil, fmt.Errorf("%w: %w: token_type is not Bearer", ErrRefreshFailed, ErrTokenResponse)
+		// Redeemed, but unusable: the refresh token is spent all the same.
+		return nil, h.refreshLost(ctx, s, locker, lease, fmt.Sprintf("%v: token_type is not Bearer", ErrTokenResponse))
 	}
 	next := *s
 	next.issued = h.cfg.Now().UTC()

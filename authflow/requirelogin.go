@@ -13,7 +13,10 @@ import (
 // it is refreshed first, once for all concurrent requests. If the provider rejects the
 // refresh token (invalid_grant) the session ends. If the refresh fails for a
 // transient reason the request is served while the access token is still
-// valid, and gets 503 otherwise; the session is kept either way. With
+// valid, and gets 503 otherwise; the session is kept either way, except after
+// a refresh whose answer was lost (sent, then reset or timed out): its
+// refresh token is never presented again and the session ends when its
+// tokens expire (EndRefreshUnknown; refreshlost.go). With
 // Config.IdleTimeout set, a request is a use of the session (idle.go); a
 // session past its idle timeout or lifetime ends (Config.OnSessionEnd).
 //

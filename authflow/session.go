@@ -51,6 +51,11 @@ type Session struct {
 	// Recorded at login for the per-user index (index.go, backchannel.go).
 	sid    string // the ID token's sid: the provider's session (OIDC Back-Channel Logout 1.0 §2.1)
 	device string // the user agent's family, "Chrome on macOS" (useragent.go), or ""
+
+	// refreshUnknown: a refresh with tokens.RefreshToken was sent and its
+	// answer lost, so the provider may have rotated it; it is never presented
+	// for redemption again (refreshlost.go). It is kept for revocation only.
+	refreshUnknown bool
 }
 
 // Handle names the session without being a credential: base64url (RFC 4648
@@ -112,11 +117,15 @@ func validSessionID(s string) bool {
 	return true
 }
 
-// The session record, version 6 (codec.go): Created, Expiry, IDTokenExpiry,
+// The session record, version 7 (codec.go): Created, Expiry, IDTokenExpiry,
 // issued and LastUsed as times; Subject, the nonce and the kept claims; then
-// the TokenSet; then AuthTime, ACR, sid and the user agent's family. Records
-// of older versions are refused: their users sign in again.
-const sessionVersion = 6
+// the TokenSet; then AuthTime, ACR, sid and the user agent's family; then
+// flags as a uint (bit 0: refreshUnknown). Records of older versions are
+// refused: their users sign in again.
+const sessionVersion = 7
+
+// Session record flags.
+const flagRefreshUnknown = 1
 
 // maxSessionRecordLen bounds a session record. Real ones are a few KB (an ID
 // token with many groups perhaps tens of KB); anything near this is a fault.
@@ -125,7 +134,7 @@ const maxSessionRecordLen = 1 << 20
 
 // marshal encodes the session compactly: it is read on every request.
 func (s *Session) marshal() ([]byte, error) {
-	w := newRecordWriter(sessionVersion, 6*timeSize+6*lengthSize+len(s.Subject)+len(s.nonce)+len(s.claims)+s.tokens.size()+
+	w := newRecordWriter(sessionVersion, 6*timeSize+7*lengthSize+len(s.Subject)+len(s.nonce)+len(s.claims)+s.tokens.size()+
 		len(s.ACR)+len(s.sid)+len(s.device))
 	w.time(s.Created)
 	w.time(s.Expiry)
@@ -140,6 +149,11 @@ func (s *Session) marshal() ([]byte, error) {
 	w.string(s.ACR)
 	w.string(s.sid)
 	w.string(s.device)
+	var flags uint64
+	if s.refreshUnknown {
+		flags |= flagRefreshUnknown
+	}
+	w.uint(flags)
 	if len(w.b) > maxSessionRecordLen {
 		return nil, fmt.Errorf("authflow: session record of %d bytes exceeds the limit of %d", len(w.b), maxSessionRecordLen)
 	}
@@ -165,6 +179,12 @@ func (s *Session) unmarshal(b []byte) error {
 	d.ACR = r.string()
 	d.sid = r.string()
 	d.device = r.string()
+	switch flags := r.uint(); {
+	case flags&^flagRefreshUnknown != 0:
+		r.fail(fmt.Sprintf("unknown flags %#x", flags))
+	default:
+		d.refreshUnknown = flags&flagRefreshUnknown != 0
+	}
 	if err := r.done(); err != nil {
 		return err
 	}

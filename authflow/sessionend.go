@@ -26,6 +26,13 @@ const (
 	// EndNoRefreshToken: the access token expired and there is no refresh
 	// token to renew it with.
 	EndNoRefreshToken EndReason = "no_refresh_token"
+	// EndRefreshUnknown: a refresh was sent and its answer lost (a reset or
+	// a timeout after the request was written), so the provider may have
+	// rotated the refresh token; authflow never presents such a token again
+	// (a rotating provider takes a reused refresh token for a stolen one and
+	// revokes the grant: RFC 9700 §4.14.2), serves the session while its
+	// tokens are valid, then ends it with this reason.
+	EndRefreshUnknown EndReason = "refresh_outcome_unknown"
 	// EndIDTokenRefused: a refresh returned an ID token that fails its checks
 	// (OIDC Core §12.2).
 	EndIDTokenRefused EndReason = "id_token_refused"

@@ -178,7 +178,9 @@ func (t *flowTelemetry) revokeDone(span trace.Span, resp *http.Response, err err
 }
 
 // refreshStart starts a refresh's span; the function it returns records its outcome: "ok",
-// "session_ended" or "failed" (a transient fault: the session is kept).
+// "session_ended", "failed" (a transient fault: the session is kept) or "unknown" (sent, the
+// answer lost: the refresh token is never presented again and the session ends when its
+// tokens expire; refreshlost.go).
 func (t *flowTelemetry) refreshStart(ctx context.Context) (context.Context, func(*Session, error)) {
 	if t == nil {
 		return ctx, func(*Session, error) {}
@@ -190,6 +192,8 @@ func (t *flowTelemetry) refreshStart(ctx context.Context) (context.Context, func
 		switch {
 		case errors.Is(err, ErrSessionEnded):
 			outcome, typ = "session_ended", "session_ended"
+		case errors.Is(err, errRefreshUnknown):
+			outcome, typ = "unknown", "unknown"
 		case err != nil:
 			outcome, typ = "failed", "failed"
 		}

@@ -45,6 +45,8 @@ type Moto struct {
 	// Region is MotoRegion.
 	Region string
 
+	bin  string
+	port int
 	proc *peer.Process
 }
 
@@ -59,24 +61,44 @@ func StartMoto(ctx context.Context) (*Moto, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Moto{Endpoint: peer.LoopbackURL(port), Region: MotoRegion}
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	m := &Moto{Endpoint: peer.LoopbackURL(port), Region: MotoRegion, bin: bin, port: port}
+	if err := m.start(ctx); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// start runs moto_server on m.port and waits for it to answer.
+func (m *Moto) start(ctx context.Context) error {
+	cmd := exec.Command(m.bin, "-H", "127.0.0.1", "-p", strconv.Itoa(m.port))
 	// A developer's AWS_* or MOTO_* settings (credentials, profiles, moto's
 	// auth switches) must not change what the peer does.
 	cmd.Env = peer.Environ([]string{"AWS_", "MOTO_", "TEST_SERVER_MODE"}, "PYTHONUNBUFFERED=1")
-	m.proc, err = peer.Start("moto", cmd, peer.NewOutput())
+	proc, err := peer.Start("moto", cmd, peer.NewOutput())
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, peer.StartTimeout)
 	defer cancel()
 	// moto-api/data.json is moto's own state dump: it answers 200 once the
 	// server is up, without touching any service.
-	if err := m.proc.WaitHTTP(ctx, m.Endpoint+"/moto-api/data.json"); err != nil {
-		m.proc.Stop()
-		return nil, err
+	if err := proc.WaitHTTP(ctx, m.Endpoint+"/moto-api/data.json"); err != nil {
+		proc.Stop()
+		return err
 	}
-	return m, nil
+	m.proc = proc
+	return nil
+}
+
+// Restart stops the server and starts it again on the same port (Endpoint
+// is unchanged), as a redeploy does: moto keeps everything in memory, so
+// every resource (identity pools, identities, roles) is lost. Not safe for
+// use concurrent with Logs or Stop. ctx bounds the start.
+func (m *Moto) Restart(ctx context.Context) error {
+	if err := m.proc.Stop(); err != nil {
+		return fmt.Errorf("testenv: stopping moto: %w", err)
+	}
+	return m.start(ctx)
 }
 
 // motoServer finds moto_server: $AWSAUTH_MOTO, else the tools cache. PATH is

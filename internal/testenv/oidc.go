@@ -121,7 +121,11 @@ type OIDCProvider struct {
 	addr   string   // the proxy's loopback host:port
 	public *url.URL // Issuer, parsed: its path is the provider's mount path
 
+	procMu        sync.Mutex
 	proc          *peer.Process
+	node, dir     string
+	conf          []byte
+	target        atomic.Pointer[url.URL] // node's address, behind the proxy
 	server        *http.Server
 	tokenRequests atomic.Int64
 
@@ -201,34 +205,21 @@ func StartOIDC(ctx context.Context, cfg OIDCConfig) (*OIDCProvider, error) {
 		ln.Close()
 		return nil, err
 	}
-	cmd := exec.Command(node, "provider.mjs")
-	cmd.Dir = dir
-	cmd.Env = peer.Environ([]string{"AWSAUTH_OIDC_", "NODE_OPTIONS="}, "AWSAUTH_OIDC_CONFIG="+string(conf))
-	proc, err := peer.Start("oidc-provider", cmd, peer.NewOutput(opListening))
-	if err != nil {
-		ln.Close()
-		return nil, err
-	}
-	p := &OIDCProvider{Issuer: issuer, addr: ln.Addr().String(), public: iu, proc: proc}
-
+	p := &OIDCProvider{Issuer: issuer, addr: ln.Addr().String(), public: iu, node: node, dir: dir, conf: conf}
 	ctx, cancel := context.WithTimeout(ctx, peer.StartTimeout)
 	defer cancel()
-	// node listens on a port it picks itself (no race) and says which.
-	m, err := proc.WaitLine(ctx, 0)
-	if err != nil {
+	if err := p.startNode(ctx); err != nil {
 		ln.Close()
-		proc.Stop()
 		return nil, err
 	}
-	target, _ := url.Parse("http://127.0.0.1:" + m[1])
 	p.server = &http.Server{
-		Handler:           p.proxy(target),
+		Handler:           p.proxy(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          log.New(io.Discard, "", 0),
 	}
 	go p.server.Serve(ln)
 
-	if err := proc.WaitHTTP(ctx, "http://"+p.addr+iu.Path+"/.well-known/openid-configuration"); err != nil {
+	if err := p.process().WaitHTTP(ctx, "http://"+p.addr+iu.Path+"/.well-known/openid-configuration"); err != nil {
 		p.Stop()
 		return nil, err
 	}
@@ -283,12 +274,61 @@ func opConfigFor(cfg OIDCConfig, issuer string) opConfig {
 	return c
 }
 
+// startNode starts node with p's configuration and points the proxy at it.
+func (p *OIDCProvider) startNode(ctx context.Context) error {
+	cmd := exec.Command(p.node, "provider.mjs")
+	cmd.Dir = p.dir
+	cmd.Env = peer.Environ([]string{"AWSAUTH_OIDC_", "NODE_OPTIONS="}, "AWSAUTH_OIDC_CONFIG="+string(p.conf))
+	proc, err := peer.Start("oidc-provider", cmd, peer.NewOutput(opListening))
+	if err != nil {
+		return err
+	}
+	// node listens on a port it picks itself (no race) and says which.
+	m, err := proc.WaitLine(ctx, 0)
+	if err != nil {
+		proc.Stop()
+		return err
+	}
+	target, _ := url.Parse("http://127.0.0.1:" + m[1])
+	p.procMu.Lock()
+	p.proc = proc
+	p.procMu.Unlock()
+	p.target.Store(target)
+	return nil
+}
+
+// Restart stops the provider's process and starts a new one behind the same
+// issuer (the proxy keeps its address), as a redeploy does: oidc-provider
+// keeps grants, codes, sessions and refresh tokens in memory, so all are
+// lost, and its signing key is new (a new kid). Token requests counted so
+// far stay counted. ctx bounds the start.
+func (p *OIDCProvider) Restart(ctx context.Context) error {
+	p.procMu.Lock()
+	old := p.proc
+	p.procMu.Unlock()
+	if err := old.Stop(); err != nil {
+		return fmt.Errorf("testenv: stopping the OpenID provider: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, peer.StartTimeout)
+	defer cancel()
+	if err := p.startNode(ctx); err != nil {
+		return err
+	}
+	return p.process().WaitHTTP(ctx, "http://"+p.addr+p.public.Path+"/.well-known/openid-configuration")
+}
+
+func (p *OIDCProvider) process() *peer.Process {
+	p.procMu.Lock()
+	defer p.procMu.Unlock()
+	return p.proc
+}
+
 // proxy forwards to node, keeping the Host header: oidc-provider builds its
 // endpoint URLs from it, and they must name the issuer's address.
-func (p *OIDCProvider) proxy(target *url.URL) http.Handler {
+func (p *OIDCProvider) proxy() http.Handler {
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
-			r.SetURL(target)
+			r.SetURL(p.target.Load())
 			r.Out.Host = r.In.Host
 			// The proxy is the issuer's front: its scheme is the issuer's.
 			r.Out.Header.Set("X-Forwarded-Proto", p.public.Scheme)
@@ -377,7 +417,7 @@ func (p *OIDCProvider) RefreshRedeems() (total, reused int64) {
 }
 
 // Logs returns the tail of the provider's output (errors land there).
-func (p *OIDCProvider) Logs() string { return p.proc.Logs() }
+func (p *OIDCProvider) Logs() string { return p.process().Logs() }
 
 // Stop stops the proxy and the provider; safe to call more than once.
 func (p *OIDCProvider) Stop() error {
@@ -386,7 +426,7 @@ func (p *OIDCProvider) Stop() error {
 		if p.server != nil {
 			err = p.server.Close()
 		}
-		p.stopErr = errors.Join(err, p.proc.Stop())
+		p.stopErr = errors.Join(err, p.process().Stop())
 	})
 	return p.stopErr
 }
