@@ -31,8 +31,8 @@ func boundStore(store tokenstore.Store, d time.Duration) tokenstore.Store {
 // does not: a client that ignores its context (go-redis by default) can't
 // hold the caller. The abandoned op sees its context cancelled and ends when
 // its client gives up; its result is dropped.
-func within[T any](ctx context.Context, d time.Duration, name string, op func(context.Context) (T, error)) (T, error) {
-	ctx, cancel := context.WithTimeout(ctx, d)
+func within[T any](parent context.Context, d time.Duration, name string, op func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(parent, d)
 	defer cancel()
 	type result struct {
 		v   T
@@ -48,6 +48,9 @@ func within[T any](ctx context.Context, d time.Duration, name string, op func(co
 		return r.v, r.err
 	case <-ctx.Done():
 		var zero T
+		if err := parent.Err(); err != nil { // the caller's own deadline or cancellation
+			return zero, fmt.Errorf("authflow: store %s: %w", name, err)
+		}
 		return zero, fmt.Errorf("authflow: store %s: no answer within StoreTimeout (%v): %w", name, d, ctx.Err())
 	}
 }

@@ -33,8 +33,10 @@
 //   - restart: the server process is stopped and started again on the same
 //     port and data directory (not through toxi).
 //   - fenced-write: a refresh whose token request succeeded (the provider has
-//     rotated the refresh token) finds the store black-holed for its fenced
-//     write (Locker.SetFenced).
+//     rotated the refresh token) finds the store unreachable for its fenced
+//     write (Locker.SetFenced): the proxy closes every connection and refuses
+//     new ones (toxi.Down), so the write can't land late. The cell's app has
+//     RefreshTimeout 4 s (the refresh lease's TTL) to keep it short.
 //
 // What every cell checks, during the fault (the signed-in request, a login
 // callback and a logout run at once, each from its own browser):
@@ -42,8 +44,8 @@
 //  1. Signed-in request (RequireLogin, a session stored before the fault):
 //     latency-2s: 200, the user's own page. latency-beyond, blackhole: 503
 //     temporarily_unavailable after StoreTimeout (between 3 s and 4 s), the
-//     session kept. reset, restart (while the server is down): 503 before
-//     StoreTimeout has passed, the session kept.
+//     session kept. reset, restart (while the server is down): 503 within
+//     StoreTimeout (the clients' own retries fail sooner), the session kept.
 //  2. Login callback during the fault: latency-2s: redis 303 with a session
 //     cookie (its index write and its record write are one round trip each,
 //     2 s, under the bound); postgres and dynamo 503 (the index write is a
@@ -74,10 +76,13 @@
 // tokens held only in one process would fork the session between instances
 // and be lost at its next restart anyway. So: the request that triggered the
 // refresh is served with the current access token while it is valid (200,
-// after about 2 × StoreTimeout: the fenced write, then the lease's release,
-// each time out), else 503; the error is logged without a token. After the
-// fault the session is served with its old tokens (200) until they near
-// expiry. The next refresh presents the spent refresh token: oidc-provider
+// within 2 × StoreTimeout: the fenced write, then the lease's release, each
+// fail), else 503; the error is logged without a token. The release failed
+// too, so the refresh lease lingers until its TTL (RefreshTimeout): a
+// refresh of that session meanwhile waits for it, up to RefreshTimeout, and
+// the request is then served with the current tokens. After the fault the
+// session is served with its old tokens (200) until they near expiry. The
+// first refresh after the lease lapsed presents the spent refresh token: oidc-provider
 // revokes the grant (counted at the provider as one reuse) and answers
 // invalid_grant, and the session ends (401 login_required, cookie cleared):
 // the user signs in again. That one session is what is lost; no other
