@@ -152,6 +152,17 @@ type Config struct {
 	// caller giving up does not fail the others. Default 15s.
 	RefreshTimeout time.Duration
 
+	// StoreTimeout bounds each operation on Store (one Get, Set, Delete, lease
+	// or index call): one still running then is abandoned and fails with an
+	// error wrapping context.DeadlineExceeded, so a slow or unreachable store
+	// holds no request longer, whatever its client's own timeouts and retries.
+	// A signed-in request makes one operation (RequireLogin answers 503 when
+	// it fails), a login two or three, a logout three. An abandoned call keeps
+	// its goroutine until the store's client gives up: make the client honour
+	// contexts (go-redis: Options.ContextTimeoutEnabled; pgx and the AWS SDK
+	// do) to end it at once. Default 3s.
+	StoreTimeout time.Duration
+
 	// FlowLifetime bounds a login from redirect to callback. Default 10m.
 	FlowLifetime time.Duration
 
@@ -238,6 +249,7 @@ const (
 	defaultSessionLifetime = 24 * time.Hour
 	defaultRefreshWindow   = time.Minute
 	defaultRefreshTimeout  = 15 * time.Second
+	defaultStoreTimeout    = 3 * time.Second
 	defaultFlowLifetime    = 10 * time.Minute
 	defaultClockSkew       = jwt.DefaultClockSkew
 )
@@ -320,6 +332,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"IdleTimeout", &c.IdleTimeout, 0},
 		{"RefreshWindow", &c.RefreshWindow, defaultRefreshWindow},
 		{"RefreshTimeout", &c.RefreshTimeout, defaultRefreshTimeout},
+		{"StoreTimeout", &c.StoreTimeout, defaultStoreTimeout},
 		{"FlowLifetime", &c.FlowLifetime, defaultFlowLifetime},
 		{"ClockSkew", &c.ClockSkew, defaultClockSkew},
 	} {
@@ -355,7 +368,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Store == nil {
 		c.Store = tokenstore.NewMemory()
 	}
-	c.Store = tokenstore.Instrument(c.Store, c.MeterProvider)
+	c.Store = boundStore(tokenstore.Instrument(c.Store, c.MeterProvider), c.StoreTimeout)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

@@ -65,7 +65,8 @@ func StartDynamoDB(ctx context.Context) (*DynamoDB, error) {
 
 // StartDynamoDBAt is StartDynamoDB with the data in dir, which it creates if
 // needed and which Stop keeps: a server started again on the same dir (after
-// Stop: one server per dir at a time) finds the tables and items of the last.
+// Stop: one server per dir at a time) finds the tables and items of the last
+// and listens on the same port, so clients of the last reconnect to it.
 func StartDynamoDBAt(ctx context.Context, dir string) (*DynamoDB, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("testenv: DynamoDB data dir: %w", err)
@@ -82,7 +83,7 @@ func runDynamoDB(ctx context.Context, dir string) (*DynamoDB, error) {
 	if err != nil {
 		return nil, err
 	}
-	port, err := peer.FreePort()
+	port, err := dirPort(dir) // a restart on dir listens where the last server did
 	if err != nil {
 		return nil, err
 	}
