@@ -4,8 +4,6 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"runtime"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,13 +14,12 @@ import (
 
 // Bounds of the provider and moto cells (EXPECTED_provider.md).
 const (
-	reqTimeout     = 5 * time.Second // the app's HTTP client timeout: "the request timeout"
-	slack          = 1500 * time.Millisecond
-	latency2s      = 2 * time.Second
-	latencyBeyond  = 6 * time.Second // each way: beyond reqTimeout
-	awsTimeout     = 6 * time.Second // awscreds providers' Timeout
-	awsBeyond      = 4 * time.Second // each way: a call takes 8 s, beyond awsTimeout
-	settleDeadline = 5 * time.Second
+	reqTimeout    = 5 * time.Second // the app's HTTP client timeout: "the request timeout"
+	slack         = 1500 * time.Millisecond
+	latency2s     = 2 * time.Second
+	latencyBeyond = 6 * time.Second // each way: beyond reqTimeout
+	awsTimeout    = 6 * time.Second // awscreds providers' Timeout
+	awsBeyond     = 4 * time.Second // each way: a call takes 8 s, beyond awsTimeout
 )
 
 // proxied returns an http.Client (timeout reqTimeout) whose connections to
@@ -62,43 +59,4 @@ func timed(f func()) time.Duration {
 	start := time.Now()
 	f()
 	return time.Since(start)
-}
-
-// noGoroutineLeak records the goroutine count now and, at the end of the
-// test (after the cleanups registered later have run), waits up to
-// settleDeadline for it to come back to at most that plus slackN.
-func noGoroutineLeak(t *testing.T, slackN int) {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(settleDeadline)
-		n := runtime.NumGoroutine()
-		for n > before+slackN && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond) // polling a count, bounded: not synchronisation
-			n = runtime.NumGoroutine()
-		}
-		if n > before+slackN {
-			buf := make([]byte, 1<<20)
-			t.Errorf("goroutines: %d before, %d after %v\n%s", before, n, settleDeadline, buf[:runtime.Stack(buf, true)])
-		}
-	})
-}
-
-// syncBuf is a log sink safe for concurrent handlers.
-type syncBuf struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.b = append(s.b, p...)
-	return len(p), nil
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return string(s.b)
 }

@@ -320,43 +320,6 @@ func (a *cellApp) close() {
 	a.e.srv.CloseClientConnections()
 }
 
-// noGoroutineLeak waits (bounded) for the goroutine count to fall back to
-// before, once the cell has closed everything it opened.
-func noGoroutineLeak(t *testing.T, before int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= before {
-			return
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Fatalf("goroutines: %d before the cell, %d after it closed everything:\n%s", before, n, buf)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// syncBuf is a log sink safe for the handler's goroutines.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // A storeKit runs one store server for all of that store's cells.
 type storeKit struct {
 	name     string
@@ -434,7 +397,7 @@ func openCell(t *testing.T, e *storeEnv, k *storeKit, mods ...func(*authflow.Con
 		a.close()
 		closeStore()
 		p.Close()
-		noGoroutineLeak(t, before)
+		settleGoroutines(t, before)
 	}
 }
 

@@ -1,0 +1,59 @@
+package faults
+
+import (
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+)
+
+// settleDeadline bounds how long the goroutines a test started get to end
+// once it has closed everything.
+const settleDeadline = 10 * time.Second
+
+// noGoroutineLeak records the goroutine count now and, at the end of the
+// test (after the cleanups registered later have run), checks with
+// settleGoroutines that it comes back to at most that plus slackN.
+func noGoroutineLeak(t *testing.T, slackN int) {
+	t.Helper()
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() { settleGoroutines(t, before+slackN) })
+}
+
+// settleGoroutines waits up to settleDeadline for the goroutine count to
+// fall to at most limit, and fails the test with every stack if it does not.
+func settleGoroutines(t *testing.T, limit int) {
+	t.Helper()
+	deadline := time.Now().Add(settleDeadline)
+	for {
+		n := runtime.NumGoroutine()
+		if n <= limit {
+			return
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Errorf("goroutines: %d, at most %d expected after %v:\n%s", n, limit, settleDeadline, buf[:runtime.Stack(buf, true)])
+			return
+		}
+		time.Sleep(50 * time.Millisecond) // polling a count, bounded: not synchronisation
+	}
+}
+
+// syncBuf is a log sink safe for concurrent handlers.
+type syncBuf struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b = append(s.b, p...)
+	return len(p), nil
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return string(s.b)
+}
