@@ -205,12 +205,7 @@ func (h *Handler) redeem(ctx context.Context, s *Session, locker tokenstore.Lock
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w: %w", ErrRefreshFailed, ErrTokenResponse, err)
 	}
-	if lease != nil {
-		err = locker.SetFenced(ctx, *lease, storeKey(s.ID), b, h.recordExpiry(&next))
-	} else {
-		err = h.cfg.Store.Set(ctx, storeKey(s.ID), b, h.recordExpiry(&next))
-	}
-	if err != nil {
+	if err := h.storeRefreshed(ctx, s.ID, b, h.recordExpiry(&next), locker, lease); err != nil {
 		// With rotating refresh tokens the stored one is now spent: this
 		// session will likely end at the next refresh.
 		h.cfg.Logger.Error("authflow: storing refreshed tokens failed", "sub", s.Subject, slogErr(err))
@@ -218,4 +213,41 @@ func (h *Handler) redeem(ctx context.Context, s *Session, locker tokenstore.Lock
 	}
 	h.cfg.Logger.Debug("authflow: tokens refreshed", "sub", s.Subject)
 	return &next, nil
+}
+
+// Backoff between attempts to store a refreshed session.
+const (
+	storeRetryMin = 100 * time.Millisecond
+	storeRetryMax = time.Second
+)
+
+// storeRefreshed writes a refreshed session's record rec, fenced by lease
+// when there is one. The provider has already redeemed the old refresh token,
+// and with rotation spent it: a write given up on would bring the spent token
+// back, and its next presentation would revoke the grant (RFC 9700 §4.14.2).
+// So a failed write is tried again, with backoff, until it lands, the lease is
+// lost (tokenstore.ErrLeaseLost: another holder may act now, and nothing is
+// written after a lease lapses), or ctx (RefreshTimeout) ends. Writing the
+// same record again is harmless. A store outage longer than what remains of
+// RefreshTimeout still loses the refreshed tokens.
+func (h *Handler) storeRefreshed(ctx context.Context, id string, rec []byte, expiry time.Time, locker tokenstore.Locker, lease *tokenstore.Lease) error {
+	wait := storeRetryMin
+	for {
+		var err error
+		if lease != nil {
+			err = locker.SetFenced(ctx, *lease, storeKey(id), rec, expiry)
+		} else {
+			err = h.cfg.Store.Set(ctx, storeKey(id), rec, expiry)
+		}
+		if err == nil || errors.Is(err, tokenstore.ErrLeaseLost) {
+			return err
+		}
+		h.cfg.Logger.Warn("authflow: storing refreshed tokens failed; trying again", "in", wait, slogErr(err))
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, storeRetryMax)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -423,4 +424,42 @@ func TestTokenExpiryOnTheHandlersClock(t *testing.T) {
 	s, err = app.h.load(context.Background(), id)
 	require.NoError(t, err)
 	assert.WithinDuration(t, clock.Now().Add(10*time.Minute), s.AccessTokenExpiry(), 5*time.Second, "after refresh")
+}
+
+// failingFenced fails its first n fenced writes, as a store briefly
+// unreachable (a failover, a restart) does.
+type failingFenced struct {
+	*countingStore
+	n atomic.Int32
+}
+
+func (s *failingFenced) SetFenced(ctx context.Context, l tokenstore.Lease, key string, v []byte, exp time.Time) error {
+	if s.n.Add(-1) >= 0 {
+		return errors.New("connection reset by peer")
+	}
+	return s.countingStore.SetFenced(ctx, l, key, v, exp)
+}
+
+// A refresh redeemed at the provider whose fenced write fails at first is
+// written once the store answers again, within RefreshTimeout: giving up would
+// bring back a refresh token the provider has spent. Failed before: the first
+// failure dropped the refreshed tokens.
+func TestRefreshedTokensStoredThroughABriefStoreFault(t *testing.T) {
+	op := newTestOP(t)
+	store := &failingFenced{countingStore: newCountingStore()}
+	app := newTestApp(t, op, func(c *Config) { c.Store = store })
+	c := loginExpiring(t, op, app)
+	id := app.sessionCookie(c).Value
+	before, err := app.h.load(context.Background(), id)
+	require.NoError(t, err)
+	calls := op.tokenCalls.Load()
+
+	store.n.Store(2)
+	status, _ := app.me(c)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, calls+1, op.tokenCalls.Load(), "one redeem")
+	assert.Equal(t, int64(1), store.fenced.Load(), "two failed writes, then one that landed")
+	after, err := app.h.load(context.Background(), id)
+	require.NoError(t, err)
+	assert.NotEqual(t, before.tokens.AccessToken, after.tokens.AccessToken, "the refreshed tokens are stored")
 }

@@ -37,6 +37,7 @@
 //     write (Locker.SetFenced): the proxy closes every connection and refuses
 //     new ones (toxi.Down), so the write can't land late. The cell's app has
 //     RefreshTimeout 4 s (the refresh lease's TTL) to keep it short.
+//     fenced-write-brief heals the link while the write is being retried.
 //
 // What every cell checks, during the fault (the signed-in request, a login
 // callback and a logout run at once, each from its own browser):
@@ -73,24 +74,33 @@
 //     of the cell's session ids, authorization codes, access, ID or refresh
 //     tokens.
 //
-// fenced-write, in detail: the library neither retries the failed fenced
-// write nor keeps the rotated tokens in process memory. The lease and the
-// fenced write make the store the one source of truth across instances;
-// tokens held only in one process would fork the session between instances
-// and be lost at its next restart anyway. So: the request that triggered the
-// refresh is served with the current access token while it is valid (200,
-// within 2 × StoreTimeout: the fenced write, then the lease's release, each
-// fail), else 503; the error is logged without a token. The release failed
-// too, so the refresh lease lingers until its TTL (RefreshTimeout): a
-// refresh of that session meanwhile waits for it, up to RefreshTimeout, and
-// the request is then served with the current tokens. After the fault the
-// session is served with its old tokens (200) until they near expiry. The
-// first refresh after the lease lapsed presents the spent refresh token: oidc-provider
-// revokes the grant (counted at the provider as one reuse) and answers
-// invalid_grant, and the session ends (401 login_required, cookie cleared):
-// the user signs in again. That one session is what is lost; no other
-// session, and no token reaches a log. With a provider that does not rotate
-// refresh tokens nothing is lost.
+// fenced-write, in detail: the provider has spent the old refresh token, so
+// giving up on the write would bring it back. The library tries the fenced
+// write again, with backoff (100 ms doubling to 1 s), until it lands, the
+// lease is lost, or RefreshTimeout ends; it does not keep the rotated tokens
+// in process memory: the lease and the fenced write make the store the one
+// source of truth across instances, and tokens held in one process would fork
+// the session between instances and be lost at its next restart anyway.
+//
+//   - fenced-write-brief: the store comes back within RefreshTimeout (healed
+//     once the first failed write is logged): the write lands, the request is
+//     served (200, within RefreshTimeout), the rotated tokens are stored, the
+//     next refresh presents the new refresh token: no reuse at the provider,
+//     the user stays signed in. Nothing is lost.
+//   - fenced-write: the store stays unreachable for all of RefreshTimeout:
+//     the request that triggered the refresh is served with the current
+//     access token while it is valid (200, within RefreshTimeout plus one
+//     StoreTimeout for the lease's release, which fails too), else 503; the
+//     error is logged without a token. The refresh lease lingers until its
+//     TTL (RefreshTimeout): a refresh of that session meanwhile waits for it.
+//     After the fault the session is served with its old tokens (200) until
+//     they near expiry. The first refresh after the lease lapsed presents the
+//     spent refresh token: oidc-provider revokes the grant (counted at the
+//     provider as one reuse) and answers invalid_grant, and the session ends
+//     (401 login_required, cookie cleared): the user signs in again. That one
+//     session is what is lost, and only when the outage outlasts the
+//     refresh's RefreshTimeout; no other session, and no token reaches a log.
+//     With a provider that does not rotate refresh tokens nothing is lost.
 //
 // Run: go test -race ./internal/faults/ -run TestStoreFaults (about a minute
 // on two cores); -faults.long adds the latency-2s cells.
