@@ -129,11 +129,7 @@ func (h *Handler) touch(ctx context.Context, s *Session) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err := locker.Release(context.WithoutCancel(ctx), lease); err != nil {
-			h.cfg.Logger.Warn("authflow: releasing the refresh lease failed", slogErr(err))
-		}
-	}()
+	defer h.releaseLease(ctx, locker, lease)
 	cur := s
 	if !h.quiet(s) {
 		if cur, err = h.load(ctx, s.ID); err != nil {

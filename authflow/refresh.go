@@ -102,10 +102,7 @@ func (h *Handler) refreshWithLease(ctx context.Context, id string) (*Session, er
 			if err == nil && h.stale(s) {
 				s, err = h.redeem(ctx, s, locker, &lease)
 			}
-			// Releasing is a courtesy: the lease lapses anyway.
-			if rerr := locker.Release(context.WithoutCancel(ctx), lease); rerr != nil {
-				h.cfg.Logger.Warn("authflow: releasing the refresh lease failed", slogErr(rerr))
-			}
+			h.releaseLease(ctx, locker, lease)
 			return s, err
 		case !errors.Is(err, tokenstore.ErrLeaseHeld):
 			return nil, fmt.Errorf("%w: %w", ErrRefreshFailed, err)

@@ -463,3 +463,40 @@ func TestRefreshedTokensStoredThroughABriefStoreFault(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEqual(t, before.tokens.AccessToken, after.tokens.AccessToken, "the refreshed tokens are stored")
 }
+
+// failingRelease fails its first n releases, as a store briefly unreachable
+// does.
+type failingRelease struct {
+	*countingStore
+	n atomic.Int32
+}
+
+func (s *failingRelease) Release(ctx context.Context, l tokenstore.Lease) error {
+	if s.n.Add(-1) >= 0 {
+		return errors.New("connection refused")
+	}
+	return s.countingStore.Release(ctx, l)
+}
+
+// A refresh lease whose release fails is released once the store answers,
+// not left to lapse: until then every refresh of the session waits for it.
+// Failed before: the lease was held for all of RefreshTimeout.
+func TestRefreshLeaseReleasedAfterAFailedRelease(t *testing.T) {
+	op := newTestOP(t)
+	store := &failingRelease{countingStore: newCountingStore()}
+	app := newTestApp(t, op, func(c *Config) { c.Store = store; c.RefreshTimeout = time.Minute })
+	c := loginExpiring(t, op, app)
+	id := app.sessionCookie(c).Value
+
+	store.n.Store(1)
+	status, _ := app.me(c)
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, app.logs.String(), "releasing the refresh lease failed")
+	assert.Eventually(t, func() bool {
+		l, err := store.Acquire(context.Background(), refreshLeaseName(id), time.Second)
+		if err != nil {
+			return false
+		}
+		return store.Release(context.Background(), l) == nil
+	}, 5*time.Second, 20*time.Millisecond, "the lease is free well before RefreshTimeout")
+}

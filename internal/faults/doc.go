@@ -91,8 +91,10 @@
 //     the request that triggered the refresh is served with the current
 //     access token while it is valid (200, within RefreshTimeout plus one
 //     StoreTimeout for the lease's release, which fails too), else 503; the
-//     error is logged without a token. The refresh lease lingers until its
-//     TTL (RefreshTimeout): a refresh of that session meanwhile waits for it.
+//     error is logged without a token. The lease's release failed too: it
+//     is tried again in the background until the store answers (or the
+//     lease lapses), so a refresh of that session waits for it only while the
+//     store is away.
 //     After the fault the session is served with its old tokens (200) until
 //     they near expiry. The first refresh after the lease lapsed presents the
 //     spent refresh token: oidc-provider revokes the grant (counted at the

@@ -20,13 +20,14 @@ import (
 // Written first: three instances on sqlstore, each with its own pool, every
 // session refreshing every 2 s. Expect: no answer for another user; 503
 // only between the stop and 2 s after the server accepts connections again;
-// the sessions written before the restart are served after it. What can be
-// lost: a refresh whose token the provider rotated but whose write the
-// stopping server refused keeps the old, spent refresh token; the session's
-// next refresh reuses it and the provider revokes the grant (the session
-// ends, one double redeem). So sessions ended and double redeems are each
-// at most the failed session writes, which are the refreshes in flight when
-// the server went away.
+// the sessions written before the restart are served after it. A refresh
+// whose token the provider rotated while the server was away has its write
+// tried again until it lands or RefreshTimeout (15 s) ends: the restart is
+// shorter, so no session ends and no refresh token is redeemed twice. (Before
+// that retry, each refresh in flight at the stop lost its rotated token: its
+// session's next refresh reused the spent one and the provider revoked the
+// grant, 4 of 24 sessions in one run.) Failed write attempts are counted and
+// printed.
 func TestPostgresRestart(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
@@ -75,13 +76,13 @@ func TestPostgresRestart(t *testing.T) {
 	t.Logf("requests: %d answered 200 for their user (%d of them slower than %v, at most %v); %d 5xx, %d session ended, %d no answer, %d wrong user; failed or slow from %v to %v after the stop (window %v)",
 		tr.ok.Load(), v.slow, failoverSlow, v.maxLatency.Round(time.Millisecond), v.serverErrors, v.ended, v.transport, v.wrongUser,
 		sinceOr(v.firstErr, stop), sinceOr(v.lastE, stop), v.window.Round(time.Millisecond))
-	t.Logf("provider: %d refresh grants (%d before the stop), %d double redeems; store: %d session writes failed; %d users lost their session",
+	t.Logf("provider: %d refresh grants (%d before the stop), %d double redeems; store: %d session write attempts failed; %d users lost their session",
 		total, atStop, reused, failed, len(v.usersLost))
 
 	assert.Zero(t, v.wrongUser, "answers for the wrong user")
 	assert.Zero(t, v.transport, "requests without an HTTP answer")
 	assert.Empty(t, v.outside, "failed requests outside the restart window")
-	assert.LessOrEqual(t, len(v.usersLost), failed, "sessions ended beyond the failed writes")
-	assert.LessOrEqual(t, int(reused), failed, "double redeems beyond the failed writes")
+	assert.Empty(t, v.usersLost, "sessions ended")
+	assert.Zero(t, reused, "double redeems")
 	assert.Less(t, v.window, 15*time.Second)
 }
