@@ -31,6 +31,7 @@ func fullSession() *Session {
 		device:        "Firefox on Linux",
 
 		refreshUnknown: true,
+		refreshKept:    true,
 	}
 }
 
@@ -56,6 +57,7 @@ func assertSameSession(t *testing.T, want, got *Session) {
 	assert.Equal(t, want.sid, got.sid)
 	assert.Equal(t, want.device, got.device)
 	assert.Equal(t, want.refreshUnknown, got.refreshUnknown)
+	assert.Equal(t, want.refreshKept, got.refreshKept)
 	for _, p := range [][2]time.Time{
 		{want.Created, got.Created}, {want.Expiry, got.Expiry}, {want.AuthTime, got.AuthTime}, {want.LastUsed, got.LastUsed},
 		{want.IDTokenExpiry, got.IDTokenExpiry}, {want.issued, got.issued}, {want.tokens.Expiry, got.tokens.Expiry},
@@ -162,7 +164,7 @@ func TestSessionRecordCorrupt(t *testing.T) {
 		{"version 5", append([]byte{5}, valid[1:]...)},
 		{"version 6", append([]byte{6}, valid[1:]...)},
 		{"version 8", append([]byte{8}, valid[1:]...)},
-		{"unknown flag", append(bytes.Clone(valid[:len(valid)-1]), 2)},
+		{"unknown flag", append(bytes.Clone(valid[:len(valid)-1]), 4)},
 		{"JSON", []byte(`{"sub":"x","access_token":"y"}`)},
 		{"length overruns", []byte{sessionVersion, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 'a', 'b'}},
 		{"length 2^64-1", binary.AppendUvarint([]byte{sessionVersion, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, math.MaxUint64)},

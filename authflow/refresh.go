@@ -153,7 +153,7 @@ func (h *Handler) redeem(ctx context.Context, s *Session, locker tokenstore.Lock
 	src := p.oauth.TokenSource(p.clientContext(tctx), &oauth2.Token{RefreshToken: s.tokens.RefreshToken})
 	tok, err := src.Token()
 	h.tel.tokenDone(span, err)
-	if err != nil && outcomeUnknown(err, wrote.Load()) {
+	if err != nil && outcomeUnknown(err, wrote.Load()) && !s.refreshKept {
 		return nil, h.refreshLost(ctx, s, locker, lease, describeTokenErr(err))
 	}
 	if err != nil {
@@ -170,8 +170,12 @@ func (h *Handler) redeem(ctx context.Context, s *Session, locker tokenstore.Lock
 		return nil, fmt.Errorf("%w: %s", ErrRefreshFailed, describeTokenErr(err))
 	}
 	if !strings.EqualFold(tok.TokenType, "bearer") {
-		// Redeemed, but unusable: the refresh token is spent all the same.
-		return nil, h.refreshLost(ctx, s, locker, lease, fmt.Sprintf("%v: token_type is not Bearer", ErrTokenResponse))
+		cause := fmt.Sprintf("%v: token_type is not Bearer", ErrTokenResponse)
+		if s.refreshKept {
+			return nil, fmt.Errorf("%w: %s", ErrRefreshFailed, cause)
+		}
+		// Redeemed, but unusable: a rotated refresh token is spent all the same.
+		return nil, h.refreshLost(ctx, s, locker, lease, cause)
 	}
 	next := *s
 	next.issued = h.cfg.Now().UTC()
@@ -185,6 +189,7 @@ func (h *Handler) redeem(ctx context.Context, s *Session, locker tokenstore.Lock
 	if next.tokens.RefreshToken == "" {
 		next.tokens.RefreshToken = s.tokens.RefreshToken // RFC 6749 §6: may be kept
 	}
+	next.refreshKept = next.tokens.RefreshToken == s.tokens.RefreshToken
 	if rawID, _ := tok.Extra("id_token").(string); rawID != "" {
 		idt, err := h.verifyRefreshedIDToken(ctx, p, s, rawID)
 		if err != nil {

@@ -34,6 +34,13 @@ import (
 //     again; the session is served while its tokens are valid, then ends with
 //     EndRefreshUnknown. The token is kept for revocation at logout.
 //
+// A provider that does not rotate refresh tokens (Cognito's default: its
+// refresh answers carry no refresh_token) leaves the token good after a
+// redemption. Once a session's refresh was answered without a new refresh
+// token (Session.refreshKept), a lost answer is an ordinary transient
+// failure: the token is kept and presented again. Until then (the first
+// refresh of a session) authflow can't know and assumes rotation.
+//
 // The client can't tell a request that never reached the provider (a
 // blackhole) from an answer lost on its way back: both are "unknown", and
 // such sessions end at their tokens' expiry rather than at the next
@@ -81,11 +88,7 @@ func (h *Handler) refreshLost(ctx context.Context, s *Session, locker tokenstore
 	next.refreshUnknown = true
 	b, merr := next.marshal()
 	if merr == nil {
-		if lease != nil {
-			merr = locker.SetFenced(ctx, *lease, storeKey(s.ID), b, h.recordExpiry(&next))
-		} else {
-			merr = h.cfg.Store.Set(ctx, storeKey(s.ID), b, h.recordExpiry(&next))
-		}
+		merr = h.storeRefreshed(ctx, s.ID, b, h.recordExpiry(&next), locker, lease)
 	}
 	if merr != nil {
 		// The next refresh may present the token again: the provider decides.

@@ -14,7 +14,7 @@ import (
 	"github.com/pubauth/awsauth/internal/telemetry/telemetrytest"
 )
 
-// loseRefreshAnswers makes op redeem (and rotate) every refresh token it is
+// loseRefreshAnswers makes op redeem (and, when it rotates, spend) every refresh token it is
 // sent and then drop the connection before answering while lose is set: the
 // provider acted, the client never learns the outcome. It returns a counter
 // of refresh_token requests that reached op.
@@ -29,7 +29,9 @@ func loseRefreshAnswers(op *testOP, lose *atomic.Bool) *atomic.Int64 {
 			return false
 		}
 		op.mu.Lock()
-		delete(op.refresh, r.PostForm.Get("refresh_token")) // redeemed: rotated away
+		if op.rotate {
+			delete(op.refresh, r.PostForm.Get("refresh_token")) // redeemed: rotated away
+		}
 		op.mu.Unlock()
 		conn, _, err := w.(http.Hijacker).Hijack()
 		if err == nil {
@@ -119,4 +121,36 @@ func TestRefreshNeverSentKeepsRefreshToken(t *testing.T) {
 	assert.Equal(t, http.StatusOK, status)
 	assert.EqualValues(t, 1, refreshes.Load(), "one refresh reached the provider, after it came back")
 	assert.Contains(t, app.logs.String(), "tokens refreshed")
+}
+
+// A provider that answered a refresh without a new refresh token does not
+// rotate (Cognito's default): after a lost answer the same token is good, so
+// it is presented again and the session lives on. Failed before: the token
+// was marked unknown and the session ended at its tokens' expiry.
+func TestRefreshAnswerLostFromAProviderThatKeepsRefreshTokens(t *testing.T) {
+	op := newTestOP(t)
+	op.mu.Lock()
+	op.rotate = false
+	op.mu.Unlock()
+	clock := &offsetClock{}
+	app := newTestApp(t, op, func(c *Config) { c.Now = clock.Now })
+	var lose atomic.Bool
+	refreshes := loseRefreshAnswers(op, &lose)
+	c := loginExpiring(t, op, app)
+	op.setAccessTTL(30 * time.Second)
+	status, _ := app.me(c)
+	require.Equal(t, http.StatusOK, status)
+	require.EqualValues(t, 1, refreshes.Load(), "a first refresh, answered without a new refresh token")
+
+	clock.set(20 * time.Second) // the refreshed 30 s token is due again
+	lose.Store(true)
+	status, _ = app.me(c)
+	assert.Equal(t, http.StatusOK, status, "served with the current tokens")
+	assert.EqualValues(t, 2, refreshes.Load())
+	assert.NotContains(t, app.logs.String(), "refresh outcome unknown")
+
+	lose.Store(false)
+	status, _ = app.me(c)
+	assert.Equal(t, http.StatusOK, status)
+	assert.EqualValues(t, 3, refreshes.Load(), "the kept refresh token presented again")
 }

@@ -56,6 +56,10 @@ type Session struct {
 	// answer lost, so the provider may have rotated it; it is never presented
 	// for redemption again (refreshlost.go). It is kept for revocation only.
 	refreshUnknown bool
+	// refreshKept: a refresh answered without a new refresh token (or with
+	// the same one), so the provider does not rotate refresh tokens and a
+	// lost answer leaves the token good to present again (refreshlost.go).
+	refreshKept bool
 }
 
 // Handle names the session without being a credential: base64url (RFC 4648
@@ -120,12 +124,15 @@ func validSessionID(s string) bool {
 // The session record, version 7 (codec.go): Created, Expiry, IDTokenExpiry,
 // issued and LastUsed as times; Subject, the nonce and the kept claims; then
 // the TokenSet; then AuthTime, ACR, sid and the user agent's family; then
-// flags as a uint (bit 0: refreshUnknown). Records of older versions are
+// flags as a uint (bit 0: refreshUnknown, bit 1: refreshKept). Records of older versions are
 // refused: their users sign in again.
 const sessionVersion = 7
 
 // Session record flags.
-const flagRefreshUnknown = 1
+const (
+	flagRefreshUnknown = 1 << iota
+	flagRefreshKept
+)
 
 // maxSessionRecordLen bounds a session record. Real ones are a few KB (an ID
 // token with many groups perhaps tens of KB); anything near this is a fault.
@@ -152,6 +159,9 @@ func (s *Session) marshal() ([]byte, error) {
 	var flags uint64
 	if s.refreshUnknown {
 		flags |= flagRefreshUnknown
+	}
+	if s.refreshKept {
+		flags |= flagRefreshKept
 	}
 	w.uint(flags)
 	if len(w.b) > maxSessionRecordLen {
@@ -180,10 +190,11 @@ func (s *Session) unmarshal(b []byte) error {
 	d.sid = r.string()
 	d.device = r.string()
 	switch flags := r.uint(); {
-	case flags&^flagRefreshUnknown != 0:
+	case flags&^(flagRefreshUnknown|flagRefreshKept) != 0:
 		r.fail(fmt.Sprintf("unknown flags %#x", flags))
 	default:
 		d.refreshUnknown = flags&flagRefreshUnknown != 0
+		d.refreshKept = flags&flagRefreshKept != 0
 	}
 	if err := r.done(); err != nil {
 		return err
