@@ -24,6 +24,7 @@ var routes = []string{routeLogin, routeMe, routeFiles, routeLogout}
 // routeStats is what one route saw.
 type routeStats struct {
 	latencies []time.Duration // every call, inside windows or not
+	quiet     []time.Duration // the calls outside every window
 	ok        int
 	// failures in and outside fault windows: 5xx, transport errors and,
 	// for login and logout, any answer that is not the expected one.
@@ -66,6 +67,9 @@ func (s *stats) record(route string, d time.Duration, ok, inWindow bool) {
 	defer s.mu.Unlock()
 	r := s.routes[route]
 	r.latencies = append(r.latencies, d)
+	if !inWindow {
+		r.quiet = append(r.quiet, d)
+	}
 	switch {
 	case ok:
 		r.ok++
@@ -104,6 +108,8 @@ type RouteFigures struct {
 	Calls, OK           int
 	FailedIn, FailedOut int
 	P50, P99, Max       time.Duration
+	// QuietP50 and QuietP99 are those of the calls outside every window.
+	QuietP50, QuietP99 time.Duration
 }
 
 func (s *stats) figures() []RouteFigures {
@@ -112,10 +118,11 @@ func (s *stats) figures() []RouteFigures {
 	var out []RouteFigures
 	for _, name := range routes {
 		r := s.routes[name]
-		l := slices.Clone(r.latencies)
+		l, q := slices.Clone(r.latencies), slices.Clone(r.quiet)
 		slices.Sort(l)
+		slices.Sort(q)
 		f := RouteFigures{Route: name, Calls: len(l), OK: r.ok, FailedIn: r.failedIn, FailedOut: r.failedOut,
-			P50: percentile(l, 50), P99: percentile(l, 99)}
+			P50: percentile(l, 50), P99: percentile(l, 99), QuietP50: percentile(q, 50), QuietP99: percentile(q, 99)}
 		if len(l) > 0 {
 			f.Max = l[len(l)-1]
 		}
@@ -156,11 +163,14 @@ type Report struct {
 func (r *Report) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "soak: %d users on %d instances for %s\n", r.Users, r.Instances, r.Duration.Round(time.Second))
-	fmt.Fprintf(&b, "%-14s %7s %7s %9s %10s %9s %9s %9s\n", "route", "calls", "ok", "fail(win)", "fail(out)", "p50", "p99", "max")
+	fmt.Fprintf(&b, "%-14s %7s %7s %9s %10s %9s %9s %9s %12s %12s\n", "route", "calls", "ok", "fail(win)", "fail(out)",
+		"p50", "p99", "max", "p50(quiet)", "p99(quiet)")
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond)) }
 	for _, f := range r.Routes {
-		fmt.Fprintf(&b, "%-14s %7d %7d %9d %10d %9s %9s %9s\n", f.Route, f.Calls, f.OK, f.FailedIn, f.FailedOut,
-			f.P50.Round(100*time.Microsecond), f.P99.Round(100*time.Microsecond), f.Max.Round(time.Millisecond))
+		fmt.Fprintf(&b, "%-14s %7d %7d %9d %10d %9s %9s %9s %12s %12s\n", f.Route, f.Calls, f.OK, f.FailedIn, f.FailedOut,
+			ms(f.P50), ms(f.P99), ms(f.Max), ms(f.QuietP50), ms(f.QuietP99))
 	}
+	fmt.Fprintf(&b, "(quiet: calls whose span meets no fault window widened by the settle margin)\n")
 	fmt.Fprintf(&b, "fault windows (settle margin %s):\n", SettleMargin)
 	t0 := r.Start
 	for i, w := range r.Windows {
