@@ -228,6 +228,7 @@ func (e *Env) newInstance(ctx context.Context, i int, cookieKey []byte, logger *
 		CookieKeys:            [][]byte{cookieKey},
 		HTTPClient:            hc,
 		OnSessionEnd:          users.Evict,
+		OnSessionEndDetail:    e.logs.sessionEnd,
 		Logger:                logger.With("instance", i),
 	})
 	if err != nil {
@@ -284,3 +285,7 @@ func (e *Env) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// ProviderLogs returns the tail of the provider's output: its grant and
+// server errors.
+func (e *Env) ProviderLogs() string { return e.st.OIDC.Logs() }

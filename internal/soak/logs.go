@@ -6,6 +6,8 @@ import (
 	"maps"
 	"sync"
 	"time"
+
+	"github.com/pubauth/awsauth/authflow"
 )
 
 // msgStoreWriteFailed is what authflow logs when the provider issued
@@ -47,6 +49,14 @@ func (l *logCounter) Handle(_ context.Context, r slog.Record) error {
 		l.writeFailed[sub] = append(l.writeFailed[sub], r.Time)
 	}
 	return nil
+}
+
+// sessionEnd is the instances' Config.OnSessionEndDetail: it counts the
+// ends by reason, under "session ended: <reason>".
+func (l *logCounter) sessionEnd(_ context.Context, end authflow.SessionEnd) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.counts["session ended: "+string(end.Reason)]++
 }
 
 func (l *logCounter) WithAttrs([]slog.Attr) slog.Handler { return l }

@@ -183,7 +183,7 @@ func (r *Report) String() string {
 	fmt.Fprintf(&b, "live heap after GC: before %.1f MiB, midway %.1f MiB, after %.1f MiB; goroutines (toxiproxy's aside) %d -> %d; cached credentials per instance at the end %v\n",
 		float64(r.HeapStart)/(1<<20), float64(r.HeapMid)/(1<<20), float64(r.HeapEnd)/(1<<20), r.GoroutinesStart, r.GoroutinesEnd, r.CachedCredentials)
 	fmt.Fprintf(&b, "answers for another user %d\n", r.WrongUser)
-	fmt.Fprintf(&b, "instance warnings and errors:\n")
+	fmt.Fprintf(&b, "instance warnings and errors, and session ends by reason:\n")
 	for _, k := range slices.Sorted(maps.Keys(r.Logs)) {
 		fmt.Fprintf(&b, "  %6d %s\n", r.Logs[k], k)
 	}
