@@ -117,7 +117,8 @@ async function logoutSource(ctx, form) {
 const provider = new Provider(cfg.issuer, {
   ...(cfg.jwksPath ? { routes: { jwks: cfg.jwksPath } } : {}),
   clients,
-  adapter: (model) => new MemoryAdapter(model, storage),
+  // As the default's: entries kept clockTolerance (15 s, the default) past expiry.
+  adapter: (model) => new MemoryAdapter(model, storage, 15),
   jwks: { keys: [jwk] },
   cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
   // Any login is an account; sub is the login so S3 prefixes like alice/ line up.
