@@ -6,6 +6,8 @@
 #               DEV_POST_LOGOUT_URIS and DEV_API_SCOPES add to what it registers;
 #               README: "Your own app against make dev")
 #   make test   every test, unit and end to end, plus lint and brief fuzzing
+#   make soak   internal/soak for minutes: SOAK_DURATION (5m), SOAK_USERS (300),
+#               SOAK_GOFLAGS (-race to add the race detector)
 # Each installs only what it needs (scripts/deps.sh): demo and dev the provider,
 # MinIO and Chromium (make deps-demo); test all the peers and tools (make deps).
 # Each step of test and lint runs through scripts/step.sh, which names the step
@@ -17,7 +19,7 @@ TOOLS := $(or $(AWSAUTH_TOOLS),$(HOME)/.cache/awsauth)/bin
 FUZZTIME ?= 20000x
 STEP := bash scripts/step.sh
 
-.PHONY: deps deps-demo demo dev test unit lint fuzz bench
+.PHONY: deps deps-demo demo dev test unit lint fuzz bench soak
 
 deps:
 	@$(STEP) deps bash scripts/deps.sh test
@@ -51,3 +53,10 @@ bench: deps
 	go test -run '^$$' -bench . -benchmem -count 6 ./authflow/ ./authflow/bearer/ ./internal/jwks/ ./tokenstore/ ./tokenstore/storeurl/ ./examples/s3/ | tee /tmp/awsauth-bench.txt
 	go test -run '^$$' -bench . -benchmem -count 6 -benchtime 3x ./awscreds/ | tee -a /tmp/awsauth-bench.txt
 	$(TOOLS)/benchstat /tmp/awsauth-bench.txt
+
+# The soak run (internal/soak) at length; its short version runs in go test ./...
+SOAK_DURATION ?= 5m
+SOAK_USERS ?= 300
+SOAK_GOFLAGS ?=
+soak: deps
+	SOAK_DURATION=$(SOAK_DURATION) SOAK_USERS=$(SOAK_USERS) go test $(SOAK_GOFLAGS) -count=1 -v -timeout 0 -run '^TestSoak$$' ./internal/soak/

@@ -40,6 +40,16 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 
 import Provider, { errors } from 'oidc-provider';
+import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
+import LRU from 'oidc-provider/lib/helpers/lru.js';
+
+// oidc-provider's default in-memory adapter keeps 1,000 entries (sessions,
+// grants, codes, access and refresh tokens together) and silently evicts the
+// least recently used: with a few hundred signed-in users (internal/soak)
+// refresh tokens went and refreshes got invalid_grant ("refresh token not
+// found"). The same adapter on a larger store: entries still expire with
+// their tokens; the bound only caps a runaway test.
+const storage = new LRU({ maxSize: 1_000_000 });
 
 const cfg = JSON.parse(
   process.argv[2] ? fs.readFileSync(process.argv[2], 'utf8') : (process.env.AWSAUTH_OIDC_CONFIG || '{}'),
@@ -112,6 +122,8 @@ async function logoutSource(ctx, form) {
 const provider = new Provider(cfg.issuer, {
   ...(cfg.jwksPath ? { routes: { jwks: cfg.jwksPath } } : {}),
   clients,
+  // As the default's: entries kept clockTolerance (15 s, the default) past expiry.
+  adapter: (model) => new MemoryAdapter(model, storage, 15),
   jwks: { keys: [jwk] },
   cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
   // Any login is an account; sub is the login so S3 prefixes like alice/ line up.
@@ -203,7 +215,7 @@ const provider = new Provider(cfg.issuer, {
 for (const event of ['server_error', 'grant.error', 'authorization.error', 'end_session.error', 'revocation.error',
   'backchannel.error']) {
   provider.on(event, (ctx, err) => {
-    console.error(`oidc-provider ${event}: ${err?.name}: ${err?.message} ${err?.error_description || ''}`);
+    console.error(`oidc-provider ${event}: ${err?.name}: ${err?.message} ${err?.error_description || ''} ${err?.error_detail || ''}`);
   });
 }
 
