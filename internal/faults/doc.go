@@ -4,6 +4,18 @@
 // every cell the behaviour written down here first, then asserted by one
 // subtest named "<peer>/<fault>". The package has tests only.
 //
+// The expectations live in three places, each beside its tests:
+//
+//   - the session stores (Redis, PostgreSQL, dynalite): below, for
+//     TestStoreFaults;
+//   - the provider's token endpoint and moto (STS, Cognito Identity):
+//     EXPECTED_provider.md, for TestPeerFaults;
+//   - failover under load (a Redis master killed under Sentinel, PostgreSQL
+//     restarted, three app instances and many users refreshing): the doc
+//     comments of TestRedisFailover and TestPostgresRestart.
+//
+// The soak run, all of it at once on a schedule, is internal/soak.
+//
 // # Session stores (store_*_test.go)
 //
 // TestStoreFaults runs a real authflow Handler against one oidc-provider
