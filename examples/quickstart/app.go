@@ -31,8 +31,11 @@ type config struct {
 	PathStyle           bool
 	CredentialsDuration time.Duration
 
-	now         func() time.Time // tests move the clock; nil = time.Now
-	idleTimeout time.Duration    // tests set it; zero: no idle timeout
+	now func() time.Time // tests move the clock; nil = time.Now
+	// storeTimeout is authflow.Config.StoreTimeout: tests whose bursts
+	// starve the machine raise it; zero = the default.
+	storeTimeout time.Duration
+	idleTimeout  time.Duration // tests set it; zero: no idle timeout
 }
 
 type app struct {
@@ -97,6 +100,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (_ *app, err e
 		OnSessionEnd: users.Evict,
 		Logger:       logger,
 		Now:          cfg.now,
+		StoreTimeout: cfg.storeTimeout,
 		// A session unused this long ends (zero: only its lifetime ends it).
 		IdleTimeout: cfg.idleTimeout,
 		// Logins, refreshes, session ends, store and JWKS latency.

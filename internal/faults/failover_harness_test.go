@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -97,13 +97,7 @@ func newFleet(t *testing.T, n int, stores func(i int) tokenstore.Store) *fleet {
 			Logger:      slog.New(slog.DiscardHandler),
 		})
 		require.NoError(t, err)
-		mux := http.NewServeMux()
-		mux.Handle("/login", h.Login())
-		mux.Handle("/callback", h.Callback())
-		mux.Handle("/me", h.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			io.WriteString(w, authflow.SessionFrom(r.Context()).Subject)
-		})))
-		srv := httptest.NewUnstartedServer(mux)
+		srv := httptest.NewUnstartedServer(appRoutes(h))
 		srv.Listener.Close()
 		srv.Listener = ln
 		srv.Start()
@@ -205,11 +199,14 @@ func (f *fleet) run(users []*user) *traffic {
 				o := outcome{user: i, start: time.Now()}
 				resp, err := u.c.Get(f.bases[n%len(f.bases)] + "/me")
 				if err == nil {
-					body, _ := io.ReadAll(resp.Body)
+					var me struct{ Sub string }
+					if resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&me) != nil {
+						me.Sub = "(no JSON answer)"
+					}
 					resp.Body.Close()
 					o.status = resp.StatusCode
-					if o.status == http.StatusOK && string(body) != u.login {
-						o.wrongSub = string(body)
+					if o.status == http.StatusOK && me.Sub != u.login {
+						o.wrongSub = me.Sub
 					}
 				}
 				o.end = time.Now()

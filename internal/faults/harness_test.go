@@ -1,10 +1,14 @@
 package faults
 
 import (
+	"encoding/json"
+	"net/http"
 	"runtime"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pubauth/awsauth/authflow"
 )
 
 // settleDeadline bounds how long the goroutines a test started get to end
@@ -56,4 +60,20 @@ func (s *syncBuf) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return string(s.b)
+}
+
+// appRoutes is the app every cell and test here runs: h's login, callback and
+// logout, and /me, which answers a signed-in user with JSON {"sub", "csrf"}:
+// the session's subject (checked against the user who asked) and the CSRF
+// token for a logout.
+func appRoutes(h *authflow.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/login", h.Login())
+	mux.Handle("/callback", h.Callback())
+	mux.Handle("/logout", h.Logout())
+	mux.Handle("/me", h.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := authflow.SessionFrom(r.Context())
+		json.NewEncoder(w).Encode(map[string]string{"sub": s.Subject, "csrf": h.CSRFToken(r)})
+	})))
+	return mux
 }

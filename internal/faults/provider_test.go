@@ -111,15 +111,7 @@ func newFaultApp(t *testing.T, op *testenv.OIDCProvider) *faultApp {
 	})
 	require.NoError(t, err)
 	a.h = h
-	mux := http.NewServeMux()
-	mux.Handle("/login", h.Login())
-	mux.Handle("/callback", h.Callback())
-	mux.Handle("/logout", h.Logout())
-	mux.Handle("/me", h.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := authflow.SessionFrom(r.Context())
-		json.NewEncoder(w).Encode(map[string]string{"sub": s.Subject, "csrf": h.CSRFToken(r)})
-	})))
-	a.srv = httptest.NewServer(mux)
+	a.srv = httptest.NewServer(appRoutes(h))
 	t.Cleanup(a.srv.Close)
 	return a
 }

@@ -124,15 +124,7 @@ func newCellApp(t *testing.T, e *storeEnv, store tokenstore.Store, mods ...func(
 	h, err := authflow.New(t.Context(), cfg)
 	require.NoError(t, err)
 	a.h = h
-	mux := http.NewServeMux()
-	mux.Handle("/login", h.Login())
-	mux.Handle("/callback", h.Callback())
-	mux.Handle("/logout", h.Logout())
-	mux.Handle("/me", h.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := authflow.SessionFrom(r.Context())
-		json.NewEncoder(w).Encode(map[string]string{"sub": s.Subject, "csrf": h.CSRFToken(r)})
-	})))
-	e.handler.Store(http.Handler(mux))
+	e.handler.Store(appRoutes(h))
 	return a
 }
 
