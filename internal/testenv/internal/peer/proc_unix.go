@@ -14,9 +14,12 @@ func setProcessGroup(cmd *exec.Cmd) {
 	setParentDeathSignal(cmd.SysProcAttr)
 }
 
-func signalGroup(cmd *exec.Cmd, kill bool) {
+func signalGroup(cmd *exec.Cmd, how stopHow) {
 	sig := syscall.SIGTERM
-	if kill {
+	switch how {
+	case stopInterrupt:
+		sig = syscall.SIGINT
+	case stopKill:
 		sig = syscall.SIGKILL
 	}
 	// A negative pid addresses the whole group (its id is the leader's pid).
