@@ -165,10 +165,6 @@ func runPostgres(ctx context.Context, dir string) (*Postgres, error) {
 	if err != nil {
 		return nil, err
 	}
-	// SIGTERM is a "smart" shutdown, which waits for every client to leave:
-	// with pools connected it ran into Stop's SIGKILL, a crash that lost
-	// the last commits (synchronous_commit=off). SIGINT is a restart.
-	p.proc.Interrupt = true
 	err = p.proc.WaitReady(ctx, func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
@@ -228,8 +224,6 @@ func shareWith(u *user.User, dir string, owned ...string) error {
 // Logs returns the tail of the server's output.
 func (p *Postgres) Logs() string { return p.proc.Logs() }
 
-// Stop stops the server with a fast shutdown (SIGINT: clients disconnected,
-// a checkpoint, exit), so a server started again on its dir has every commit;
-// a server from StartPostgres also loses its data. Safe to call more than
-// once.
+// Stop stops the server; a server from StartPostgres also loses its data.
+// Safe to call more than once.
 func (p *Postgres) Stop() error { return p.proc.Stop() }

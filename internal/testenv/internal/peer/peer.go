@@ -173,10 +173,6 @@ type Process struct {
 	// Cleanup, if set, runs after the process has exited on Stop (it removes
 	// the peer's temporary directory).
 	Cleanup func() error
-	// Interrupt makes Stop ask with SIGINT rather than SIGTERM, for a peer
-	// whose clean, quick shutdown is SIGINT (PostgreSQL's "fast" shutdown:
-	// SIGTERM is its "smart" one, which waits for every client to leave).
-	Interrupt bool
 
 	stopOnce sync.Once
 	stopErr  error
@@ -215,15 +211,6 @@ func Start(name string, cmd *exec.Cmd, out *Output) (*Process, error) {
 	return p, nil
 }
 
-// How Stop and Kill signal a peer.
-type stopHow int
-
-const (
-	stopTerm stopHow = iota
-	stopInterrupt
-	stopKill
-)
-
 // Stop kills the process group and runs the cleanup; safe to call twice. It
 // reports a peer that had died before it was asked to stop.
 func (p *Process) Stop() error {
@@ -235,15 +222,11 @@ func (p *Process) Stop() error {
 				errs = append(errs, p.Fail(fmt.Errorf("exited before Stop: %v", p.waitErr)))
 			}
 		default:
-			sig := stopTerm
-			if p.Interrupt {
-				sig = stopInterrupt
-			}
-			signalGroup(p.cmd, sig)
+			signalGroup(p.cmd, false)
 			select {
 			case <-p.done:
 			case <-time.After(stopGrace):
-				signalGroup(p.cmd, stopKill)
+				signalGroup(p.cmd, true)
 				<-p.done
 			}
 		}
@@ -275,7 +258,7 @@ func (p *Process) Kill(ctx context.Context) error {
 		return nil
 	default:
 	}
-	signalGroup(p.cmd, stopKill)
+	signalGroup(p.cmd, true)
 	select {
 	case <-p.done:
 		return nil

@@ -7,7 +7,7 @@ import "os/exec"
 // Without process groups only the peer itself is stopped.
 func setProcessGroup(*exec.Cmd) {}
 
-func signalGroup(cmd *exec.Cmd, _ stopHow) {
+func signalGroup(cmd *exec.Cmd, _ bool) {
 	_ = cmd.Process.Kill()
 }
 

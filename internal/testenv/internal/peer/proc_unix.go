@@ -14,12 +14,9 @@ func setProcessGroup(cmd *exec.Cmd) {
 	setParentDeathSignal(cmd.SysProcAttr)
 }
 
-func signalGroup(cmd *exec.Cmd, how stopHow) {
+func signalGroup(cmd *exec.Cmd, kill bool) {
 	sig := syscall.SIGTERM
-	switch how {
-	case stopInterrupt:
-		sig = syscall.SIGINT
-	case stopKill:
+	if kill {
 		sig = syscall.SIGKILL
 	}
 	// A negative pid addresses the whole group (its id is the leader's pid).
