@@ -73,6 +73,8 @@ type faultApp struct {
 	tokens atomic.Int64 // POSTs to the token endpoint through the proxy
 	ends   chan authflow.SessionEnd
 	logs   *syncBuf
+	// closeIdle closes the app's idle connections to the provider.
+	closeIdle func()
 }
 
 // countPosts counts the token endpoint POSTs an app makes.
@@ -95,6 +97,7 @@ func newFaultApp(t *testing.T, op *testenv.OIDCProvider) *faultApp {
 	require.NoError(t, err)
 	client, proxy := proxied(t, "op-"+t.Name(), iss.Host, reqTimeout)
 	a := &faultApp{t: t, op: op, proxy: proxy, ends: make(chan authflow.SessionEnd, 4), logs: &syncBuf{}}
+	a.closeIdle = client.Transport.(*http.Transport).CloseIdleConnections
 	client.Transport = countPosts{rt: client.Transport, path: "/token", n: &a.tokens}
 	h, err := authflow.New(t.Context(), authflow.Config{
 		Issuer:             op.Issuer,
@@ -292,6 +295,12 @@ func providerCells(t *testing.T, run func(string, func(*testing.T))) {
 		a.offset.Store(int64(stale))
 		before := a.tokens.Load()
 		inject(t, a.proxy, toxi.Down())
+		// Down closed the pooled connection from the login; until the app's
+		// transport notices the close, a request may still be written to it,
+		// and that request counts as sent, outcome unknown (the keep-alive
+		// race: authflow can't tell it from a provider that took the request
+		// and died). This cell is about a refused connection: drop it first.
+		a.closeIdle()
 		var status int
 		took := timed(func() { status, _ = a.me(b) })
 		assert.Equal(t, http.StatusOK, status)
